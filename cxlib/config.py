@@ -1,0 +1,262 @@
+"""Params files and journey specs: typed, validated, with errors that name file, key and reason.
+
+Both are YAML. Unknown keys are errors (a typo must never be silently ignored).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from cxlib.errors import ParamsError
+from cxlib.paths import resolve
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_HOURS_PER_UNIT = {"s": 1 / 3600, "m": 1 / 60, "h": 1.0, "d": 24.0, "w": 168.0}
+
+
+def parse_duration_hours(value: object) -> float:
+    """Parse ``'5d'``, ``'4h'``, ``'30m'``, ``'90s'``, ``'2w'`` or a number of hours, to hours."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like '5d' or '4h', got {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration like '5d', '4h', '30m', got {value!r}")
+    return float(match.group(1)) * _HOURS_PER_UNIT[match.group(2)]
+
+
+Hours = Annotated[float, BeforeValidator(parse_duration_hours)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_list(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+Activities = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
+
+
+class WithinPromise(_Strict):
+    """``to`` must follow ``from`` within a duration (e.g. live within 5 days of the order)."""
+
+    name: str
+    from_: str = Field(alias="from")
+    to: str
+    within: Hours
+
+
+class BeforePromise(_Strict):
+    """``event`` must happen no later than the ``before`` event of the same journey."""
+
+    name: str
+    event: str
+    before: str
+
+
+Promise = WithinPromise | BeforePromise
+
+
+class TeamClock(_Strict):
+    """A department's own clock: from its first activity to its last (inside-out view)."""
+
+    team: str
+    from_: str = Field(alias="from")
+    to: Activities
+
+
+class CustomerTime(_Strict):
+    """An interval that consumes the customer's own time (hold, call, at-home window)."""
+
+    name: str
+    from_: str = Field(alias="from")
+    to: Activities
+
+
+class Attribution(_Strict):
+    """How far before a journey's start and after its end a contact still belongs to it."""
+
+    before_start: Hours = 24.0
+    after_end: Hours = 14 * 24.0
+
+
+class JourneySpec(_Strict):
+    """One journey type: where the customer's clock starts and stops, and what to measure."""
+
+    journey: str
+    start: str
+    end: str
+    cancel: str | None = None
+    promises: tuple[Promise, ...] = ()
+    teams: tuple[TeamClock, ...] = ()
+    customer_time: tuple[CustomerTime, ...] = ()
+    contacts: tuple[str, ...] = ()
+    updates: tuple[str, ...] = ()
+    attribution: Attribution = Attribution()
+    activity_order: tuple[str, ...] = ()
+
+    @field_validator("promises", "teams", "customer_time")
+    @classmethod
+    def _unique_names(cls, items: tuple[Any, ...]) -> tuple[Any, ...]:
+        names = [getattr(i, "name", None) or getattr(i, "team", None) for i in items]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"names must be unique, repeated: {', '.join(dupes)}")
+        return items
+
+    def activities(self) -> list[str]:
+        """Every activity the spec names, in the documented tie-break order.
+
+        Events with identical timestamps are ordered by this list (``activity_order`` first,
+        then the order activities appear in the spec), then by activity name, then input row.
+        """
+        seen: dict[str, None] = dict.fromkeys(self.activity_order)
+        seen.setdefault(self.start)
+        for team in self.teams:
+            seen.setdefault(team.from_)
+            seen.update(dict.fromkeys(team.to))
+        for ct in self.customer_time:
+            seen.setdefault(ct.from_)
+            seen.update(dict.fromkeys(ct.to))
+        for p in self.promises:
+            names = (p.from_, p.to) if isinstance(p, WithinPromise) else (p.event, p.before)
+            seen.update(dict.fromkeys(names))
+        seen.update(dict.fromkeys(self.contacts))
+        seen.update(dict.fromkeys(self.updates))
+        seen.setdefault(self.end)
+        if self.cancel:
+            seen.setdefault(self.cancel)
+        return list(seen)
+
+
+def _utc(value: object) -> object:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("as_of needs a time zone, e.g. '2026-07-01T00:00:00Z'")
+        return value.astimezone(UTC)
+    return value
+
+
+class DemoData(_Strict):
+    """Generate the demo world into ``data_dir`` when it is missing."""
+
+    customers: int = Field(20_000, ge=50)
+    seed: int = 42
+
+
+class RunParams(_Strict):
+    """A params file for ``cx run``: which data, which spec, which notebooks, how to run them."""
+
+    title: str = "cxlab report"
+    data_dir: Path
+    journey_spec: Path = Path("params/journeys/broadband.yaml")
+    as_of: Annotated[datetime, BeforeValidator(_utc)]
+    min_group_size: int = Field(5, ge=1)
+    max_bad_share: float = Field(0.02, ge=0, le=1)
+    notebooks: tuple[str, ...] = (
+        "00_data_quality",
+        "10_journey_times",
+        "20_time_segments",
+        "30_satisfaction_vs_time",
+    )
+    jobs: int = Field(2, ge=1)
+    timeout_seconds: int = Field(900, ge=1)
+    demo: DemoData | None = None
+
+    @model_validator(mode="after")
+    def _known_notebooks(self) -> RunParams:
+        for name in self.notebooks:
+            if not (resolve("notebooks") / f"{name}.ipynb").is_file():
+                raise ValueError(f"no notebook notebooks/{name}.ipynb")
+        return self
+
+    def notebook_parameters(self, output_dir: Path) -> dict[str, object]:
+        """Return what every report notebook receives (its ``parameters`` cell's signature)."""
+        return {
+            "data_dir": str(resolve(self.data_dir)),
+            "spec_path": str(resolve(self.journey_spec)),
+            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
+            "min_group_size": self.min_group_size,
+            "max_bad_share": self.max_bad_share,
+            "output_dir": str(output_dir),
+        }
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ParamsError(str(path), "-", "file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(str(path), "-", f"not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ParamsError(str(path), "-", "expected a mapping of keys to values at the top")
+    return data
+
+
+def _params_error(path: Path, exc: ValidationError) -> ParamsError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "-"
+    reason = "unknown key (check its spelling)" if err["type"] == "extra_forbidden" else err["msg"]
+    if len(exc.errors()) > 1:
+        reason += f" (and {len(exc.errors()) - 1} more problem(s))"
+    return ParamsError(str(path), key, reason)
+
+
+def load_spec(path: str | Path) -> JourneySpec:
+    """Read and validate a journey spec YAML file."""
+    p = resolve(path)
+    try:
+        return JourneySpec.model_validate(_read_yaml(p))
+    except ValidationError as exc:
+        raise _params_error(p, exc) from None
+
+
+def load_params(path: str | Path) -> RunParams:
+    """Read and validate a ``cx run`` params file; stops on the first unknown or wrong key."""
+    p = resolve(path)
+    try:
+        return RunParams.model_validate(_read_yaml(p))
+    except ValidationError as exc:
+        raise _params_error(p, exc) from None
+
+
+def parse_as_of(value: str | datetime) -> datetime:
+    """Parse a tz-aware cut-off timestamp (naive values are refused, never guessed)."""
+    result = _utc(value)
+    if not isinstance(result, datetime):
+        raise ValueError(f"not a timestamp: {value!r}")
+    return result
+
+
+__all__ = [
+    "BeforePromise",
+    "CustomerTime",
+    "JourneySpec",
+    "RunParams",
+    "TeamClock",
+    "WithinPromise",
+    "load_params",
+    "load_spec",
+    "parse_as_of",
+    "parse_duration_hours",
+]

@@ -1,0 +1,74 @@
+"""Errors that carry what a user needs to fix the problem.
+
+Every error cxlib raises on purpose derives from :class:`CxError` and maps to a documented
+process exit code (see ``cx --help``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_NOTEBOOK_FAILED = 1
+EXIT_BAD_PARAMS = 2
+EXIT_BAD_DATA = 3
+EXIT_LOCKED = 4
+
+
+class CxError(Exception):
+    """Base class of cxlib's own errors; ``exit_code`` is what ``cx`` exits with."""
+
+    exit_code = EXIT_BAD_DATA
+
+
+class ParamsError(CxError):
+    """A params or journey-spec file is wrong: names the file, the key and the reason."""
+
+    exit_code = EXIT_BAD_PARAMS
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{self.file}: key '{key}': {reason}")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule of the data contract, for one cell."""
+
+    file: str
+    column: str
+    row: int | None
+    rule: str
+    value: object = None
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "all rows"
+        return f"{self.file}: column '{self.column}', {where}: {self.rule} (value: {self.value!r})"
+
+
+class ContractError(CxError):
+    """Input breaks the data contract in a way no quarantine can fix (or too often)."""
+
+    exit_code = EXIT_BAD_DATA
+
+    def __init__(self, file: str, column: str, row: int | None, rule: str, value: object = None):
+        self.violation = Violation(str(file), column, row, rule, value)
+        self.file, self.column, self.row, self.rule = str(file), column, row, rule
+        super().__init__(str(self.violation))
+
+
+class NotebookFailed(CxError):
+    """A report notebook raised, timed out or lost its kernel."""
+
+    exit_code = EXIT_NOTEBOOK_FAILED
+
+    def __init__(self, notebook: str, cell: int | None, first_line: str, reason: str) -> None:
+        self.notebook, self.cell, self.first_line, self.reason = notebook, cell, first_line, reason
+        where = f"cell {cell} ({first_line!r})" if cell is not None else "before any cell"
+        super().__init__(f"{notebook}: {where}: {reason}")
+
+
+class RunLocked(CxError):
+    """Another run of the same params file holds the lock."""
+
+    exit_code = EXIT_LOCKED

@@ -1,0 +1,125 @@
+"""Reading a data folder into the canonical tables, with a quality report.
+
+A data folder holds ``events``, ``surveys`` and ``customers`` as Parquet or CSV (one file each,
+named after the table). Readers are registered by file suffix in :data:`READERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cxlib.errors import ContractError
+from cxlib.paths import resolve
+from cxlib.schema import QUARANTINE_COLUMNS, check_table
+
+TABLES = ("events", "surveys", "customers")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    # everything as text: the contract coerces, so a bad cell is quarantined, not misread
+    return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""])
+
+
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    ".parquet": pd.read_parquet,
+    ".csv": _read_csv,
+}
+
+
+def register_reader(suffix: str, reader: Callable[[Path], pd.DataFrame]) -> None:
+    """Teach :func:`load_dataset` a new file format (``suffix`` like ``'.feather'``)."""
+    READERS[suffix] = reader
+
+
+def find_table_file(data_dir: Path, table: str) -> Path:
+    """Return the one file in ``data_dir`` that holds ``table``, whatever its registered format."""
+    found = [data_dir / f"{table}{suffix}" for suffix in READERS
+             if (data_dir / f"{table}{suffix}").is_file()]
+    if not found:
+        raise ContractError(str(data_dir / table), "-", None,
+                            f"no '{table}' file; expected one of "
+                            f"{', '.join(table + s for s in READERS)} "
+                            "(run `cx demo` for demo data)")
+    if len(found) > 1:
+        raise ContractError(str(found[1]), "-", None,
+                            f"two files hold '{table}': {', '.join(p.name for p in found)}")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The canonical tables of one data folder, plus what failed the contract."""
+
+    events: pd.DataFrame
+    surveys: pd.DataFrame
+    customers: pd.DataFrame
+    quarantine: pd.DataFrame
+    quality: pd.DataFrame
+
+    @property
+    def rows_read(self) -> int:
+        """Rows read across all tables."""
+        return int(self.quality["rows_read"].sum())
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows quarantined across all tables (duplicates included)."""
+        return int(self.quality["rows_quarantined"].sum())
+
+
+def load_dataset(data_dir: str | Path, timezone: str | None = None,
+                 max_bad_share: float | None = None) -> Dataset:
+    """Load and check the canonical tables of ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir
+        Folder with ``events``, ``surveys`` and ``customers`` files; relative paths are taken
+        from the project root.
+    timezone
+        Time zone of timestamps that carry no UTC offset; without it such data is refused.
+    max_bad_share
+        If given, raise :class:`ContractError` when any table quarantines a larger share.
+
+    """
+    folder = resolve(data_dir)
+    if not folder.is_dir():
+        raise ContractError(str(folder), "-", None, "data folder not found (for the demo data "
+                            "run `cx demo --out DIR` or `make data`)")
+    checked, quality, quarantines = {}, [], []
+    for table in TABLES:
+        path = find_table_file(folder, table)
+        result = check_table(READERS[path.suffix](path), table, str(path), timezone)
+        checked[table] = result.clean
+        quarantines.append(result.quarantine)
+        n_bad = int(result.quarantine["row"].nunique())
+        quality.append({"table": table, "file": str(path), "rows_read": result.rows_read,
+                        "rows_quarantined": n_bad, "duplicates_removed": result.duplicates_removed,
+                        "rows_kept": len(result.clean),
+                        "bad_share": n_bad / result.rows_read if result.rows_read else 0.0})
+    quality_df = pd.DataFrame(quality)
+    quarantine = pd.concat([q for q in quarantines if len(q)] or
+                           [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True)
+    dataset = Dataset(checked["events"], checked["surveys"], checked["customers"], quarantine,
+                      quality_df)
+    if max_bad_share is not None:
+        check_bad_share(dataset, max_bad_share)
+    return dataset
+
+
+def check_bad_share(dataset: Dataset, max_bad_share: float) -> None:
+    """Raise :class:`ContractError` naming the worst table when its bad share is too high."""
+    worst = dataset.quality.sort_values("bad_share", ascending=False).iloc[0]
+    if worst["bad_share"] > max_bad_share:
+        rows = dataset.quarantine[dataset.quarantine["table"] == worst["table"]]
+        top = rows.groupby(["column", "rule"]).size().sort_values(ascending=False)
+        (column, rule), example = top.index[0], rows.iloc[0]
+        raise ContractError(
+            worst["file"], column, int(example["row"]),
+            f"{worst['bad_share']:.1%} of rows quarantined, above max_bad_share "
+            f"{max_bad_share:.1%}; most common: {rule} ({int(top.iloc[0])} rows)",
+            example["value"])

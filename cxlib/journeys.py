@@ -1,0 +1,268 @@
+"""Journeys: one row per journey, as the customer lives it and as each team measures it.
+
+The journey logic is written once as Ibis expressions (:func:`journey_expr`) and executed on
+embedded DuckDB by default. Per journey it computes the end-to-end time on the customer's
+(wall) clock, each team's own clock, **unowned time** (end-to-end minus the union of team
+intervals: the hand-offs nobody owns), the customer's own time consumed, attributed contacts
+(failure demand), proactive updates, promises kept or broken, and whether the journey was still
+open at the cut-off (then its duration is *censored* at ``as_of``, never dropped).
+
+Tie-break for identical timestamps: the spec's activity order (:meth:`JourneySpec.activities`),
+then activity name, then input row (``source_row``). Every result is ordered by ``journey_id``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxlib.config import JourneySpec, WithinPromise, parse_as_of
+
+STATUSES = ("complete", "open", "abandoned")
+PROMISE_STATES = ("met", "breached", "open", "not_applicable")
+_US_PER_HOUR = 3_600_000_000
+
+
+def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    """Exact hours between two timestamps (microsecond difference, no boundary counting)."""
+    return later.delta(earlier, unit="microsecond").cast("float64") / _US_PER_HOUR
+
+
+def _as_table(events: pd.DataFrame | ir.Table) -> ir.Table:
+    if isinstance(events, ir.Table):
+        return events
+    cols = ["journey_id", "customer_id", "activity", "ts", "source"]
+    frame = events[cols + (["source_row"] if "source_row" in events.columns else [])].copy()
+    if "source_row" not in frame.columns:
+        frame["source_row"] = range(1, len(frame) + 1)
+    return ibis.memtable(frame)
+
+
+def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
+    """Add ``activity_rank`` so identical timestamps sort by the documented tie-break."""
+    order = spec.activities()
+    rank = ibis.cases(*[(events.activity == a, i) for i, a in enumerate(order)],
+                      else_=len(order))
+    return events.mutate(activity_rank=rank.cast("int32"))
+
+
+def _tie_break(t: ir.Table) -> list[ir.Value]:
+    return [t.ts, t.activity_rank, t.activity, t.source_row]
+
+
+def _bounds(linked: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue) -> ir.Table:
+    """Per journey: customer, start, end, cancel, status and the clock's stop time."""
+    a = linked.activity
+    agg = {
+        "customer_id": linked.customer_id.min(),
+        "first_ts": linked.ts.min(),
+        "start_ts": linked.ts.min(where=a == spec.start),
+        "end_ts": linked.ts.min(where=a == spec.end),
+        "cancel_ts": (linked.ts.min(where=a == spec.cancel) if spec.cancel
+                      else ibis.null("timestamp('UTC')")),
+    }
+    b = linked.group_by("journey_id").aggregate(**agg)
+    b = b.mutate(start_ts=b.start_ts.coalesce(b.first_ts)).drop("first_ts")
+    status = (ibis.cases((b.end_ts.notnull(), "complete"), (b.cancel_ts.notnull(), "abandoned"),
+                         else_="open"))
+    b = b.mutate(status=status)
+    return b.mutate(clock_stop=ibis.cases((b.status == "complete", b.end_ts),
+                                          (b.status == "abandoned", b.cancel_ts),
+                                          else_=as_of))
+
+
+def _attribute_unlinked(unlinked: ir.Table, bounds: ir.Table, spec: JourneySpec) -> ir.Table:
+    """Give events without a journey id the customer's journey open at that time."""
+    before = ibis.interval(seconds=int(spec.attribution.before_start * 3600))
+    after = ibis.interval(seconds=int(spec.attribution.after_end * 3600))
+    b = bounds.select("journey_id", "customer_id", "start_ts", "clock_stop")
+    u = unlinked.drop("journey_id")
+    cand = u.join(b, [u.customer_id == b.customer_id, u.ts >= b.start_ts - before,
+                      u.ts <= b.clock_stop + after])
+    # the journey that had started most recently wins; else the one starting soonest
+    started = (cand.start_ts <= cand.ts).cast("int8")
+    distance = _hours(cand.ts, cand.start_ts).abs()
+    w = ibis.window(group_by=cand.source_row,
+                    order_by=[ibis.desc(started), distance, cand.journey_id])
+    cand = cand.mutate(pick=ibis.row_number().over(w))
+    return cand.filter(cand.pick == 0).select(*unlinked.columns)
+
+
+def _intervals(events: ir.Table, kind: str, defs: list[tuple[str, str, tuple[str, ...]]],
+               bounds: ir.Table) -> ir.Table:
+    """Pair each ``from`` event with the first ``to`` event before the next ``from``.
+
+    Returns one row per closed interval: journey_id, kind, name, from_ts, to_ts. An interval
+    still unclosed in an open journey runs to the cut-off; in a closed journey it is dropped.
+    """
+    parts = []
+    for name, start, ends in defs:
+        sel = events.filter(events.activity.isin([start, *ends]))
+        parts.append(sel.mutate(name=ibis.literal(name), is_from=(sel.activity == start)))
+    rows = ibis.union(*parts)
+    w = ibis.window(group_by=[rows.journey_id, rows.name],
+                    order_by=[*_tie_break(rows), ibis.desc(rows.is_from)], rows=(None, 0))
+    rows = rows.mutate(pair=rows.is_from.cast("int32").sum().over(w))
+    rows = rows.filter(rows.pair > 0)
+    pairs = rows.group_by(["journey_id", "name", "pair"]).aggregate(
+        from_ts=rows.ts.min(where=rows.is_from), to_ts=rows.ts.min(where=~rows.is_from))
+    pairs = pairs.join(bounds.select("journey_id", "status", "clock_stop"), "journey_id")
+    pairs = pairs.mutate(to_ts=ibis.cases((pairs.to_ts.notnull(), pairs.to_ts),
+                                          (pairs.status == "open", pairs.clock_stop),
+                                          else_=ibis.null("timestamp('UTC')")))
+    pairs = pairs.filter(pairs.to_ts.notnull() & (pairs.to_ts >= pairs.from_ts))
+    return pairs.select("journey_id", "name", "from_ts", "to_ts", kind=ibis.literal(kind))
+
+
+def _covered_hours(team_intervals: ir.Table, bounds: ir.Table) -> ir.Table:
+    """Hours of each journey covered by at least one team clock (union of intervals)."""
+    b = bounds.select("journey_id", "start_ts", "clock_stop")
+    t = team_intervals.join(b, "journey_id")
+    t = t.mutate(lo=ibis.greatest(t.from_ts, t.start_ts), hi=ibis.least(t.to_ts, t.clock_stop))
+    t = t.filter(t.hi > t.lo)
+    w = ibis.window(group_by=t.journey_id, order_by=[t.lo, t.hi], rows=(None, -1))
+    t = t.mutate(reach=t.hi.max().over(w))
+    t = t.mutate(new_island=(t.reach.isnull() | (t.lo > t.reach)).cast("int32"))
+    w2 = ibis.window(group_by=t.journey_id, order_by=[t.lo, t.hi], rows=(None, 0))
+    t = t.mutate(island=t.new_island.sum().over(w2))
+    islands = t.group_by(["journey_id", "island"]).aggregate(lo=t.lo.min(), hi=t.hi.max())
+    return islands.group_by("journey_id").aggregate(
+        covered_hours=_hours(islands.hi, islands.lo).sum())
+
+
+def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
+                     as_of: ir.TimestampValue) -> ir.Table:
+    """One column ``promise_<name>`` (met / breached / open / not_applicable) and its lateness."""
+    a = linked.activity
+    firsts: dict[str, ir.Value] = {}
+    for act in {x for p in spec.promises for x in (
+            (p.from_, p.to) if isinstance(p, WithinPromise) else (p.event, p.before))}:
+        firsts[f"first_{act}"] = linked.ts.min(where=a == act)
+    per = linked.group_by("journey_id").aggregate(**firsts) if firsts else None
+    out = bounds.select("journey_id", "status", "clock_stop")
+    if per is None:
+        return out.drop("status", "clock_stop")
+    out = out.join(per, "journey_id")
+    cols = {}
+    for p in spec.promises:
+        if isinstance(p, WithinPromise):
+            start, done = out[f"first_{p.from_}"], out[f"first_{p.to}"]
+            now = ibis.least(out.clock_stop, as_of)
+            elapsed = _hours(done.coalesce(now), start)
+            late = ibis.greatest(elapsed - p.within, 0.0)
+            state = ibis.cases(
+                (start.isnull(), "not_applicable"),
+                (done.notnull() & (elapsed <= p.within), "met"),
+                (elapsed > p.within, "breached"),
+                (out.status == "open", "open"),
+                else_="not_applicable")
+        else:
+            event, deadline = out[f"first_{p.event}"], out[f"first_{p.before}"]
+            now = ibis.least(out.clock_stop, as_of)
+            late = ibis.greatest(_hours(event.coalesce(now), deadline), 0.0)
+            state = ibis.cases(
+                (deadline.isnull(), "not_applicable"),
+                (event.notnull() & (event <= deadline), "met"),
+                (event.notnull() | (deadline < as_of), "breached"),
+                else_="open")
+        cols[f"promise_{p.name}"] = state
+        cols[f"promise_{p.name}_late_hours"] = ibis.cases(
+            (state == "breached", late), else_=ibis.null("float64"))
+    return out.select("journey_id", **cols)
+
+
+def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                 as_of: str | datetime) -> ir.Table:
+    """Build the journey table as an Ibis expression (backend-independent)."""
+    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    ev = _ordered(_as_table(events), spec)
+    ev = ev.filter(ev.ts <= as_of_lit)  # nothing after the cut-off has happened yet
+    linked = ev.filter(ev.journey_id.notnull())
+    bounds = _bounds(linked, spec, as_of_lit)
+    attributed = _attribute_unlinked(ev.filter(ev.journey_id.isnull()), bounds, spec)
+    journey_events = ibis.union(linked, attributed.select(*linked.columns))
+
+    # stage waits: the longest gap between consecutive events, and the wait before the end
+    w = ibis.window(group_by=journey_events.journey_id, order_by=_tie_break(journey_events))
+    gaps = journey_events.mutate(gap=_hours(journey_events.ts, journey_events.ts.lag().over(w)))
+    a = gaps.activity
+    stats = gaps.group_by("journey_id").aggregate(
+        n_events=gaps.count(),
+        n_sources=gaps.source.nunique(),
+        contacts=a.isin(list(spec.contacts)).sum() if spec.contacts else ibis.literal(0),
+        updates_sent=a.isin(list(spec.updates)).sum() if spec.updates else ibis.literal(0),
+        longest_wait_hours=gaps.gap.max(),
+        last_wait_hours=gaps.gap.max(where=a == spec.end),
+    )
+
+    team_defs = [(t.team, t.from_, t.to) for t in spec.teams]
+    cust_defs = [(c.name, c.from_, c.to) for c in spec.customer_time]
+    out = bounds.join(stats, "journey_id")
+    clocks: dict[str, ir.Value] = {}
+    if team_defs:
+        teams = _intervals(journey_events, "team", team_defs, bounds)
+        out = out.left_join(_covered_hours(teams, bounds), "journey_id").drop("journey_id_right")
+        th = teams.mutate(h=_hours(teams.to_ts, teams.from_ts))
+        clocks.update({f"team_{n}_hours": th.h.sum(where=th.name == n) for n, _, _ in team_defs})
+        out = out.left_join(th.group_by("journey_id").aggregate(**clocks),
+                            "journey_id").drop("journey_id_right")
+    if cust_defs:
+        cust = _intervals(journey_events, "customer", cust_defs, bounds)
+        ch = cust.mutate(h=_hours(cust.to_ts, cust.from_ts))
+        cclocks = {f"customer_{n}_hours": ch.h.sum(where=ch.name == n) for n, _, _ in cust_defs}
+        out = out.left_join(ch.group_by("journey_id").aggregate(**cclocks),
+                            "journey_id").drop("journey_id_right")
+        clocks.update(cclocks)
+    out = out.mutate(**{c: out[c].fill_null(0.0) for c in clocks})
+    e2e = _hours(out.clock_stop, out.start_ts)
+    covered = out.covered_hours.fill_null(0.0) if team_defs else ibis.literal(0.0)
+    out = out.mutate(
+        e2e_hours=e2e,
+        e2e_days=e2e / 24,
+        censored=out.status != "complete",
+        unowned_hours=ibis.greatest(e2e - covered, 0.0),
+        customer_hours=sum((out[c] for c in clocks if c.startswith("customer_")),
+                           ibis.literal(0.0)),
+        repeat_contacts=ibis.greatest(out.contacts - 1, 0),
+        kept_informed=out.updates_sent > 0,
+    )
+    if team_defs:
+        out = out.drop("covered_hours")
+    if spec.promises:
+        out = out.join(_promise_columns(journey_events, bounds, spec, as_of_lit), "journey_id")
+    first = ["journey_id", "customer_id", "status", "censored", "start_ts", "end_ts", "cancel_ts",
+             "e2e_hours", "e2e_days", "unowned_hours", "customer_hours"]
+    return out.select(*first, *[c for c in out.columns if c not in first and c != "clock_stop"]
+                      ).order_by("journey_id")
+
+
+def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                          as_of: str | datetime) -> int:
+    """Count contacts without a journey id that match no journey (counted, never lost)."""
+    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    ev = _ordered(_as_table(events), spec)
+    ev = ev.filter(ev.ts <= as_of_lit)
+    bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
+    unlinked = ev.filter(ev.journey_id.isnull() & ev.activity.isin(list(spec.contacts)))
+    matched = _attribute_unlinked(unlinked, bounds, spec)
+    return int(unlinked.count().to_pyarrow().as_py() - matched.count().to_pyarrow().as_py())
+
+
+def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                   as_of: str | datetime) -> pd.DataFrame:
+    """Return the journey table (one row per journey) computed on embedded DuckDB.
+
+    Parameters
+    ----------
+    events
+        Canonical events (``cxlib.io.load_dataset(...).events``) or an Ibis table of them.
+    spec
+        The journey spec (``cxlib.config.load_spec``).
+    as_of
+        The cut-off: later events are ignored and open journeys are censored here.
+
+    """
+    return journey_expr(events, spec, as_of).to_pandas()

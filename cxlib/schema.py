@@ -1,0 +1,159 @@
+"""The data contract: the canonical tables' columns, types and rules.
+
+:func:`check_table` coerces one raw table to its contract. Problems with a whole column
+(missing, naive timestamps) raise :class:`~cxlib.errors.ContractError`; problems with single rows
+send those rows to quarantine, one record per broken rule, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxlib.errors import ContractError
+
+QUARANTINE_COLUMNS = ["table", "file", "row", "column", "rule", "value"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the contract."""
+
+    kind: str  # "str", "timestamp" or "score"
+    nullable: bool = False
+    low: int | None = None
+    high: int | None = None
+
+
+CONTRACT: dict[str, dict[str, Column]] = {
+    "events": {
+        "journey_id": Column("str", nullable=True),
+        "customer_id": Column("str"),
+        "activity": Column("str"),
+        "ts": Column("timestamp"),
+        "source": Column("str"),
+    },
+    "surveys": {
+        "response_id": Column("str"),
+        "customer_id": Column("str"),
+        "journey_id": Column("str", nullable=True),
+        "ts": Column("timestamp"),
+        "csat": Column("score", nullable=True, low=1, high=5),
+        "nps": Column("score", nullable=True, low=0, high=10),
+        "ces": Column("score", nullable=True, low=1, high=7),
+        "comment": Column("str", nullable=True),
+    },
+    "customers": {
+        "customer_id": Column("str"),
+        "region": Column("str"),
+    },
+}
+UNIQUE_KEYS = {"surveys": "response_id", "customers": "customer_id"}
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    """A table coerced to the contract, with what was quarantined or removed."""
+
+    clean: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows_read: int
+    duplicates_removed: int
+
+
+def _as_str(values: pd.Series) -> pd.Series:
+    out = values.astype("str")
+    return out.where(values.notna() & (out.str.strip() != ""), None).astype("str")
+
+
+def _as_timestamp(values: pd.Series, file: str, column: str, timezone: str | None) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        naive = values
+    else:
+        text = values.astype("str").where(values.notna(), None)
+        has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False)
+        filled = text.notna()
+        if filled.any() and has_offset[filled].all():
+            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+            return parsed.astype("datetime64[us, UTC]")
+        if has_offset[filled].any():
+            row = int(np.flatnonzero(filled & ~has_offset)[0]) + 1
+            raise ContractError(file, column, row, "timestamps mix values with and without a "
+                                "UTC offset; give every value an offset", text.iloc[row - 1])
+        naive = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    if timezone is None:
+        first = int(np.flatnonzero(values.notna())[0]) + 1 if values.notna().any() else None
+        raise ContractError(file, column, first, "timestamps have no time zone; add a UTC offset "
+                            "to the data or pass a timezone parameter (e.g. 'Europe/London')",
+                            None if first is None else values.iloc[first - 1])
+    localized = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    return localized.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+
+
+def _as_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Return the scores as nullable ints and a mask of values that are not whole numbers."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    not_number = values.notna() & numeric.isna()
+    fractional = numeric.notna() & (numeric != np.round(numeric))
+    return numeric.where(~fractional).round().astype("Int64"), not_number | fractional
+
+
+def check_table(raw: pd.DataFrame, table: str, file: str,
+                timezone: str | None = None) -> CheckedTable:
+    """Coerce ``raw`` to the contract of ``table``; quarantine rows that break a rule.
+
+    Rows are numbered from 1 in file order (header not counted). Extra columns are kept.
+    Exact duplicate rows are removed and counted.
+    """
+    contract = CONTRACT[table]
+    for column in contract:
+        if column not in raw.columns:
+            raise ContractError(file, column, None, f"required column of '{table}' is missing; "
+                                f"map it in the params file (columns present: "
+                                f"{', '.join(map(str, raw.columns))})")
+    df = raw.reset_index(drop=True).copy()
+    df.insert(0, "_row", np.arange(1, len(df) + 1))
+    records: list[pd.DataFrame] = []
+    bad = np.zeros(len(df), bool)
+
+    def flag(mask: pd.Series | np.ndarray, column: str, rule: str, shown: pd.Series) -> None:
+        nonlocal bad
+        mask = np.asarray(mask, bool) & ~bad
+        if mask.any():
+            records.append(pd.DataFrame({
+                "table": table, "file": file, "row": df["_row"].to_numpy()[mask],
+                "column": column, "rule": rule,
+                "value": shown[mask].astype("str").to_numpy()}))
+            bad |= mask
+
+    for column, spec in contract.items():
+        original = df[column]
+        if spec.kind == "str":
+            df[column] = _as_str(original)
+        elif spec.kind == "timestamp":
+            df[column] = _as_timestamp(original, file, column, timezone)
+            flag(original.notna() & df[column].isna(), column, "not a valid timestamp", original)
+        else:
+            df[column], not_whole = _as_score(original)
+            flag(not_whole, column, "not a whole number", original)
+            out = df[column].notna() & ~df[column].between(spec.low, spec.high)
+            flag(out.fillna(False), column, f"outside {spec.low}–{spec.high}", original)
+        if not spec.nullable:
+            flag(df[column].isna(), column, "required value is missing", original)
+
+    data_cols = [c for c in df.columns if c != "_row"]
+    dupes = df.duplicated(subset=data_cols, keep="first").to_numpy() & ~bad
+    n_dupes = int(dupes.sum())
+    flag(dupes, "*", "exact duplicate of an earlier row (removed)", df["_row"])
+    key = UNIQUE_KEYS.get(table)
+    if key:
+        flag(df[key].duplicated(keep="first") & df[key].notna(), key,
+             f"{key} repeated with different values", df[key])
+    quarantine = (pd.concat(records, ignore_index=True) if records
+                  else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    clean = df[~bad].rename(columns={"_row": "source_row"}).reset_index(drop=True)
+    return CheckedTable(clean, quarantine.astype({"row": "int64"}), len(df), n_dupes)
