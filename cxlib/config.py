@@ -80,6 +80,7 @@ class TeamClock(_Strict):
     team: str
     from_: str = Field(alias="from")
     to: Activities
+    target: Hours | None = None  # the team's own KPI target, if it has one
 
 
 class CustomerTime(_Strict):
@@ -97,6 +98,18 @@ class Attribution(_Strict):
     after_end: Hours = 14 * 24.0
 
 
+class Behaviour(_Strict):
+    """Which activities reveal how a customer treats time (for time-sensitivity segments)."""
+
+    booking: str  # the appointment is booked …
+    slot: str  # … for a slot starting here: the lead time the customer chose
+    digital_contacts: Activities = ()
+    phone_contacts: Activities = ()
+    abandoned: Activities = ()  # gave up waiting in a queue
+    status_checks: Activities = ()  # looked up where their order stands
+    engaged_time: Activities = ()  # customer_time names the customer spends by choice
+
+
 class JourneySpec(_Strict):
     """One journey type: where the customer's clock starts and stops, and what to measure."""
 
@@ -110,6 +123,7 @@ class JourneySpec(_Strict):
     contacts: tuple[str, ...] = ()
     updates: tuple[str, ...] = ()
     attribution: Attribution = Attribution()
+    behaviour: Behaviour | None = None
     activity_order: tuple[str, ...] = ()
 
     @field_validator("promises", "teams", "customer_time")
@@ -140,6 +154,10 @@ class JourneySpec(_Strict):
             seen.update(dict.fromkeys(names))
         seen.update(dict.fromkeys(self.contacts))
         seen.update(dict.fromkeys(self.updates))
+        if self.behaviour:
+            b = self.behaviour
+            seen.update(dict.fromkeys([b.booking, b.slot, *b.digital_contacts, *b.phone_contacts,
+                                       *b.abandoned, *b.status_checks]))
         seen.setdefault(self.end)
         if self.cancel:
             seen.setdefault(self.cancel)

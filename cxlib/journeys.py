@@ -20,6 +20,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.config import JourneySpec, WithinPromise, parse_as_of
+from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
+from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 
 STATUSES = ("complete", "open", "abandoned")
 PROMISE_STATES = ("met", "breached", "open", "not_applicable")
@@ -174,16 +176,23 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     return out.select("journey_id", **cols)
 
 
-def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
-                 as_of: str | datetime) -> ir.Table:
-    """Build the journey table as an Ibis expression (backend-independent)."""
+def journey_events_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                        as_of: str | datetime) -> tuple[ir.Table, ir.Table]:
+    """Events up to the cut-off with contacts attributed to journeys, and each journey's bounds."""
     as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
     ev = _ordered(_as_table(events), spec)
     ev = ev.filter(ev.ts <= as_of_lit)  # nothing after the cut-off has happened yet
     linked = ev.filter(ev.journey_id.notnull())
     bounds = _bounds(linked, spec, as_of_lit)
     attributed = _attribute_unlinked(ev.filter(ev.journey_id.isnull()), bounds, spec)
-    journey_events = ibis.union(linked, attributed.select(*linked.columns))
+    return ibis.union(linked, attributed.select(*linked.columns)), bounds
+
+
+def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                 as_of: str | datetime) -> ir.Table:
+    """Build the journey table as an Ibis expression (backend-independent)."""
+    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    journey_events, bounds = journey_events_expr(events, spec, as_of)
 
     # stage waits: the longest gap between consecutive events, and the wait before the end
     w = ibis.window(group_by=journey_events.journey_id, order_by=_tie_break(journey_events))
@@ -266,3 +275,86 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
     """
     return journey_expr(events, spec, as_of).to_pandas()
+
+
+# --- summaries of the journey table (every number a report shows) ----------------------------
+
+
+def clock_comparison(journeys: pd.DataFrame, spec: JourneySpec,
+                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Team clocks (inside-out) beside the hand-offs and the customer's clock (outside-in).
+
+    Completed journeys only; one row per clock with the median in days, its interval and ``n``.
+    """
+    done = journeys[journeys["status"] == "complete"]
+    rows = [{"clock": f"{t.team}", "kind": "team", **median_ci(done[f"team_{t.team}_hours"] / 24)}
+            for t in spec.teams]
+    rows.append({"clock": "hand-offs (unowned)", "kind": "unowned",
+                 **median_ci(done["unowned_hours"] / 24)})
+    rows.append({"clock": "customer end-to-end", "kind": "customer", **median_ci(done["e2e_days"])})
+    return suppress_small_groups(pd.DataFrame(rows), min_group_size)
+
+
+def promise_adherence(journeys: pd.DataFrame, spec: JourneySpec, by: str | None = None,
+                      min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Share of promises kept (met ÷ met-or-breached) per promise, with a Wilson interval."""
+    parts = []
+    for p in spec.promises:
+        col = f"promise_{p.name}"
+
+        def kept(g: pd.DataFrame, col: str = col) -> dict[str, float]:
+            decided = g[col].isin(["met", "breached"])
+            return proportion_ci(int((g[col] == "met").sum()), int(decided.sum()))
+
+        parts.append(grouped(journeys, by, kept).assign(promise=p.name))
+    table = pd.concat(parts, ignore_index=True)
+    table = table[["promise", *[c for c in table.columns if c != "promise"]]]
+    return suppress_small_groups(table, min_group_size)
+
+
+def time_to_completion(journeys: pd.DataFrame, by: str | None = None,
+                       min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Kaplan–Meier median days to completion; open journeys count as censored, not dropped.
+
+    Abandoned journeys are left out: they never complete and are not waiting any more.
+    """
+    live = journeys[journeys["status"] != "abandoned"]
+    table = grouped(live, by, lambda g: km_median(g["e2e_days"], g["status"] == "complete"))
+    return suppress_small_groups(table, min_group_size)
+
+
+def customer_time(journeys: pd.DataFrame, spec: JourneySpec, by: str | None = None,
+                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Mean hours of the customer's own time per completed journey, per kind and in total."""
+    done = journeys[journeys["status"] == "complete"]
+    kinds = [(c.name, f"customer_{c.name}_hours") for c in spec.customer_time]
+    parts = [grouped(done, by, lambda g, col=col: mean_ci(g[col])).assign(kind=name)
+             for name, col in [*kinds, ("total", "customer_hours")]]
+    table = pd.concat(parts, ignore_index=True)
+    table = table[["kind", *[c for c in table.columns if c != "kind"]]]
+    return suppress_small_groups(table, min_group_size)
+
+
+def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | None = None,
+                   min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Where internal KPIs say green while customers say red.
+
+    For each team with a ``target``: the share of completed journeys where that team met its own
+    target (``team_green``), and — among those green journeys — the share whose customer promise
+    was broken anyway (``estimate``, with interval and ``n`` = green journeys). The last row,
+    ``all teams``, takes journeys where *every* team was green.
+    """
+    within = [p for p in spec.promises if isinstance(p, WithinPromise)]
+    name = promise or (within[0].name if within else None)
+    if name is None:
+        raise ValueError("kpi_disconnect needs a 'within' promise in the journey spec")
+    done = journeys[journeys["status"] == "complete"]
+    broken = done[f"promise_{name}"] == "breached"
+    greens = {t.team: done[f"team_{t.team}_hours"] <= t.target for t in spec.teams
+              if t.target is not None}
+    if greens:
+        greens["all teams"] = pd.concat(greens.values(), axis=1).all(axis=1)
+    rows = [{"team": team, "promise": name, "team_green": float(green.mean()),
+             **proportion_ci(int((green & broken).sum()), int(green.sum()))}
+            for team, green in greens.items()]
+    return suppress_small_groups(pd.DataFrame(rows), min_group_size)

@@ -50,15 +50,15 @@ def _default_segments() -> dict[str, SegmentTruth]:
         "time_savers": SegmentTruth(
             share=0.35, queue_patience_min=2.0, digital_share=0.75, extra_lead_days=0.25,
             walkthrough_rate=0.06, talk_min=3.5, status_checks_per_day=0.08, contact_rate=0.12,
-            threshold_days=4.0, slope_per_day=0.55, informed_softening=0.0),
+            threshold_days=5.0, slope_per_day=0.55, informed_softening=0.0),
         "time_engagers": SegmentTruth(
             share=0.30, queue_patience_min=15.0, digital_share=0.20, extra_lead_days=4.0,
             walkthrough_rate=0.80, talk_min=14.0, status_checks_per_day=0.08, contact_rate=0.08,
-            threshold_days=9.0, slope_per_day=0.25, informed_softening=0.0),
+            threshold_days=10.0, slope_per_day=0.25, informed_softening=0.0),
         "informed_waiters": SegmentTruth(
             share=0.35, queue_patience_min=6.0, digital_share=0.45, extra_lead_days=1.5,
-            walkthrough_rate=0.10, talk_min=6.0, status_checks_per_day=0.90, contact_rate=0.25,
-            threshold_days=6.0, slope_per_day=0.55, informed_softening=0.7),
+            walkthrough_rate=0.10, talk_min=6.0, status_checks_per_day=1.20, contact_rate=0.25,
+            threshold_days=7.0, slope_per_day=0.55, informed_softening=0.7),
     }
 
 
@@ -247,7 +247,7 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     log.add("update_sent", "sms", pt, pj)
 
     # --- web order-status checks: the informed-waiters want to know --------------------------
-    check_rate = attr["status_checks_per_day"] * np.where(informed, 0.3, 1.0)
+    check_rate = attr["status_checks_per_day"] * np.where(informed, 0.5, 1.0)
     n_checks = rng.poisson(check_rate * np.maximum(wait_days, 0))
     cj = np.repeat(idx, n_checks)
     ct = t_order[cj] + rng.random(len(cj)) * (np.minimum(t_end, horizon) - t_order)[cj]

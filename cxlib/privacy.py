@@ -1,0 +1,38 @@
+"""Privacy rules for everything a report shows: minimum group size, no ids, scrubbed text."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+MIN_GROUP_SIZE = 5
+IDENTIFIER_COLUMNS = ("customer_id", "response_id", "comment")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{6,}\d(?!\w)")
+
+
+def suppress_small_groups(table: pd.DataFrame, min_group_size: int = MIN_GROUP_SIZE,
+                          n_column: str = "n") -> pd.DataFrame:
+    """Blank every statistic of a row whose group is smaller than ``min_group_size``.
+
+    Adds a boolean ``suppressed`` column; the group's ``n`` stays visible so readers know why.
+    """
+    out = table.copy()
+    small = out[n_column] < min_group_size
+    stat_cols = [c for c in out.columns if c != n_column and pd.api.types.is_float_dtype(out[c])]
+    out.loc[small, stat_cols] = float("nan")
+    out["suppressed"] = small
+    return out
+
+
+def scrub_text(text: str | None) -> str | None:
+    """Replace e-mail addresses and phone numbers in free text."""
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return None
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", str(text)))
+
+
+def publishable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop customer identifiers and raw free text from a table before it is published."""
+    return frame.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in frame.columns])

@@ -1,0 +1,193 @@
+"""Satisfaction against time: what each day costs in CSAT, NPS and CES, and where it starts.
+
+All functions take the survey-journey table from :func:`survey_journeys` and return tidy tables
+(``estimate``, ``ci_low``, ``ci_high``, ``n``, and ``p_value`` where it means something).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
+from cxlib.stats import grouped, mean_ci, nps_ci
+
+OUTCOMES = ("csat", "nps", "ces")
+
+
+def _completed(data: pd.DataFrame) -> pd.DataFrame:
+    """Answers about completed journeys: an open journey's duration is censored, not known."""
+    return data[data["status"] == "complete"] if "status" in data.columns else data
+
+
+def survey_journeys(surveys: pd.DataFrame, journeys: pd.DataFrame,
+                    customers: pd.DataFrame | None = None,
+                    segments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Join each survey answer to its journey (and the customer's region and segment).
+
+    A survey without ``journey_id`` goes to the customer's latest journey started before the
+    answer. Answers that match no journey are kept with empty journey columns (never dropped);
+    the models leave them out and report their ``n``.
+    """
+    j = journeys.drop(columns=["customer_id"])
+    linked = surveys[surveys["journey_id"].notna()].merge(j, on="journey_id", how="left")
+    loose = surveys[surveys["journey_id"].isna()]
+    if len(loose):
+        by_start = journeys.dropna(subset=["start_ts"]).sort_values("start_ts")
+        matched = pd.merge_asof(
+            loose.drop(columns=["journey_id"]).sort_values("ts"),
+            by_start.rename(columns={"start_ts": "_start"}).assign(start_ts=lambda d: d["_start"]),
+            left_on="ts", right_on="_start", by="customer_id", direction="backward",
+        ).drop(columns=["_start"])
+        linked = pd.concat([linked, matched], ignore_index=True)
+    out = linked.sort_values("response_id").reset_index(drop=True)
+    if customers is not None:
+        out = out.merge(customers, on="customer_id", how="left")
+    if segments is not None:
+        out = out.merge(segments[["customer_id", "segment"]], on="customer_id", how="left")
+    return out
+
+
+@dataclass(frozen=True)
+class OrdinalFit:
+    """A proportional-odds (ordinal logit) fit of a score on journey measures."""
+
+    summary: pd.DataFrame
+    model: object
+    outcome: str
+
+    def _repr_html_(self) -> str:
+        return f"<b>Ordinal logit of {self.outcome}</b>" + self.summary.to_html(index=False)
+
+
+def ordinal_fit(data: pd.DataFrame, outcome: str = "csat",
+                predictors: tuple[str, ...] = ("e2e_days",)) -> OrdinalFit:
+    """Fit ``outcome`` (ordered categories) on ``predictors`` with an ordinal logit.
+
+    Only answers about completed journeys are used (see :func:`cost_per_day`).
+
+    Coefficients are on the log-odds scale: a negative ``e2e_days`` term means each extra day
+    makes a higher score less likely. ``odds_ratio`` is ``exp(estimate)``.
+    """
+    frame = _completed(data)[[outcome, *predictors]].dropna()
+    X = frame[list(predictors)].astype("float64")
+    y = pd.Categorical(frame[outcome].astype(int), ordered=True)
+    result = OrderedModel(y, X, distr="logit").fit(method="bfgs", disp=False, maxiter=500)
+    ci = result.conf_int()
+    terms = list(predictors)
+    summary = pd.DataFrame({
+        "term": terms,
+        "estimate": result.params[terms].to_numpy(),
+        "ci_low": ci.loc[terms, 0].to_numpy(),
+        "ci_high": ci.loc[terms, 1].to_numpy(),
+        "p_value": result.pvalues[terms].to_numpy(),
+        "n": len(frame),
+    }).assign(odds_ratio=lambda d: np.exp(d["estimate"]))
+    return OrdinalFit(summary, result, outcome)
+
+
+def cost_per_day(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
+                 min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Points of ``outcome`` lost per extra end-to-end day (OLS slope), per group.
+
+    Uses answers about completed journeys only: an open journey's duration is censored.
+    """
+
+    def slope(g: pd.DataFrame) -> dict[str, float]:
+        frame = g[[outcome, "e2e_days"]].dropna()
+        if len(frame) < 3:
+            return {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": len(frame),
+                    "p_value": np.nan}
+        fit = sm.OLS(frame[outcome].astype(float), sm.add_constant(frame["e2e_days"])).fit()
+        low, high = fit.conf_int().loc["e2e_days"]
+        return {"estimate": -fit.params["e2e_days"], "ci_low": -high, "ci_high": -low,
+                "n": len(frame), "p_value": fit.pvalues["e2e_days"]}
+
+    table = grouped(_completed(data), by, slope).assign(outcome=outcome)
+    return suppress_small_groups(table, min_group_size)
+
+
+def _hinge_design(x: np.ndarray, tau: float, extra: np.ndarray) -> np.ndarray:
+    h = np.maximum(0.0, x - tau)
+    return np.column_stack([np.ones_like(x), h, extra])
+
+
+def _best_tau(x: np.ndarray, y: np.ndarray, extra: np.ndarray, grid: np.ndarray) -> float:
+    sse = [np.linalg.lstsq(_hinge_design(x, t, extra), y, rcond=None)[1] for t in grid]
+    sse = [s[0] if len(s) else np.inf for s in sse]
+    return float(grid[int(np.argmin(sse))])
+
+
+def tolerance_threshold(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
+                        controls: tuple[str, ...] = (), grid: np.ndarray | None = None,
+                        n_boot: int = 200, random_state: int = 0,
+                        min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Tolerance threshold: the end-to-end day after which ``outcome`` starts to fall.
+
+    Fits ``outcome ~ a + b·max(0, days − τ) + controls`` by least squares for each ``τ`` on a
+    grid (profile fit) and keeps the best; the interval is a percentile bootstrap (``n_boot``
+    resamples). ``slope_after`` is the points lost per day beyond the threshold.
+    """
+    grid = np.arange(1.0, 15.01, 0.25) if grid is None else np.asarray(grid, dtype=float)
+    rng = np.random.default_rng(random_state)
+
+    def threshold(g: pd.DataFrame) -> dict[str, float]:
+        frame = g[[outcome, "e2e_days", *controls]].dropna()
+        n = len(frame)
+        if n < max(min_group_size, 20):
+            return {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": n,
+                    "slope_after": np.nan}
+        x = frame["e2e_days"].to_numpy(float)
+        y = frame[outcome].to_numpy(float)
+        extra = frame[list(controls)].to_numpy(float).reshape(n, len(controls))
+        tau = _best_tau(x, y, extra, grid)
+        coef = np.linalg.lstsq(_hinge_design(x, tau, extra), y, rcond=None)[0]
+        boots = [_best_tau(x[i], y[i], extra[i], grid)
+                 for i in (rng.integers(0, n, n) for _ in range(n_boot))]
+        low, high = np.percentile(boots, [2.5, 97.5])
+        return {"estimate": tau, "ci_low": low, "ci_high": high, "n": n,
+                "slope_after": -coef[1]}
+
+    table = grouped(_completed(data), by, threshold).assign(outcome=outcome)
+    return suppress_small_groups(table, min_group_size)
+
+
+def update_effect(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
+                  informed: str = "kept_informed",
+                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """How much proactive updates soften the cost of each day (points per day given back).
+
+    OLS of ``outcome ~ days + days×informed + informed`` per group; ``estimate`` is the
+    interaction (positive: kept-informed customers lose fewer points per day).
+    """
+
+    def softening(g: pd.DataFrame) -> dict[str, float]:
+        frame = g[[outcome, "e2e_days", informed]].dropna()
+        if len(frame) < 10 or frame[informed].nunique() < 2:
+            return {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": len(frame),
+                    "p_value": np.nan}
+        inf = frame[informed].astype(float)
+        X = sm.add_constant(pd.DataFrame({"days": frame["e2e_days"], "informed": inf,
+                                          "days_x_informed": frame["e2e_days"] * inf}))
+        fit = sm.OLS(frame[outcome].astype(float), X).fit()
+        low, high = fit.conf_int().loc["days_x_informed"]
+        return {"estimate": fit.params["days_x_informed"], "ci_low": low, "ci_high": high,
+                "n": len(frame), "p_value": fit.pvalues["days_x_informed"]}
+
+    return suppress_small_groups(grouped(_completed(data), by, softening).assign(outcome=outcome),
+                                 min_group_size)
+
+
+def score_summary(data: pd.DataFrame, by: str | None = None,
+                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Mean CSAT, mean CES and NPS (−100…100) with intervals and ``n``, overall or per group."""
+    parts = [grouped(data, by, lambda g: mean_ci(g["csat"])).assign(score="csat"),
+             grouped(data, by, lambda g: nps_ci(g["nps"])).assign(score="nps"),
+             grouped(data, by, lambda g: mean_ci(g["ces"])).assign(score="ces")]
+    table = pd.concat(parts, ignore_index=True)
+    return suppress_small_groups(table[["score", *[c for c in table.columns if c != "score"]]],
+                                 min_group_size)
