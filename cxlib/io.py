@@ -123,3 +123,12 @@ def check_bad_share(dataset: Dataset, max_bad_share: float) -> None:
             f"{worst['bad_share']:.1%} of rows quarantined, above max_bad_share "
             f"{max_bad_share:.1%}; most common: {rule} ({int(top.iloc[0])} rows)",
             example["value"])
+
+
+def source_summary(events: pd.DataFrame) -> pd.DataFrame:
+    """Per source system: events, distinct activities, journeys linked, first and last event."""
+    return (events.groupby("source", sort=True)
+            .agg(events=("activity", "size"), activities=("activity", "nunique"),
+                 linked_share=("journey_id", lambda s: float(s.notna().mean())),
+                 first_event=("ts", "min"), last_event=("ts", "max"))
+            .reset_index())

@@ -358,3 +358,10 @@ def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | Non
              **proportion_ci(int((green & broken).sum()), int(green.sum()))}
             for team, green in greens.items()]
     return suppress_small_groups(pd.DataFrame(rows), min_group_size)
+
+
+def journey_overview(journeys: pd.DataFrame) -> pd.DataFrame:
+    """How many journeys are complete, still open at the cut-off (censored) or abandoned."""
+    counts = journeys["status"].value_counts().reindex(list(STATUSES), fill_value=0)
+    return pd.DataFrame({"status": counts.index, "n": counts.to_numpy(),
+                         "share": counts.to_numpy() / max(len(journeys), 1)})

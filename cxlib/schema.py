@@ -69,29 +69,31 @@ def _as_str(values: pd.Series) -> pd.Series:
 
 
 def _as_timestamp(values: pd.Series, file: str, column: str, timezone: str | None) -> pd.Series:
+    """Coerce to UTC. Offsets are honoured; naive values need ``timezone``; junk becomes NaT."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        naive = values
+        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").where(values.notna(), None)
     else:
         text = values.astype("str").where(values.notna(), None)
-        has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False)
-        filled = text.notna()
-        if filled.any() and has_offset[filled].all():
-            parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-            return parsed.astype("datetime64[us, UTC]")
-        if has_offset[filled].any():
-            row = int(np.flatnonzero(filled & ~has_offset)[0]) + 1
-            raise ContractError(file, column, row, "timestamps mix values with and without a "
-                                "UTC offset; give every value an offset", text.iloc[row - 1])
-        naive = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    if timezone is None:
-        first = int(np.flatnonzero(values.notna())[0]) + 1 if values.notna().any() else None
-        raise ContractError(file, column, first, "timestamps have no time zone; add a UTC offset "
-                            "to the data or pass a timezone parameter (e.g. 'Europe/London')",
-                            None if first is None else values.iloc[first - 1])
-    localized = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    return localized.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False)
+    naive = text.str.match(r"^\s*\d{4}-\d\d-\d\d", na=False) & ~has_offset
+    if naive.any() and timezone is None:
+        row = int(np.flatnonzero(naive)[0]) + 1
+        rule = ("timestamps mix values with and without a UTC offset; give every value an offset"
+                if has_offset.any() else
+                "timestamps have no time zone; add a UTC offset to the data or pass a timezone "
+                "parameter (e.g. 'Europe/London')")
+        raise ContractError(file, column, row, rule, text.iloc[row - 1])
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+    if has_offset.any():
+        out[has_offset] = pd.to_datetime(text[has_offset], utc=True, errors="coerce",
+                                         format="ISO8601")
+    if naive.any():
+        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
+        out[naive] = local.dt.tz_localize(timezone, ambiguous="NaT",
+                                          nonexistent="NaT").dt.tz_convert("UTC")
+    return out
 
 
 def _as_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:

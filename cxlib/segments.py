@@ -184,3 +184,19 @@ def segment_profile(features: pd.DataFrame, segment: str = "segment",
     table = pd.concat(parts, ignore_index=True)
     return suppress_small_groups(table[["feature", *[c for c in table.columns if c != "feature"]]],
                                  min_group_size)
+
+
+def agreement(segments: pd.DataFrame, true_segment_of: dict[str, str]) -> pd.DataFrame:
+    """Compare learned segments with known (planted) ones: share correct and adjusted Rand index.
+
+    ``segments`` has ``customer_id`` and ``segment``; ``true_segment_of`` maps customer → truth
+    (the demo data's ``truth.json``).
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    truth = segments["customer_id"].map(true_segment_of)
+    known = truth.notna()
+    learned, truth = segments.loc[known, "segment"], truth[known]
+    return pd.DataFrame([{"customers": int(known.sum()),
+                          "share_correct": float((learned == truth).mean()),
+                          "adjusted_rand_index": float(adjusted_rand_score(truth, learned))}])

@@ -1,0 +1,129 @@
+"""The ``cx`` command.
+
+Exit codes: 0 ok · 1 a notebook failed · 2 bad params · 3 bad data · 4 another run holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from cxlib.errors import EXIT_BAD_DATA, EXIT_OK, CxError
+
+EPILOG = ("exit codes: 0 ok, 1 a notebook failed, 2 bad params, 3 bad data, "
+          "4 another run of the same params is in progress")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cxlib.synth import write_demo
+
+    out = write_demo(args.out, customers=args.customers, seed=args.seed)
+    print(f"demo data ({args.customers} customers, seed {args.seed}) written to {out}")
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from cxlib.io import load_dataset
+
+    data = load_dataset(args.data_dir, timezone=args.timezone)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(data.quality.to_string(index=False))
+        if len(data.quarantine):
+            print("\nquarantined rows by rule:")
+            print(data.quarantine.groupby(["table", "column", "rule"]).size()
+                  .rename("rows").to_string())
+            print("\nfirst quarantined rows:")
+            print(data.quarantine.head(10).to_string(index=False))
+    worst = float(data.quality["bad_share"].max())
+    if worst > args.max_bad_share:
+        print(f"\nbad share {worst:.2%} is above --max-bad-share {args.max_bad_share:.2%}",
+              file=sys.stderr)
+        return EXIT_BAD_DATA
+    return EXIT_OK
+
+
+def _journeys(args: argparse.Namespace) -> int:
+    from cxlib.config import load_spec
+    from cxlib.io import load_dataset
+    from cxlib.journeys import build_journeys
+
+    data = load_dataset(args.data_dir, timezone=args.timezone)
+    as_of = args.as_of or data.events["ts"].max().isoformat()
+    table = build_journeys(data.events, load_spec(args.spec), as_of)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(args.out, index=False)
+    print(f"{len(table)} journeys (cut-off {as_of}) written to {args.out}; "
+          f"status: {table['status'].value_counts().to_dict()}")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cxlib.runner import run
+
+    result = run(args.params, Path(args.reports_dir) if args.reports_dir else None)
+    where = result.folder
+    if result.published:
+        print(f"run {result.run_id} published: {where}")
+    else:
+        print(f"run {result.run_id} FAILED, kept at {where}; latest is unchanged",
+              file=sys.stderr)
+        for nb in result.notebooks:
+            if nb.error:
+                print(f"  {nb.error}", file=sys.stderr)
+    return result.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``cx`` argument parser."""
+    parser = argparse.ArgumentParser(prog="cx", description="cxlab: the customer's time, "
+                                     "measured from your own logs.", epilog=EPILOG)
+    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write the demo data set with planted truth")
+    p.add_argument("--customers", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", default="data/demo")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("validate", help="check a data folder against the data contract",
+                       epilog=EPILOG)
+    p.add_argument("data_dir")
+    p.add_argument("--max-bad-share", type=float, default=0.02,
+                   help="exit 3 when any table quarantines a larger share (default 0.02)")
+    p.add_argument("--timezone", help="time zone of timestamps without a UTC offset")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("journeys", help="build the journey table")
+    p.add_argument("data_dir")
+    p.add_argument("--spec", default="params/journeys/broadband.yaml")
+    p.add_argument("--as-of", help="cut-off (default: the latest event in the data)")
+    p.add_argument("--timezone", help="time zone of timestamps without a UTC offset")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_journeys)
+
+    p = sub.add_parser("run", help="execute the report notebooks and publish", epilog=EPILOG)
+    p.add_argument("params")
+    p.add_argument("--reports-dir", help="default: reports/ (or $CXLAB_REPORTS_DIR)")
+    p.set_defaults(func=_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``cx``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        return args.func(args)
+    except CxError as exc:
+        print(f"cx {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

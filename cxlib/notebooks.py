@@ -1,0 +1,65 @@
+"""Keeping the committed report notebooks small and their checked outputs true.
+
+Notebooks are committed without outputs, except the few cells marked ``# NBVAL_CHECK_OUTPUT``
+whose printed key numbers ``pytest --nbval-lax`` compares on every test run.
+``make notebook-outputs`` re-executes the notebooks on the CI demo data and stores just those.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from cxlib.paths import project_root
+
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def report_notebooks() -> list[Path]:
+    """The numbered report notebooks (``notebooks/NN_*.ipynb``), in flow order."""
+    return sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def is_checked(cell: nbformat.NotebookNode) -> bool:
+    """True for a code cell whose outputs nbval compares."""
+    return cell.cell_type == "code" and (
+        cell.source.lstrip().startswith(CHECK_MARK)
+        or "nbval-check-output" in cell.get("metadata", {}).get("tags", []))
+
+
+def strip_outputs(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop every output and execution count except the outputs of checked cells."""
+    book.metadata.pop("papermill", None)
+    for cell in book.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if not is_checked(cell):
+            cell.outputs = []
+        for out in cell.outputs:
+            out.pop("execution_count", None)
+    return book
+
+
+def refresh_checked_outputs(paths: list[Path] | None = None) -> list[Path]:
+    """Execute each notebook with its default parameters; store only checked outputs."""
+    done = []
+    for path in paths or report_notebooks():
+        with tempfile.TemporaryDirectory() as tmp:
+            executed = Path(tmp) / path.name
+            pm.execute_notebook(str(path), str(executed), cwd=str(path.parent),
+                                kernel_name="python3", progress_bar=False)
+            book = strip_outputs(nbformat.read(executed, as_version=4))
+        nbformat.write(book, path)
+        done.append(path)
+    return done
+
+
+if __name__ == "__main__":
+    for refreshed in refresh_checked_outputs():
+        print(f"refreshed {refreshed.relative_to(project_root())}")

@@ -1,0 +1,75 @@
+"""Everything a report notebook starts from, in one call.
+
+``open_workbench(data_dir, spec_path, as_of)`` loads and checks the data, builds the journeys,
+measures behaviour and segments customers, and joins the survey answers — so each notebook
+runs on its own (in JupyterLab or under papermill) with the same numbers as every other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from cxlib.config import JourneySpec, load_spec, parse_as_of
+from cxlib.io import Dataset, load_dataset
+from cxlib.journeys import build_journeys
+from cxlib.privacy import publishable
+from cxlib.satisfaction import survey_journeys
+from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
+
+
+@dataclass(frozen=True)
+class Workbench:
+    """Checked data, journeys (with region and segment), behaviour and survey answers."""
+
+    dataset: Dataset
+    spec: JourneySpec
+    as_of: datetime
+    journeys: pd.DataFrame
+    behaviour: pd.DataFrame
+    segmenter: TimeSensitivitySegmenter | None
+    surveys: pd.DataFrame
+
+
+def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
+                   max_bad_share: float | None = None, timezone: str | None = None,
+                   random_state: int = 0) -> Workbench:
+    """Load ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
+
+    Segments are learned when the spec has a ``behaviour`` section; otherwise the ``segment``
+    column reads ``"all customers"``.
+    """
+    cutoff = parse_as_of(as_of)
+    spec = load_spec(spec_path)
+    data = load_dataset(data_dir, timezone=timezone, max_bad_share=max_bad_share)
+    journeys = build_journeys(data.events, spec, cutoff)
+    if spec.behaviour is not None:
+        behaviour = behaviour_features(data.events, journeys, spec, cutoff)
+        segmenter = TimeSensitivitySegmenter(random_state=random_state)
+        behaviour["segment"] = segmenter.fit_predict(behaviour)
+    else:
+        behaviour = pd.DataFrame({"customer_id": journeys["customer_id"].unique(),
+                                  "segment": "all customers"})
+        segmenter = None
+    journeys = (journeys.merge(data.customers[["customer_id", "region"]], on="customer_id",
+                               how="left")
+                .merge(behaviour[["customer_id", "segment"]], on="customer_id", how="left"))
+    surveys = survey_journeys(data.surveys, journeys.drop(columns=["region", "segment"]),
+                              data.customers[["customer_id", "region"]],
+                              behaviour[["customer_id", "segment"]])
+    return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys)
+
+
+def save_table(table: pd.DataFrame, output_dir: str | Path | None, name: str) -> None:
+    """Write a result table to ``<output_dir>/<name>.parquet`` (no-op without an output dir).
+
+    Customer ids and free-text comments are dropped first: published tables are anonymous.
+    """
+    if not output_dir:
+        return
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    publishable(table).to_parquet(folder / f"{name}.parquet", index=False)

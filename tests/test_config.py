@@ -1,0 +1,76 @@
+import pytest
+
+from cxlib.config import JourneySpec, load_params, load_spec, parse_as_of, parse_duration_hours
+from cxlib.errors import ParamsError
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize("text, hours", [
+    ("5d", 120.0), ("4h", 4.0), ("30m", 0.5), ("90s", 0.025), ("2w", 336.0), (3, 3.0),
+    ("1.5d", 36.0), (" 7 d ", 168.0),
+])
+def test_durations_parse_to_hours(text, hours):
+    assert parse_duration_hours(text) == pytest.approx(hours)
+
+
+@pytest.mark.parametrize("bad", ["5 days", "d5", "", True, "-3h"])
+def test_bad_durations_are_refused(bad):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration_hours(bad)
+
+
+def test_every_shipped_params_file_and_spec_validates():
+    for path in (ROOT / "params").glob("*.yaml"):
+        load_params(path)
+    for path in (ROOT / "params/journeys").glob("*.yaml"):
+        assert isinstance(load_spec(path), JourneySpec)
+
+
+def test_a_misspelled_key_names_file_and_key(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text((ROOT / "params/ci.yaml").read_text().replace("min_group_size", "min_grup_size"))
+    with pytest.raises(ParamsError) as err:
+        load_params(bad)
+    assert err.value.key == "min_grup_size"
+    assert err.value.file == str(bad)
+    assert "unknown key" in err.value.reason
+
+
+def test_a_spec_with_a_bad_promise_names_the_nested_key(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("journey: j\nstart: a\nend: b\npromises:\n"
+                    "  - {name: p, from: a, to: b, within: soon}\n")
+    with pytest.raises(ParamsError) as err:
+        load_spec(path)
+    assert err.value.key.startswith("promises.0")
+    assert "duration" in err.value.reason
+
+
+def test_repeated_team_names_are_refused(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("journey: j\nstart: a\nend: b\nteams:\n"
+                    "  - {team: x, from: a, to: b}\n  - {team: x, from: b, to: a}\n")
+    with pytest.raises(ParamsError, match="unique"):
+        load_spec(path)
+
+
+def test_unknown_notebook_and_missing_file_are_params_errors(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("data_dir: data/x\nas_of: 2026-01-01T00:00:00Z\nnotebooks: [99_nope]\n")
+    with pytest.raises(ParamsError, match="99_nope"):
+        load_params(path)
+    with pytest.raises(ParamsError, match="file not found"):
+        load_params(tmp_path / "absent.yaml")
+
+
+def test_as_of_must_carry_a_time_zone():
+    assert parse_as_of("2026-07-01T02:00:00+02:00").isoformat() == "2026-07-01T00:00:00+00:00"
+    with pytest.raises(ValueError, match="time zone"):
+        parse_as_of("2026-07-01T00:00:00")
+
+
+def test_spec_activity_order_is_the_documented_tie_break(spec):
+    order = spec.activities()
+    assert order[0] == "order_placed"
+    assert order.index("technician_dispatched") < order.index("technician_done")
+    assert len(order) == len(set(order))

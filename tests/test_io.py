@@ -1,0 +1,139 @@
+import json
+
+import pandas as pd
+import pytest
+
+from cxlib.errors import ContractError
+from cxlib.io import load_dataset, source_summary
+from cxlib.schema import check_table
+
+
+def _events(**overrides):
+    frame = pd.DataFrame({
+        "journey_id": ["J1", "J1", None],
+        "customer_id": ["C1", "C1", "C1"],
+        "activity": ["order_placed", "service_active", "call_queued"],
+        "ts": ["2026-01-01T10:00:00Z", "2026-01-03T10:00:00Z", "2026-01-02T09:00:00Z"],
+        "source": ["crm", "netops", "telephony"],
+    })
+    for col, values in overrides.items():
+        frame[col] = values
+    return frame
+
+
+def test_a_missing_column_names_file_and_column():
+    with pytest.raises(ContractError) as err:
+        check_table(_events().drop(columns=["source"]), "events", "exports/events.csv")
+    assert (err.value.file, err.value.column, err.value.row) == ("exports/events.csv", "source",
+                                                                 None)
+    assert "required column" in err.value.rule
+
+
+def test_bad_rows_are_quarantined_with_file_row_column_and_rule():
+    raw = _events(customer_id=["C1", None, "C1"],
+                  ts=["2026-01-01T10:00:00Z", "2026-01-03T10:00:00Z", "not a date"])
+    checked = check_table(raw, "events", "events.csv")
+    q = checked.quarantine.sort_values("row")
+    assert q[["row", "column", "rule"]].values.tolist() == [
+        [2, "customer_id", "required value is missing"],
+        [3, "ts", "not a valid timestamp"],
+    ]
+    assert q["file"].unique().tolist() == ["events.csv"]
+    assert len(checked.clean) == 1  # kept + quarantined == read: nothing silently dropped
+    assert checked.rows_read == len(checked.clean) + q["row"].nunique()
+
+
+def test_exact_duplicates_are_removed_and_counted():
+    raw = pd.concat([_events(), _events().iloc[[0]]], ignore_index=True)
+    checked = check_table(raw, "events", "e.csv")
+    assert checked.duplicates_removed == 1
+    assert len(checked.clean) == 3
+    assert checked.quarantine["row"].tolist() == [4]
+
+
+@pytest.mark.parametrize("column, value, rule", [
+    ("csat", 6, "outside 1–5"), ("nps", 11, "outside 0–10"), ("ces", 0, "outside 1–7"),
+    ("csat", 3.5, "not a whole number"), ("nps", "ten", "not a whole number"),
+])
+def test_scores_outside_their_scale_are_quarantined(column, value, rule):
+    surveys = pd.DataFrame({"response_id": ["R1", "R2"], "customer_id": ["C1", "C2"],
+                            "journey_id": ["J1", None], "ts": ["2026-01-05T00:00:00Z"] * 2,
+                            "csat": [4, 5], "nps": [9, 10], "ces": [6, 7],
+                            "comment": [None, "ok"]}).astype(object)
+    surveys.loc[1, column] = value
+    checked = check_table(surveys, "surveys", "s.csv")
+    assert checked.quarantine[["row", "column", "rule"]].values.tolist() == [[2, column, rule]]
+    assert str(checked.clean[column].dtype) == "Int64"
+
+
+def test_mixed_utc_offsets_are_normalised_to_utc():
+    raw = _events(ts=["2026-01-01T11:00:00+01:00", "2026-01-03T10:00:00Z",
+                      "2026-01-02T04:00:00-05:00"])
+    ts = check_table(raw, "events", "e.csv").clean["ts"]
+    assert str(ts.dtype) == "datetime64[us, UTC]"
+    assert ts.dt.strftime("%Y-%m-%d %H:%M").tolist() == ["2026-01-01 10:00", "2026-01-03 10:00",
+                                                         "2026-01-02 09:00"]
+
+
+def test_naive_timestamps_are_refused_unless_a_timezone_is_given():
+    raw = _events(ts=["2026-07-01 10:00:00", "2026-07-03 10:00:00", "2026-07-02 09:00:00"])
+    with pytest.raises(ContractError) as err:
+        check_table(raw, "events", "e.csv")
+    assert err.value.column == "ts" and err.value.row == 1 and "time zone" in err.value.rule
+    ts = check_table(raw, "events", "e.csv", timezone="Europe/London").clean["ts"]
+    assert ts.iloc[0] == pd.Timestamp("2026-07-01 09:00:00", tz="UTC")  # BST is UTC+1
+
+
+def test_a_mix_of_naive_and_offset_timestamps_names_the_first_naive_row():
+    raw = _events(ts=["2026-07-01T10:00:00Z", "2026-07-03 10:00:00", "2026-07-02T09:00:00Z"])
+    with pytest.raises(ContractError) as err:
+        check_table(raw, "events", "e.csv")
+    assert err.value.row == 2
+
+
+def test_csv_and_parquet_folders_load_alike(tmp_path):
+    raw = _events()
+    (tmp_path / "csv").mkdir()
+    raw.to_csv(tmp_path / "csv/events.csv", index=False)
+    pd.DataFrame({"customer_id": ["C1"], "region": ["North"]}).to_csv(
+        tmp_path / "csv/customers.csv", index=False)
+    pd.DataFrame({"response_id": ["R1"], "customer_id": ["C1"], "journey_id": ["J1"],
+                  "ts": ["2026-01-05T00:00:00Z"], "csat": [5], "nps": [""], "ces": [6],
+                  "comment": [""]}).to_csv(tmp_path / "csv/surveys.csv", index=False)
+    data = load_dataset(tmp_path / "csv")
+    assert data.rows_quarantined == 0
+    assert data.events["journey_id"].isna().tolist() == [False, False, True]
+    assert pd.isna(data.surveys["nps"].iloc[0]) and data.surveys["csat"].iloc[0] == 5
+
+
+def test_a_folder_without_a_table_says_what_is_missing(tmp_path):
+    with pytest.raises(ContractError, match="no 'events' file"):
+        load_dataset(tmp_path)
+    with pytest.raises(ContractError, match="data folder not found"):
+        load_dataset(tmp_path / "absent")
+
+
+def test_demo_quarantine_counts_equal_the_planted_bad_rows(demo_ci, ci_dataset):
+    planted = json.loads((demo_ci / "truth.json").read_text())["world"]["bad_rows"]
+    q = ci_dataset.quarantine
+    assert (q["rule"] == "required value is missing").sum() == planted["events_missing_customer"]
+    assert ci_dataset.quality.set_index("table").loc["events", "duplicates_removed"] == \
+        planted["events_duplicated"]
+    assert ((q["table"] == "surveys") & (q["column"] == "csat")).sum() == \
+        planted["surveys_csat_out_of_range"]
+    for row in ci_dataset.quality.itertuples():
+        assert row.rows_read == row.rows_kept + row.rows_quarantined
+
+
+def test_too_many_bad_rows_stop_with_the_worst_table_and_rule(demo_ci):
+    with pytest.raises(ContractError) as err:
+        load_dataset(demo_ci, max_bad_share=0.0001)
+    assert "surveys" in err.value.file and err.value.column == "csat"
+    assert "max_bad_share" in err.value.rule
+
+
+def test_source_summary_lists_every_source_system(ci_dataset):
+    table = source_summary(ci_dataset.events)
+    assert {"crm", "backoffice", "fieldforce", "netops", "telephony", "chat"} <= set(table["source"])
+    assert table["events"].sum() == len(ci_dataset.events)
+    assert table.set_index("source").loc["telephony", "linked_share"] == 0.0

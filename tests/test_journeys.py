@@ -1,0 +1,194 @@
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cxlib import journeys as J
+from cxlib.config import JourneySpec
+from tests.conftest import AS_OF, events
+
+STORY = events(
+    # J1: a complete journey, every promise kept
+    ("J1", "C1", "order_placed", "2026-01-01T10:00:00Z", "crm"),
+    ("J1", "C1", "order_confirmed", "2026-01-01T12:00:00Z", "crm"),
+    ("J1", "C1", "backoffice_received", "2026-01-02T10:00:00Z", "backoffice"),
+    ("J1", "C1", "appointment_booked", "2026-01-02T16:00:00Z", "backoffice"),
+    ("J1", "C1", "technician_dispatched", "2026-01-05T07:00:00Z", "fieldforce"),
+    ("J1", "C1", "window_start", "2026-01-05T08:00:00Z", "fieldforce"),
+    ("J1", "C1", "technician_arrived", "2026-01-05T09:00:00Z", "fieldforce"),
+    ("J1", "C1", "technician_done", "2026-01-05T11:00:00Z", "fieldforce"),
+    ("J1", "C1", "window_end", "2026-01-05T12:00:00Z", "fieldforce"),
+    ("J1", "C1", "activation_requested", "2026-01-05T15:00:00Z", "netops"),
+    ("J1", "C1", "service_active", "2026-01-05T18:00:00Z", "netops"),
+    ("J1", "C1", "update_sent", "2026-01-02T16:05:00Z", "sms"),
+    # contacts come without a journey id: one answered call, one abandoned
+    (None, "C1", "call_queued", "2026-01-03T09:00:00Z", "telephony"),
+    (None, "C1", "call_answered", "2026-01-03T09:10:00Z", "telephony"),
+    (None, "C1", "call_ended", "2026-01-03T09:30:00Z", "telephony"),
+    (None, "C1", "call_queued", "2026-01-03T12:00:00Z", "telephony"),
+    (None, "C1", "call_abandoned", "2026-01-03T12:05:00Z", "telephony"),
+    # … and one long after J1 ended, and one from a customer with no journey: counted, not lost
+    (None, "C1", "chat_started", "2026-03-01T12:00:00Z", "chat"),
+    (None, "C9", "call_queued", "2026-02-01T12:00:00Z", "telephony"),
+    # J2: still open at the cut-off
+    ("J2", "C2", "order_placed", "2026-06-28T10:00:00Z", "crm"),
+    ("J2", "C2", "order_confirmed", "2026-06-28T11:00:00Z", "crm"),
+    # J3: cancelled
+    ("J3", "C3", "order_placed", "2026-06-01T00:00:00Z", "crm"),
+    ("J3", "C3", "order_cancelled", "2026-06-02T00:00:00Z", "crm"),
+    # J4: late technician, late service
+    ("J4", "C4", "order_placed", "2026-03-01T00:00:00Z", "crm"),
+    ("J4", "C4", "window_start", "2026-03-05T08:00:00Z", "fieldforce"),
+    ("J4", "C4", "window_end", "2026-03-05T12:00:00Z", "fieldforce"),
+    ("J4", "C4", "technician_arrived", "2026-03-05T13:30:00Z", "fieldforce"),
+    ("J4", "C4", "service_active", "2026-03-10T00:00:00Z", "netops"),
+    # after the cut-off: has not happened yet
+    ("J2", "C2", "service_active", "2026-07-02T00:00:00Z", "netops"),
+)
+
+
+@pytest.fixture(scope="module")
+def story(spec):
+    return J.build_journeys(STORY, spec, AS_OF).set_index("journey_id")
+
+
+def test_complete_journey_clocks_by_hand(story):
+    j1 = story.loc["J1"]
+    assert j1["status"] == "complete" and not j1["censored"]
+    assert j1["e2e_hours"] == pytest.approx(104.0)
+    assert (j1["team_retail_hours"], j1["team_backoffice_hours"], j1["team_field_hours"],
+            j1["team_network_hours"]) == pytest.approx((2.0, 6.0, 4.0, 3.0))
+    assert j1["unowned_hours"] == pytest.approx(104.0 - 15.0)
+
+
+def test_customer_time_and_contacts_attributed_by_time(story):
+    j1 = story.loc["J1"]
+    assert j1["customer_on_hold_hours"] == pytest.approx(15 / 60)  # 10 min + 5 min abandoned
+    assert j1["customer_on_call_hours"] == pytest.approx(20 / 60)
+    assert j1["customer_at_home_hours"] == pytest.approx(4.0)
+    assert j1["customer_hours"] == pytest.approx(4.0 + 35 / 60)
+    assert (j1["contacts"], j1["repeat_contacts"], j1["updates_sent"]) == (2, 1, 1)
+    assert bool(j1["kept_informed"])
+    assert j1["n_sources"] == 6 and j1["n_events"] == 17
+
+
+def test_contacts_matching_no_journey_are_counted(spec):
+    assert J.unattributed_contacts(STORY, spec, AS_OF) == 2
+
+
+@pytest.mark.parametrize("journey, promise, state, late", [
+    ("J1", "live_within_7_days", "met", None),
+    ("J1", "technician_in_window", "met", None),
+    ("J2", "live_within_7_days", "open", None),
+    ("J2", "technician_in_window", "not_applicable", None),
+    ("J4", "live_within_7_days", "breached", 48.0),
+    ("J4", "technician_in_window", "breached", 1.5),
+])
+def test_promise_states(story, journey, promise, state, late):
+    row = story.loc[journey]
+    assert row[f"promise_{promise}"] == state
+    if late is None:
+        assert pd.isna(row[f"promise_{promise}_late_hours"])
+    else:
+        assert row[f"promise_{promise}_late_hours"] == pytest.approx(late)
+
+
+def test_open_journeys_are_censored_at_the_cutoff_and_cancelled_ones_abandoned(story):
+    j2, j3 = story.loc["J2"], story.loc["J3"]
+    assert j2["status"] == "open" and j2["censored"]
+    assert j2["e2e_hours"] == pytest.approx(62.0)  # 28 Jun 10:00 → cut-off 1 Jul 00:00
+    assert pd.isna(j2["end_ts"])  # the service_active after the cut-off has not happened
+    assert j3["status"] == "abandoned" and j3["e2e_hours"] == pytest.approx(24.0)
+
+
+def test_overlapping_team_clocks_are_counted_once_in_unowned_time():
+    spec = JourneySpec.model_validate({
+        "journey": "j", "start": "a", "end": "z",
+        "teams": [{"team": "x", "from": "a", "to": "b"}, {"team": "y", "from": "c", "to": "d"}]})
+    log = events(("J", "C", "a", "2026-01-01T00:00:00Z", "s"),
+                 ("J", "C", "c", "2026-01-01T05:00:00Z", "s"),
+                 ("J", "C", "b", "2026-01-01T10:00:00Z", "s"),
+                 ("J", "C", "d", "2026-01-01T15:00:00Z", "s"),
+                 ("J", "C", "z", "2026-01-02T00:00:00Z", "s"))
+    row = J.build_journeys(log, spec, AS_OF).iloc[0]
+    assert (row["team_x_hours"], row["team_y_hours"]) == pytest.approx((10.0, 10.0))
+    assert row["unowned_hours"] == pytest.approx(24.0 - 15.0)  # union is 0–15 h
+
+
+def test_identical_timestamps_follow_the_spec_order(spec):
+    log = events(("J", "C", "service_active", "2026-01-01T10:00:00Z", "n"),
+                 ("J", "C", "activation_requested", "2026-01-01T10:00:00Z", "n"),
+                 ("J", "C", "order_placed", "2026-01-01T08:00:00Z", "c"),
+                 ("J", "C", "walkthrough_ended", "2026-01-01T09:00:00Z", "f"),
+                 ("J", "C", "walkthrough_started", "2026-01-01T09:00:00Z", "f"))
+    row = J.build_journeys(log, spec, AS_OF).iloc[0]
+    # the spec puts the 'from' first, so each interval closes (zero length) instead of dangling
+    assert row["team_network_hours"] == 0.0
+    assert row["customer_walkthrough_hours"] == 0.0
+    assert row["last_wait_hours"] == 0.0
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_row_order_never_changes_the_result(spec, random):
+    order = list(range(len(STORY)))
+    random.shuffle(order)
+    shuffled = STORY.iloc[order].copy()
+    shuffled["source_row"] = STORY["source_row"].iloc[order].to_numpy()
+    pd.testing.assert_frame_equal(J.build_journeys(shuffled, spec, AS_OF),
+                                  J.build_journeys(STORY, spec, AS_OF))
+
+
+@pytest.fixture(scope="module")
+def ci_journeys(ci_dataset, spec):
+    return J.build_journeys(ci_dataset.events, spec, AS_OF)
+
+
+def test_demo_journeys_hold_the_clock_invariants(ci_journeys, spec, ci_dataset):
+    done = ci_journeys[ci_journeys["status"] == "complete"]
+    for team in spec.teams:
+        assert (done["e2e_hours"] + 1e-9 >= done[f"team_{team.team}_hours"]).all()
+    assert (ci_journeys["unowned_hours"] >= 0).all()
+    assert (ci_journeys["unowned_hours"] <= ci_journeys["e2e_hours"] + 1e-9).all()
+    assert ci_journeys["journey_id"].is_unique
+    assert set(ci_journeys["journey_id"]) == set(ci_dataset.events["journey_id"].dropna())
+    assert set(ci_journeys["status"]) == {"complete", "open", "abandoned"}
+
+
+def test_same_input_same_table_every_run(ci_dataset, spec, ci_journeys):
+    again = J.build_journeys(ci_dataset.events.sample(frac=1, random_state=3), spec, AS_OF)
+    pd.testing.assert_frame_equal(again, ci_journeys)
+
+
+def test_summaries_carry_estimate_interval_and_n(ci_journeys, spec):
+    clocks = J.clock_comparison(ci_journeys, spec)
+    assert clocks["clock"].tolist() == ["retail", "backoffice", "field", "network",
+                                        "hand-offs (unowned)", "customer end-to-end"]
+    assert (clocks["ci_low"] <= clocks["estimate"]).all()
+    assert (clocks["estimate"] <= clocks["ci_high"]).all()
+    e2e = clocks.set_index("clock").loc["customer end-to-end", "estimate"]
+    assert (clocks.set_index("clock").drop("customer end-to-end")["estimate"] < e2e).all()
+    promises = J.promise_adherence(ci_journeys, spec, by="status")
+    assert promises["suppressed"].any()  # open journeys decide too few promises to show
+    assert promises["estimate"].dropna().between(0, 1).all()
+
+
+def test_time_to_completion_counts_open_journeys_as_censored(ci_journeys):
+    km = J.time_to_completion(ci_journeys).iloc[0]
+    done = ci_journeys[ci_journeys["status"] == "complete"]
+    assert km["n"] == (ci_journeys["status"] != "abandoned").sum()
+    assert km["estimate"] >= done["e2e_days"].median()
+
+
+def test_kpi_disconnect_on_the_story(story, spec):
+    table = J.kpi_disconnect(story.reset_index(), spec, min_group_size=1).set_index("team")
+    # J1 and J4 are complete. J4 has no team events, so its clocks are zero: every team
+    # "green" — yet its customer promise was broken. J1: green and kept.
+    assert table.loc["all teams", "n"] == 2
+    assert table.loc["all teams", "estimate"] == pytest.approx(0.5)
+    assert table.loc["retail", "team_green"] == 1.0
+
+
+def test_journey_overview_counts_every_status(story):
+    overview = J.journey_overview(story.reset_index()).set_index("status")
+    assert overview["n"].to_dict() == {"complete": 2, "open": 1, "abandoned": 1}

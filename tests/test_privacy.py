@@ -1,0 +1,27 @@
+import math
+
+import pandas as pd
+
+from cxlib.privacy import publishable, scrub_text, suppress_small_groups
+
+
+def test_groups_below_the_minimum_show_no_statistic_but_keep_n():
+    table = pd.DataFrame({"region": ["A", "B"], "estimate": [3.2, 4.1], "ci_low": [3.0, 2.0],
+                          "ci_high": [3.4, 6.0], "n": [120, 4]})
+    out = suppress_small_groups(table, min_group_size=5)
+    assert out["suppressed"].tolist() == [False, True]
+    assert math.isnan(out.loc[1, "estimate"]) and math.isnan(out.loc[1, "ci_high"])
+    assert out.loc[1, "n"] == 4 and out.loc[0, "estimate"] == 3.2
+
+
+def test_comments_are_scrubbed_of_emails_and_phone_numbers():
+    text = "Call me on 07700 900123 or +44 (0)20 7946 0958, mail jo.bloggs+cx@example.co.uk"
+    assert scrub_text(text) == "Call me on [phone] or [phone], mail [email]"
+    assert scrub_text("Waited 2 weeks, 3 calls") == "Waited 2 weeks, 3 calls"
+    assert scrub_text(None) is None
+
+
+def test_published_tables_carry_no_customer_ids_or_free_text():
+    frame = pd.DataFrame({"customer_id": ["C1"], "response_id": ["R1"], "comment": ["x"],
+                          "csat": [5]})
+    assert publishable(frame).columns.tolist() == ["csat"]
