@@ -19,12 +19,12 @@ CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 
 
 def report_notebooks() -> list[Path]:
-    """The numbered report notebooks (``notebooks/NN_*.ipynb``), in flow order."""
+    """Return the numbered report notebooks (``notebooks/NN_*.ipynb``), in flow order."""
     return sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def is_checked(cell: nbformat.NotebookNode) -> bool:
-    """True for a code cell whose outputs nbval compares."""
+    """Tell whether a code cell's outputs are compared by nbval."""
     return cell.cell_type == "code" and (
         cell.source.lstrip().startswith(CHECK_MARK)
         or "nbval-check-output" in cell.get("metadata", {}).get("tags", []))
