@@ -7,13 +7,13 @@ same tested functions the reports use, with small groups suppressed.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import display
 
 from cxlib import plots
 from cxlib.paths import latest_run
@@ -88,6 +88,7 @@ class ExecutiveDashboard:
 
     def __init__(self, run_dir: str | Path | None = None, promise: str | None = None,
                  min_group_size: int = MIN_GROUP_SIZE) -> None:
+        plots.set_theme()
         tables = load_published(run_dir)
         self.journeys, self.surveys = tables["journey_facts"], tables["survey_facts"]
         promises = [c.removeprefix("promise_") for c in self.journeys.columns
@@ -98,7 +99,7 @@ class ExecutiveDashboard:
         self.region = widgets.Dropdown(options=[ALL, *regions], value=ALL,
                                        description="Region")
         self.tiles = widgets.HTML()
-        self.figure = widgets.Output()
+        self.figure = widgets.Image(format="png", layout=widgets.Layout(max_width="820px"))
         self.region.observe(self._update, names="value")
         self.app = widgets.VBox([self.region, self.tiles, self.figure])
         self._update()
@@ -123,13 +124,13 @@ class ExecutiveDashboard:
                             + "".join(_tile_html(r) for _, r in self.kpis().iterrows())
                             + "</div>")
         journeys, _ = self.selected()
-        self.figure.clear_output(wait=True)
-        with self.figure:
-            fig, ax = plt.subplots(figsize=(8, 4))
-            plots.completion_curves(journeys, by="segment", ax=ax)
-            ax.set_title(f"How long customers wait — {self.region.value}")
-            display(fig)
-            plt.close(fig)
+        fig, ax = plt.subplots(figsize=(8, 4))
+        plots.completion_curves(journeys, by="segment", ax=ax)
+        ax.set_title(f"How long customers wait — {self.region.value}")
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+        self.figure.value = png.getvalue()
 
     def show(self) -> widgets.VBox:
         """Return the app widget (the dashboard notebook's last line displays it)."""

@@ -93,7 +93,12 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
     checked, quality, quarantines = {}, [], []
     for table in TABLES:
         path = find_table_file(folder, table)
-        result = check_table(READERS[path.suffix](path), table, str(path), timezone)
+        try:
+            raw = READERS[path.suffix](path)
+        except (OSError, ValueError, pd.errors.ParserError) as exc:  # arrow errors are these
+            raise ContractError(str(path), "-", None,
+                                f"cannot read the file ({type(exc).__name__}: {exc})") from exc
+        result = check_table(raw, table, str(path), timezone)
         checked[table] = result.clean
         quarantines.append(result.quarantine)
         n_bad = int(result.quarantine["row"].nunique())

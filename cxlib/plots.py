@@ -17,7 +17,19 @@ PALETTE = {"team": "#4c72b0", "unowned": "#c44e52", "customer": "#55a868"}
 
 
 def set_theme() -> None:
-    """Apply cxlab's one theme (called once by every notebook)."""
+    """Apply cxlab's one theme (called once by every notebook).
+
+    In a kernel it also selects the inline backend, so figures reach the report even when the
+    environment says ``MPLBACKEND=Agg`` (as CI and cron environments often do).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: keep whatever backend is configured
+        shell = None
+    else:
+        shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
     sns.set_theme(style="whitegrid", context="notebook", rc={"figure.figsize": (8, 4.2)})
 
 

@@ -68,10 +68,12 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
     if b is None:
         raise ValueError("the journey spec has no 'behaviour' section; add one to segment")
     ev, _ = journey_events_expr(events, spec, as_of)
+    booked = ev.group_by("journey_id").aggregate(booked=ev.ts.min(where=ev.activity == b.booking))
+    ev = ev.join(booked, "journey_id")
     a = ev.activity
     per = ev.group_by("journey_id").aggregate(
-        booked=ev.ts.min(where=a == b.booking),
-        slot=ev.ts.min(where=a == b.slot),
+        booked=ev.booked.min(),
+        slot=ev.ts.min(where=(a == b.slot) & (ev.ts >= ev.booked)),  # the slot booked then
         digital=_count(ev, b.digital_contacts),
         phone=_count(ev, b.phone_contacts),
         abandoned=_count(ev, b.abandoned),

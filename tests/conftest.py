@@ -54,6 +54,7 @@ def ci_dataset(demo_ci):
 
 def run_cx(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the ``cx`` command as a user would, capturing its output."""
+    # headless like cron and CI: reports must still carry their figures
     full_env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
     bin_dir = str(Path(sys.executable).parent)
     full_env["PATH"] = bin_dir + os.pathsep + full_env.get("PATH", "")

@@ -1,0 +1,75 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from cxlib import journeys as J
+from cxlib import segments as S
+from tests.conftest import AS_OF
+
+
+@pytest.fixture(scope="module")
+def features(ci_dataset, spec):
+    journeys = J.build_journeys(ci_dataset.events, spec, AS_OF)
+    return S.behaviour_features(ci_dataset.events, journeys, spec, AS_OF)
+
+
+def test_features_are_one_row_per_customer_and_missing_means_not_shown(features, ci_dataset):
+    assert features["customer_id"].is_unique
+    assert len(features) == ci_dataset.events["journey_id"].dropna().nunique()
+    assert features["digital_share"].isna().any()  # customers who never made contact
+    assert features["digital_share"].dropna().between(0, 1).all()
+    assert (features["slot_lead_days"].dropna() > 0).all()
+
+
+def test_estimator_contract(features):
+    seg = S.TimeSensitivitySegmenter(random_state=0)
+    assert seg.get_params() == {"n_segments": 3, "features": S.CLUSTER_FEATURES,
+                                "random_state": 0}
+    with pytest.raises(NotFittedError):
+        seg.predict(features)
+    assert seg.fit(features) is seg
+    again = S.TimeSensitivitySegmenter(random_state=0).fit(features)
+    assert (seg.predict(features) == again.predict(features)).all()
+    assert sorted(seg.segment_names_) == sorted(S.SEGMENT_NAMES)
+    assert seg.n_segments_ == 3 and len(seg.labels_) == len(features)
+
+
+def test_composes_in_a_pipeline(features):
+    pipe = make_pipeline(FunctionTransformer(lambda d: d), S.TimeSensitivitySegmenter())
+    labels = pipe.fit(features).predict(features)
+    assert set(labels) == set(S.SEGMENT_NAMES)
+
+
+def test_segments_recover_the_planted_truth(features, demo_ci):
+    truth = json.loads((demo_ci / "truth.json").read_text())["segment_of_customer"]
+    learned = features.assign(segment=S.TimeSensitivitySegmenter(random_state=0)
+                              .fit_predict(features))
+    check = S.agreement(learned, truth).iloc[0]
+    assert check["customers"] == len(features)
+    assert check["share_correct"] >= 0.8  # measured 0.86 on ci and full-size data
+    assert check["adjusted_rand_index"] >= 0.55
+    # each learned name is the majority truth of its cluster
+    confusion = pd.crosstab(learned["segment"], learned["customer_id"].map(truth))
+    assert (confusion.idxmax(axis=1) == confusion.index).all()
+
+
+def test_a_wrong_feature_table_is_refused(features):
+    with pytest.raises(ValueError, match="missing behaviour feature"):
+        S.TimeSensitivitySegmenter().fit(features.drop(columns=["slot_lead_days"]))
+
+
+def test_log_scaler_is_unit_free():
+    X = np.array([[1.0, 1000.0], [2.0, 2000.0], [4.0, 4000.0]])
+    out = S.LogScaler().fit(X).transform(X)
+    np.testing.assert_allclose(out[:, 0], out[:, 1])
+
+
+def test_profile_is_tidy_with_interval_and_n(features):
+    table = S.segment_profile(features.assign(segment="all"), min_group_size=5)
+    assert set(table["feature"]) == set(S.FEATURES)
+    assert {"estimate", "ci_low", "ci_high", "n", "suppressed"} <= set(table.columns)
