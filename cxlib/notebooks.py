@@ -31,15 +31,23 @@ def is_checked(cell: nbformat.NotebookNode) -> bool:
 
 
 def strip_outputs(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop every output and execution count except the outputs of checked cells."""
+    """Drop every output and execution count except those of checked cells.
+
+    Checked cells keep their outputs and a stable execution count (1, 2, …): nbval treats a
+    cell with outputs but no count as unrun and fails it.
+    """
     book.metadata.pop("papermill", None)
+    checked = 0
     for cell in book.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
-        if not is_checked(cell):
+        if is_checked(cell):
+            checked += 1
+            cell.execution_count = checked
+        else:
+            cell.execution_count = None
             cell.outputs = []
         for out in cell.outputs:
             out.pop("execution_count", None)

@@ -46,7 +46,7 @@ def test_committed_without_bulky_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_each_notebook_checks_some_key_numbers(path):
     checked = [c for c in nbformat.read(path, 4).cells if is_checked(c)]
-    assert checked and all(c.outputs for c in checked)
+    assert checked and all(c.outputs and c.execution_count for c in checked)
 
 
 def test_strip_outputs_keeps_only_checked_outputs():
@@ -59,7 +59,7 @@ def test_strip_outputs_keeps_only_checked_outputs():
     book.cells = [keep, drop]
     out = strip_outputs(book)
     assert out.cells[0].outputs[0]["text"] == "1\n" and out.cells[1].outputs == []
-    assert out.cells[0].execution_count is None
+    assert out.cells[0].execution_count == 1 and out.cells[1].execution_count is None
 
 
 def test_dashboard_notebook_is_a_parameters_cell_and_one_line():
