@@ -33,6 +33,7 @@ from cxlib.paths import project_root, reports_dir, resolve
 from cxlib.synth import write_demo
 
 log = logging.getLogger("cxlib.run")
+logging.getLogger("papermill").setLevel(logging.WARNING)  # one line per notebook is ours to log
 PACKAGES = ("cxlab", "pandas", "duckdb", "ibis-framework", "statsmodels", "scikit-learn",
             "seaborn", "papermill", "voila", "pyarrow")
 
@@ -128,7 +129,9 @@ def execute_one(name: str, out_dir: str, parameters: dict, timeout: int) -> Note
         result.status = "failed"
         result.error = str(NotebookFailed(name, None, "", f"{type(exc).__name__}: {exc}"))
     if output.exists():
-        body, _ = HTMLExporter(exclude_input=True).from_filename(str(output))
+        exporter = HTMLExporter(exclude_input=True)
+        exporter.log.setLevel(logging.ERROR)  # not "alternative text is missing" per figure
+        body, _ = exporter.from_filename(str(output))
         output.with_suffix(".html").write_text(body)
     result.seconds = round(time.monotonic() - started, 2)
     return result
