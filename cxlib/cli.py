@@ -1,6 +1,7 @@
 """The ``cx`` command.
 
-Exit codes: 0 ok · 1 a notebook failed · 2 bad params · 3 bad data · 4 another run holds the lock.
+Exit codes: 0 ok · 1 a notebook failed · 2 bad params · 3 bad data · 4 another run holds the
+lock · 5 the run folder could not be written (disk full, read-only, …).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pandas as pd
 from cxlib.errors import EXIT_BAD_DATA, EXIT_OK, CxError
 
 EPILOG = ("exit codes: 0 ok, 1 a notebook failed, 2 bad params, 3 bad data, "
-          "4 another run of the same params is in progress")
+          "4 another run of the same params is in progress, 5 the run folder could not be "
+          "written")
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -64,16 +66,21 @@ def _journeys(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from cxlib.runner import run
 
-    result = run(args.params, Path(args.reports_dir) if args.reports_dir else None)
-    where = result.folder
+    result = run(args.params, Path(args.reports_dir) if args.reports_dir else None,
+                 wait=args.wait, quiet=args.quiet)
     if result.published:
-        print(f"run {result.run_id} published: {where}")
+        if not args.quiet:
+            print(f"run {result.run_id} published: {result.folder}")
+        return result.exit_code
+    if result.write_error:
+        print(f"run {result.run_id} FAILED: {result.write_error}; the published run is "
+              "unchanged", file=sys.stderr)
     else:
-        print(f"run {result.run_id} FAILED, kept at {where}; latest is unchanged",
-              file=sys.stderr)
-        for nb in result.notebooks:
-            if nb.error:
-                print(f"  {nb.error}", file=sys.stderr)
+        print(f"run {result.run_id} FAILED, kept at {result.folder}; the published run is "
+              "unchanged", file=sys.stderr)
+    for nb in result.notebooks:
+        if nb.status != "ok":
+            print(f"  {nb.describe()}", file=sys.stderr)
     return result.exit_code
 
 
@@ -81,7 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the ``cx`` argument parser."""
     parser = argparse.ArgumentParser(prog="cx", description="cxlab: the customer's time, "
                                      "measured from your own logs.", epilog=EPILOG)
-    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="write the demo data set with planted truth")
@@ -109,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="execute the report notebooks and publish", epilog=EPILOG)
     p.add_argument("params")
     p.add_argument("--reports-dir", help="default: reports/ (or $CXLAB_REPORTS_DIR)")
+    p.add_argument("--wait", action="store_true",
+                   help="queue behind a running run of the same params instead of exiting 4")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; warnings and errors "
+                   "only (for cron)")
     p.set_defaults(func=_run)
     return parser
 
@@ -116,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cx``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     try:
         return args.func(args)

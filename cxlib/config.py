@@ -18,7 +18,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
 from cxlib.errors import ParamsError
@@ -196,25 +195,35 @@ class RunParams(_Strict):
         "20_time_segments",
         "30_satisfaction_vs_time",
     )
-    jobs: int = Field(2, ge=1)
-    timeout_seconds: int = Field(900, ge=1)
+    jobs: int | None = Field(None, ge=1)  # parallel notebook executions; default: cores
+    timeout_seconds: int = Field(900, ge=1)  # per notebook, start to finish
+    matrix: dict[str, tuple[str | int | float, ...]] = {}  # one set of reports per value
+    channel: str = Field("latest", pattern=r"^[A-Za-z0-9_.-]+$")  # reports/<channel> pointer
+    keep_runs: int = Field(30, ge=1)  # runs of this params file kept; older ones deleted
     demo: DemoData | None = None
 
-    @model_validator(mode="after")
-    def _known_notebooks(self) -> RunParams:
-        for name in self.notebooks:
-            if not (resolve("notebooks") / f"{name}.ipynb").is_file():
-                raise ValueError(f"no notebook notebooks/{name}.ipynb")
-        return self
+    @field_validator("matrix")
+    @classmethod
+    def _matrix_values(cls, matrix: dict[str, tuple[object, ...]]) -> dict:
+        for key, values in matrix.items():
+            if not values:
+                raise ValueError(f"matrix key '{key}' lists no values")
+            if len(set(values)) != len(values):
+                raise ValueError(f"matrix key '{key}' repeats a value")
+        return matrix
 
     def notebook_parameters(self, output_dir: Path) -> dict[str, object]:
-        """Return what every report notebook receives (its ``parameters`` cell's signature)."""
+        """Return what every report notebook receives (its ``parameters`` cell's signature).
+
+        Matrix keys override these per execution (``region`` is the usual one).
+        """
         return {
             "data_dir": str(resolve(self.data_dir)),
             "spec_path": str(resolve(self.journey_spec)),
             "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
             "min_group_size": self.min_group_size,
             "max_bad_share": self.max_bad_share,
+            "region": "",
             "output_dir": str(output_dir),
         }
 
@@ -249,13 +258,29 @@ def load_spec(path: str | Path) -> JourneySpec:
         raise _params_error(p, exc) from None
 
 
+def _check_files(params: RunParams, path: Path) -> None:
+    for i, name in enumerate(params.notebooks):
+        if not (resolve("notebooks") / f"{name}.ipynb").is_file():
+            raise ParamsError(str(path), f"notebooks.{i}", f"no notebook notebooks/{name}.ipynb")
+    if not resolve(params.journey_spec).is_file():
+        raise ParamsError(str(path), "journey_spec", f"file {params.journey_spec} not found")
+    if not resolve(params.data_dir).is_dir() and params.demo is None:
+        raise ParamsError(str(path), "data_dir", f"folder {params.data_dir} not found (add a "
+                          "'demo' section to generate demo data there)")
+
+
 def load_params(path: str | Path) -> RunParams:
-    """Read and validate a ``cx run`` params file; stops on the first unknown or wrong key."""
+    """Read and validate a ``cx run`` params file; stops on the first unknown or wrong key.
+
+    Also checks that the notebooks, the journey spec and the data folder exist.
+    """
     p = resolve(path)
     try:
-        return RunParams.model_validate(_read_yaml(p))
+        params = RunParams.model_validate(_read_yaml(p))
     except ValidationError as exc:
         raise _params_error(p, exc) from None
+    _check_files(params, p)
+    return params
 
 
 def parse_as_of(value: str | datetime) -> datetime:

@@ -36,11 +36,13 @@ class Workbench:
 
 def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
                    max_bad_share: float | None = None, timezone: str | None = None,
-                   random_state: int = 0) -> Workbench:
+                   random_state: int = 0, region: str = "") -> Workbench:
     """Load ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
 
     Segments are learned when the spec has a ``behaviour`` section; otherwise the ``segment``
-    column reads ``"all customers"``.
+    column reads ``"all customers"``. With ``region``, journeys, behaviour and answers are
+    narrowed to that region's customers *after* segmenting, so segment names mean the same in
+    every regional report.
     """
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)
@@ -60,6 +62,14 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     surveys = survey_journeys(data.surveys, journeys.drop(columns=["region", "segment"]),
                               data.customers[["customer_id", "region"]],
                               behaviour[["customer_id", "segment"]])
+    if region:
+        known = sorted(data.customers["region"].dropna().unique())
+        if region not in known:
+            raise ValueError(f"no customers in region {region!r}; regions: {', '.join(known)}")
+        in_region = set(data.customers.loc[data.customers["region"] == region, "customer_id"])
+        journeys = journeys[journeys["region"] == region].reset_index(drop=True)
+        behaviour = behaviour[behaviour["customer_id"].isin(in_region)].reset_index(drop=True)
+        surveys = surveys[surveys["region"] == region].reset_index(drop=True)
     return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys)
 
 

@@ -52,14 +52,15 @@ def ci_dataset(demo_ci):
     return load_dataset(demo_ci)
 
 
-def run_cx(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cx(*args: str, env: dict | None = None, timeout: int = 600,
+           preexec_fn=None) -> subprocess.CompletedProcess:
     """Run the ``cx`` command as a user would, capturing its output."""
     # headless like cron and CI: reports must still carry their figures
     full_env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
     bin_dir = str(Path(sys.executable).parent)
     full_env["PATH"] = bin_dir + os.pathsep + full_env.get("PATH", "")
     return subprocess.run([*CX, *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout, cwd=ROOT, check=False)
+                          timeout=timeout, cwd=ROOT, check=False, preexec_fn=preexec_fn)
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,20 @@
 """`cx run` end to end: real papermill runs of the real notebooks, published atomically."""
 
 import json
+import os
+import resource
 import shutil
+import signal
+import subprocess
 import time
+from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 
-from cxlib.runner import run_lock
-from tests.conftest import ROOT, run_cx
+from cxlib.runner import apply_retention, run_lock
+from tests.conftest import CX, ROOT, run_cx
 
 pytestmark = pytest.mark.e2e
 NOTEBOOKS = ["00_data_quality", "10_journey_times", "20_time_segments",
@@ -58,40 +63,95 @@ def test_a_misspelled_key_stops_the_run_within_seconds(tmp_path):
     assert not (tmp_path / "reports/runs").exists()  # no kernel started, nothing written
 
 
-def _failing_project(tmp_path, demo_ci):
-    """A copy of the project's notebooks and params plus one notebook that raises."""
+def _project_with(tmp_path, demo_ci, cells: list[str], name: str = "99_planted",
+                  extra: str = "") -> tuple:
+    """A copy of the project's notebooks and params plus one notebook running ``cells``."""
     root = tmp_path / "project"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     shutil.copytree(ROOT / "params", root / "params")
     (root / "cxlib").mkdir()
     (root / "pyproject.toml").write_text("")
-    good = nbformat.read(root / "notebooks/00_data_quality.ipynb", 4)
-    good.cells = [*good.cells[:2],
-                  nbformat.v4.new_code_cell("raise RuntimeError('planted failure')")]
-    nbformat.write(good, root / "notebooks/99_planted_failure.ipynb")
-    params = root / "params/failing.yaml"
+    book = nbformat.read(root / "notebooks/00_data_quality.ipynb", 4)
+    book.cells = [*book.cells[:2], *(nbformat.v4.new_code_cell(c) for c in cells)]
+    nbformat.write(book, root / f"notebooks/{name}.ipynb")
+    params = root / "params/planted.yaml"
     params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
-                      "notebooks: [00_data_quality, 99_planted_failure]\n")
+                      f"notebooks: [00_data_quality, {name}]\n{extra}")
     return root, params
+
+
+def _assert_failed_and_latest_intact(reports, before, result, *needles):
+    assert result.returncode == 1, result.stderr[-2000:]
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr[-2000:])
+    assert (reports / "latest").resolve() == before
+    assert not list((reports / "runs").glob(".*partial"))
+    failed = sorted((reports / "runs").glob("*.failed"))[-1]
+    manifest = json.loads((failed / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert [nb["status"] for nb in manifest["notebooks"]] == ["ok", "failed"]
+    marker = nbformat.read(failed / "99_planted.ipynb", 4).cells[0]
+    assert "did not finish" in marker.source  # the kept notebook says why, at the top
+    assert (failed / "99_planted.html").exists()
+    return manifest["notebooks"][1]
 
 
 def test_a_failing_notebook_never_replaces_the_last_good_run(tmp_path, demo_ci,
                                                              published_reports):
     before = (published_reports / "latest").resolve()
-    root, params = _failing_project(tmp_path, demo_ci)
+    root, params = _project_with(tmp_path, demo_ci, ["x = 1", "raise RuntimeError('planted')"])
     result = run_cx("run", str(params), "--reports-dir", str(published_reports),
                     env={"CXLAB_ROOT": str(root)})
-    assert result.returncode == 1
-    assert "99_planted_failure" in result.stderr and "planted failure" in result.stderr
-    assert "cell" in result.stderr and "raise RuntimeError" in result.stderr
-    assert (published_reports / "latest").resolve() == before
-    failed = list((published_reports / "runs").glob("*.failed"))
-    assert len(failed) == 1
-    manifest = json.loads((failed[0] / "manifest.json").read_text())
-    assert manifest["status"] == "failed"
-    assert [nb["status"] for nb in manifest["notebooks"]] == ["ok", "failed"]
-    assert not list((published_reports / "runs").glob(".*partial"))
+    failed = _assert_failed_and_latest_intact(published_reports, before, result, "99_planted",
+                                              "cell 4", "raise RuntimeError", "planted")
+    assert failed["kind"] == "cell_error"
     assert "failed" in (published_reports / "index.html").read_text()
+
+
+def test_a_killed_kernel_is_reported_with_its_cell(tmp_path, demo_ci, published_reports):
+    before = (published_reports / "latest").resolve()
+    root, params = _project_with(tmp_path, demo_ci, [
+        "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)  # the kernel dies here"])
+    result = run_cx("run", str(params), "--reports-dir", str(published_reports),
+                    env={"CXLAB_ROOT": str(root)})
+    failed = _assert_failed_and_latest_intact(published_reports, before, result,
+                                              "cell 4", "os.kill(os.getpid()")
+    assert failed["kind"] == "kernel_died" and "kernel died" in failed["error"]
+
+
+def test_a_hanging_notebook_is_stopped_at_its_timeout(tmp_path, demo_ci, published_reports):
+    before = (published_reports / "latest").resolve()
+    pid_file = tmp_path / "kernel.pid"
+    root, params = _project_with(tmp_path, demo_ci, [
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))",
+        "while True:  # hangs\n    pass"], extra="timeout_seconds: 8\n")
+    started = time.monotonic()
+    result = run_cx("run", str(params), "--reports-dir", str(published_reports),
+                    env={"CXLAB_ROOT": str(root)})
+    assert time.monotonic() - started < 60
+    failed = _assert_failed_and_latest_intact(published_reports, before, result,
+                                              "cell 4", "while True:")
+    assert failed["kind"] == "timeout"
+    time.sleep(1)
+    kernel = int(pid_file.read_text())
+    assert not Path(f"/proc/{kernel}").exists() or "zombie" in \
+        Path(f"/proc/{kernel}/status").read_text().lower()  # no kernel left spinning
+
+
+def test_a_failing_disk_keeps_the_published_run(tmp_path, published_reports):
+    before = (published_reports / "latest").resolve()
+    limit = 60_000  # bytes per file: executed notebooks are larger, so their write fails
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails with EFBIG instead
+
+    result = run_cx("run", "params/ci.yaml", "--reports-dir", str(published_reports),
+                    preexec_fn=small_files)
+    assert result.returncode == 5, result.stderr[-2000:]
+    assert "could not write" in result.stderr and "File too large" in result.stderr
+    assert (published_reports / "latest").resolve() == before
+    assert not list((published_reports / "runs").glob(".*partial"))
 
 
 def test_a_second_run_of_the_same_params_is_refused_while_one_holds_the_lock(tmp_path):
@@ -110,3 +170,102 @@ def test_a_corrupt_input_file_is_bad_data_before_any_kernel(tmp_path, demo_ci):
     assert result.returncode == 3
     assert "surveys.parquet" in result.stderr and "cannot read" in result.stderr
     assert not list((tmp_path / "reports/runs").glob("*"))
+
+
+def _slow_project(tmp_path, demo_ci, seconds: int):
+    root, params = _project_with(tmp_path, demo_ci, [f"import time\ntime.sleep({seconds})"])
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
+                      "notebooks: [99_planted]\n")
+    return root, params
+
+
+def test_two_runs_at_once_second_exits_4_or_waits(tmp_path, demo_ci):
+    root, params = _slow_project(tmp_path, demo_ci, 6)
+    reports = tmp_path / "reports"
+    env = {**os.environ, "CXLAB_ROOT": str(root)}
+    first = subprocess.Popen([*CX, "run", str(params), "--reports-dir", str(reports),
+                              "--quiet"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list((reports / "runs").glob(".*.partial")):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.2)
+    started = time.monotonic()
+    second = run_cx("run", str(params), "--reports-dir", str(reports),
+                    env={"CXLAB_ROOT": str(root)})
+    assert second.returncode == 4 and "another `cx run`" in second.stderr
+    assert time.monotonic() - started < 15
+    third = run_cx("run", str(params), "--reports-dir", str(reports), "--wait", "--quiet",
+                   env={"CXLAB_ROOT": str(root)})
+    assert first.wait(timeout=120) == 0
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert len([p for p in (reports / "runs").iterdir() if not p.name.endswith(".failed")]) == 2
+
+
+def test_a_matrix_runs_one_report_set_per_value_on_its_own_channel(tmp_path, demo_ci,
+                                                                   published_reports):
+    before = (published_reports / "latest").resolve()
+    params = tmp_path / "regions.yaml"
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
+                      "notebooks: [10_journey_times]\nmatrix: {region: [North, South]}\n"
+                      "channel: latest-regions\n")
+    result = run_cx("run", str(params), "--reports-dir", str(published_reports))
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = (published_reports / "latest-regions").resolve()
+    assert (published_reports / "latest").resolve() == before
+    for region in ("North", "South"):
+        folder = run / f"region={region}"
+        assert (folder / "10_journey_times.html").exists()
+        facts = pd.read_parquet(folder / "tables/journey_facts.parquet")
+        assert set(facts["region"]) == {region}
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [nb["label"] for nb in manifest["notebooks"]] == ["region=North", "region=South"]
+    assert manifest["rows"]["written"] > 0 and (run / "run.log").exists()
+    assert "region=North" in (published_reports / "index.html").read_text()
+
+
+@pytest.mark.parametrize("extra, key", [
+    ("matrix: {segment: [a, b]}\n", "segment"),
+    ("journey_spec: params/journeys/nope.yaml\n", "journey_spec"),
+])
+def test_params_problems_stop_before_any_kernel(tmp_path, demo_ci, extra, key):
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n{extra}")
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "r"))
+    assert result.returncode == 2 and f"key '{key}'" in result.stderr
+    assert not (tmp_path / "r/runs").exists()
+
+
+def test_a_missing_data_folder_is_a_params_error(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text("data_dir: /nonexistent/data\nas_of: '2026-07-01T00:00:00Z'\n")
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "r"))
+    assert result.returncode == 2 and "key 'data_dir'" in result.stderr
+
+
+def test_retention_keeps_the_newest_and_every_published_run(tmp_path):
+    runs = tmp_path / "runs"
+    names = [f"2026010{i}T000000000000Z-daily" for i in range(1, 6)]
+    for name in names:
+        (runs / name).mkdir(parents=True)
+    (runs / "20260109T000000000000Z-other").mkdir()
+    (runs / f"{names[0]}.failed").mkdir()
+    (tmp_path / "latest").symlink_to(Path("runs") / names[1])
+    removed = apply_retention(tmp_path, "daily", keep=2)
+    left = sorted(p.name for p in runs.iterdir())
+    assert left == [names[1], names[3], names[4], "20260109T000000000000Z-other"]
+    assert len(removed) == 3
+
+
+def test_the_crontab_line_in_the_readme_works_as_written(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    line = next(ln for ln in readme.split("```crontab")[1].splitlines() if ln.strip())
+    command = line.split(None, 5)[5].replace("/path/to/cxlab", str(ROOT))
+    cron_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "SHELL": "/bin/sh",
+                "CXLAB_REPORTS_DIR": str(tmp_path / "reports")}
+    result = subprocess.run(["/bin/sh", "-c", command], env=cron_env, capture_output=True,
+                            text=True, timeout=900, check=False)
+    assert result.returncode == 0, (ROOT / "reports/cron.log").read_text()[-3000:]
+    latest = tmp_path / "reports/latest"
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and manifest["params"]["demo"]["customers"] == 20000

@@ -1,0 +1,165 @@
+"""One report notebook, executed in a worker process of its own.
+
+The runner starts ``python -m cxlib.execution REQUEST.json RESULT.json`` per notebook, so it can
+enforce a whole-notebook timeout (by killing the worker and its kernel), notice a dead kernel or
+worker, and keep kernel chatter in a log file instead of the console. Whatever happens, the
+output notebook left behind says why it stopped: a marker cell at the top names the cell.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+FAILURE_KINDS = ("cell_error", "timeout", "kernel_died", "worker_died", "write_failed")
+
+
+@dataclass
+class NotebookResult:
+    """How one notebook execution went (``kind`` says how it failed, if it did)."""
+
+    notebook: str
+    label: str = ""
+    status: str = "pending"  # ok | failed
+    seconds: float = 0.0
+    kind: str | None = None
+    error: str | None = None
+    cell: int | None = None
+    first_line: str | None = None
+
+    def describe(self) -> str:
+        """One line naming the notebook, its matrix values, the cell and the reason."""
+        where = f"{self.notebook}" + (f" [{self.label}]" if self.label else "")
+        if self.status == "ok":
+            return f"{where}: ok in {self.seconds:.1f} s"
+        if self.kind == "write_failed":
+            return f"{where}: {self.error}"
+        cell = (f"cell {self.cell} ({self.first_line!r})" if self.cell is not None
+                else "before any cell ran")
+        return f"{where}: {cell}: {self.error}"
+
+
+def _is_marker(cell: nbformat.NotebookNode) -> bool:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return "injected-parameters" in tags or "cx-error" in tags or "papermill-error-cell-tag" in tags
+
+
+def _first_line(source: str) -> str:
+    return next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+
+
+def cell_position(book: nbformat.NotebookNode, index: int) -> int:
+    """Return the 1-based position of output cell ``index`` in the source notebook."""
+    return sum(1 for c in book.cells[: index + 1] if not _is_marker(c))
+
+
+def running_cell(path: Path) -> tuple[int, str] | None:
+    """Return the cell running when execution stopped: the last code cell that started."""
+    try:
+        book = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return None
+    started = [i for i, c in enumerate(book.cells)
+               if c.cell_type == "code" and not _is_marker(c)
+               and c.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return None
+    i = started[-1]
+    return cell_position(book, i), _first_line(book.cells[i].source)
+
+
+def mark_failed(path: Path, result: NotebookResult) -> None:
+    """Put a cell at the top of the output notebook saying where and why it stopped."""
+    try:
+        book = nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return
+    cell = nbformat.v4.new_markdown_cell(
+        f"<span style='color:#a00;font-weight:bold'>This report did not finish.</span> "
+        f"{result.describe()}", metadata={"tags": ["cx-error"]})
+    book.cells = [c for c in book.cells if "cx-error" not in c.metadata.get("tags", [])]
+    book.cells.insert(0, cell)
+    nbformat.write(book, path)
+
+
+def write_html(path: Path) -> None:
+    """Write ``path``'s HTML next to it, without code cells (what managers read)."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True)
+    exporter.log.setLevel(logging.ERROR)  # not "alternative text is missing" per figure
+    body, _ = exporter.from_filename(str(path))
+    path.with_suffix(".html").write_text(body)
+
+
+def try_write_html(path: Path) -> str | None:
+    """Write the HTML if the notebook is there and readable; return the problem if not."""
+    if not path.exists():
+        return None
+    try:
+        write_html(path)
+    except OSError as exc:
+        return f"could not write {path.with_suffix('.html')}: {exc}"
+    except ValueError as exc:  # a notebook truncated by a failed write is not JSON
+        return f"could not read back {path} (was its write cut short?): {exc}"[:500]
+    return None
+
+
+def execute(notebook: str, source: Path, output: Path, parameters: dict, timeout: int,
+            label: str = "") -> NotebookResult:
+    """Execute ``source`` into ``output`` with papermill and write its HTML."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    result = NotebookResult(notebook, label)
+    started = time.monotonic()
+    try:
+        pm.execute_notebook(str(source), str(output), parameters=parameters,
+                            cwd=str(source.parent), kernel_name="python3",
+                            execution_timeout=timeout, progress_bar=False, log_output=False)
+        result.status = "ok"
+    except pm.PapermillExecutionError as exc:
+        result.status, result.kind = "failed", "cell_error"
+        result.error = f"{exc.ename}: {exc.evalue}"
+    except CellTimeoutError:  # before OSError: it is a TimeoutError
+        result.status, result.kind = "failed", "timeout"
+        result.error = f"a cell ran longer than {timeout} s; stopped"
+    except DeadKernelError as exc:
+        result.status, result.kind = "failed", "kernel_died"
+        result.error = f"the kernel died ({exc})"
+    except OSError as exc:
+        result.status, result.kind = "failed", "write_failed"
+        result.error = f"could not write {output}: {exc}"
+    except Exception as exc:  # anything else papermill or nbclient raises
+        result.status, result.kind = "failed", "cell_error"
+        result.error = f"{type(exc).__name__}: {exc}"
+    if result.status == "failed" and result.kind != "write_failed":
+        where = running_cell(output)
+        if where:
+            result.cell, result.first_line = where
+        mark_failed(output, result)
+    if result.kind != "write_failed":
+        problem = try_write_html(output)
+        if problem:
+            result.status, result.kind, result.error = "failed", "write_failed", problem
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    """Worker entry point: ``python -m cxlib.execution REQUEST.json RESULT.json``."""
+    request = json.loads(Path(argv[0]).read_text())
+    result = execute(request["notebook"], Path(request["source"]), Path(request["output"]),
+                     request["parameters"], request["timeout"], request.get("label", ""))
+    Path(argv[1]).write_text(json.dumps(asdict(result)))
+    return 0 if result.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
