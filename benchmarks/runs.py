@@ -1,0 +1,80 @@
+"""Benchmark `cx run`: where a run's wall time goes, and what parallel workers buy.
+
+    .venv/bin/python benchmarks/runs.py [--customers 20000]
+
+Prints, from one run of each on this machine:
+- the default run's wall time against the sum of its notebooks' own seconds and the floor of
+  starting and stopping a kernel for an empty notebook;
+- a 4-region matrix (2 notebooks × 4 regions) with jobs=2 against jobs=1 (sequential).
+Figures, not assertions: compare them with the ones recorded in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from cxlib.execution import execute
+from cxlib.paths import project_root
+from cxlib.runner import run
+from cxlib.synth import write_demo
+
+
+def _params(folder: Path, data: Path, extra: str) -> Path:
+    path = folder / f"bench-{abs(hash(extra)) % 10_000}.yaml"
+    path.write_text(f"data_dir: {data}\nas_of: '2026-07-01T00:00:00Z'\n{extra}")
+    return path
+
+
+def _timed_run(params: Path, reports: Path) -> tuple[float, dict]:
+    started = time.monotonic()
+    result = run(params, reports, quiet=True)
+    wall = time.monotonic() - started
+    if not result.published:
+        raise SystemExit(f"benchmark run failed: {[nb.describe() for nb in result.notebooks]}")
+    return wall, json.loads((result.folder / "manifest.json").read_text())
+
+
+def _kernel_floor(folder: Path) -> float:
+    empty = nbformat.v4.new_notebook()
+    empty.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}
+    empty.cells = [nbformat.v4.new_code_cell("pass")]
+    nbformat.write(empty, folder / "empty.ipynb")
+    result = execute("empty", folder / "empty.ipynb", folder / "empty-out.ipynb", {}, 60)
+    return result.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        data = write_demo(tmp_path / "data", customers=args.customers, seed=42)
+        floor = _kernel_floor(tmp_path)
+        wall, manifest = _timed_run(_params(tmp_path, data, "jobs: 2\n"), tmp_path / "r1")
+        notebook_sum = sum(nb["seconds"] for nb in manifest["notebooks"])
+        matrix = ("notebooks: [10_journey_times, 30_satisfaction_vs_time]\n"
+                  "matrix: {region: [North, South, East, West]}\n")
+        parallel, _ = _timed_run(_params(tmp_path, data, matrix + "jobs: 2\n"), tmp_path / "r2")
+        sequential, _ = _timed_run(_params(tmp_path, data, matrix + "jobs: 1\n"),
+                                   tmp_path / "r3")
+    print(f"project: {project_root()}  customers: {args.customers}")
+    print(f"kernel start + stop (empty notebook):        {floor:6.1f} s")
+    print(f"default run, 4 notebooks, jobs=2: wall       {wall:6.1f} s")
+    print(f"  sum of the notebooks' own seconds          {notebook_sum:6.1f} s "
+          f"(wall / sum = {wall / notebook_sum:.2f})")
+    print(f"  of which kernel floors (4 × floor)         {4 * floor:6.1f} s")
+    print(f"matrix, 2 notebooks × 4 regions, jobs=2     {parallel:6.1f} s")
+    print(f"matrix, 2 notebooks × 4 regions, jobs=1     {sequential:6.1f} s "
+          f"(parallel is {sequential / parallel:.2f}× faster)")
+
+
+if __name__ == "__main__":
+    main()
