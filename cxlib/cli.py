@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     from cxlib.runner import run
 
     result = run(args.params, Path(args.reports_dir) if args.reports_dir else None,
-                 wait=args.wait, quiet=args.quiet)
+                 wait=args.wait, quiet=args.quiet, jobs=args.jobs)
     if result.published:
         if not args.quiet:
             print(f"run {result.run_id} published: {result.folder}")
@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="execute the report notebooks and publish", epilog=EPILOG)
     p.add_argument("params")
     p.add_argument("--reports-dir", help="default: reports/ (or $CXLAB_REPORTS_DIR)")
+    p.add_argument("--jobs", type=int, help="notebooks executed at once (default: the params "
+                   "file's jobs, else one per core)")
     p.add_argument("--wait", action="store_true",
                    help="queue behind a running run of the same params instead of exiting 4")
     p.add_argument("--quiet", action="store_true", help="no progress bar; warnings and errors "

@@ -321,14 +321,18 @@ def _execute_all(tasks: list[Execution], run_dir: Path, parameters: dict, params
 
 
 def run(params_file: str | Path, reports: Path | None = None, wait: bool = False,
-        quiet: bool = False) -> RunResult:
+        quiet: bool = False, jobs: int | None = None) -> RunResult:
     """Run every notebook (× matrix values) of a params file; publish if all succeed.
 
-    Raises :class:`ParamsError` (bad params), :class:`ContractError` (bad data) or
-    :class:`RunLocked` before any kernel starts.
+    ``jobs`` overrides the params file's ``jobs``. Raises :class:`ParamsError` (bad params),
+    :class:`ContractError` (bad data) or :class:`RunLocked` before any kernel starts.
     """
     params_file = str(resolve(params_file))
     params = load_params(params_file)
+    if jobs is not None:
+        if jobs < 1:
+            raise ParamsError(params_file, "--jobs", "must be at least 1")
+        params = params.model_copy(update={"jobs": jobs})
     check_notebook_parameters(params, params_file)
     reports = reports or reports_dir()
     stem = Path(params_file).stem

@@ -13,6 +13,7 @@ import nbformat
 import pandas as pd
 import pytest
 
+from cxlib.dashboard import load_published
 from cxlib.runner import apply_retention, run_lock
 from tests.conftest import CX, ROOT, run_cx
 
@@ -51,16 +52,25 @@ def test_published_tables_hold_no_customer_ids(published_reports):
         assert "customer_id" not in columns and "comment" not in columns, path.name
 
 
-def test_a_misspelled_key_stops_the_run_within_seconds(tmp_path):
+def _nothing_new_published(reports, before, runs_before):
+    """The previous run is still the published one, still readable, and nothing was added."""
+    assert (reports / "latest").resolve() == before
+    assert load_published(reports / "latest")["journey_facts"].shape[0] > 0
+    assert sorted((reports / "runs").iterdir()) == runs_before
+
+
+def test_a_misspelled_key_stops_the_run_within_seconds(tmp_path, published_reports):
+    before, runs_before = (published_reports / "latest").resolve(), \
+        sorted((published_reports / "runs").iterdir())
     params = tmp_path / "typo.yaml"
     params.write_text((ROOT / "params/ci.yaml").read_text().replace("timeout_seconds",
                                                                      "timeout_secs"))
     started = time.monotonic()
-    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
+    result = run_cx("run", str(params), "--reports-dir", str(published_reports))
     assert result.returncode == 2
     assert "timeout_secs" in result.stderr and str(params) in result.stderr
     assert time.monotonic() - started < 20
-    assert not (tmp_path / "reports/runs").exists()  # no kernel started, nothing written
+    _nothing_new_published(published_reports, before, runs_before)
 
 
 def _project_with(tmp_path, demo_ci, cells: list[str], name: str = "99_planted",
@@ -85,6 +95,7 @@ def _assert_failed_and_latest_intact(reports, before, result, *needles):
     for needle in needles:
         assert needle in result.stderr, (needle, result.stderr[-2000:])
     assert (reports / "latest").resolve() == before
+    assert load_published(reports / "latest")["journey_facts"].shape[0] > 0
     assert not list((reports / "runs").glob(".*partial"))
     failed = sorted((reports / "runs").glob("*.failed"))[-1]
     manifest = json.loads((failed / "manifest.json").read_text())
@@ -151,25 +162,39 @@ def test_a_failing_disk_keeps_the_published_run(tmp_path, published_reports):
     assert result.returncode == 5, result.stderr[-2000:]
     assert "could not write" in result.stderr and "File too large" in result.stderr
     assert (published_reports / "latest").resolve() == before
+    assert load_published(published_reports / "latest")["journey_facts"].shape[0] > 0
     assert not list((published_reports / "runs").glob(".*partial"))
 
 
-def test_a_second_run_of_the_same_params_is_refused_while_one_holds_the_lock(tmp_path):
-    with run_lock(tmp_path, "ci"):
-        result = run_cx("run", "params/ci.yaml", "--reports-dir", str(tmp_path))
+def test_a_second_run_of_the_same_params_is_refused_while_one_holds_the_lock(
+        published_reports):
+    before, runs_before = (published_reports / "latest").resolve(), \
+        sorted((published_reports / "runs").iterdir())
+    with run_lock(published_reports, "ci"):
+        result = run_cx("run", "params/ci.yaml", "--reports-dir", str(published_reports))
     assert result.returncode == 4 and "another `cx run`" in result.stderr
+    _nothing_new_published(published_reports, before, runs_before)
 
 
-def test_a_corrupt_input_file_is_bad_data_before_any_kernel(tmp_path, demo_ci):
+def test_a_corrupt_input_file_is_bad_data_before_any_kernel(tmp_path, demo_ci,
+                                                            published_reports):
+    before, runs_before = (published_reports / "latest").resolve(), \
+        sorted((published_reports / "runs").iterdir())
     data = tmp_path / "data"
     shutil.copytree(demo_ci, data)
     (data / "surveys.parquet").write_bytes(b"this is not parquet")
     params = tmp_path / "p.yaml"
     params.write_text(f"data_dir: {data}\nas_of: '2026-07-01T00:00:00Z'\n")
-    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
+    result = run_cx("run", str(params), "--reports-dir", str(published_reports))
     assert result.returncode == 3
     assert "surveys.parquet" in result.stderr and "cannot read" in result.stderr
-    assert not list((tmp_path / "reports/runs").glob("*"))
+    _nothing_new_published(published_reports, before, runs_before)
+
+
+def test_jobs_on_the_command_line_must_be_positive(published_reports):
+    result = run_cx("run", "params/ci.yaml", "--jobs", "0", "--reports-dir",
+                    str(published_reports))
+    assert result.returncode == 2 and "--jobs" in result.stderr
 
 
 def _slow_project(tmp_path, demo_ci, seconds: int):
