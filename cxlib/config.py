@@ -6,9 +6,10 @@ Both are YAML. Unknown keys are errors (a typo must never be silently ignored).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from cxlib.errors import ParamsError
@@ -61,16 +63,64 @@ class WithinPromise(_Strict):
     to: str
     within: Hours
 
+    def activities(self) -> tuple[str, ...]:
+        """Activities this promise reads."""
+        return (self.from_, self.to)
+
 
 class BeforePromise(_Strict):
-    """``event`` must happen no later than the ``before`` event of the same journey."""
+    """``event`` must happen no later than the ``before`` event (e.g. delivered by the date)."""
 
     name: str
     event: str
     before: str
 
+    def activities(self) -> tuple[str, ...]:
+        """Activities this promise reads."""
+        return (self.event, self.before)
 
-Promise = WithinPromise | BeforePromise
+
+class WindowPromise(_Strict):
+    """``event`` must fall in a window: classified early, on time, late or missed."""
+
+    name: str
+    event: str
+    after: str
+    before: str
+
+    def activities(self) -> tuple[str, ...]:
+        """Activities this promise reads."""
+        return (self.event, self.after, self.before)
+
+
+Promise = WithinPromise | BeforePromise | WindowPromise
+
+
+class BusinessCalendar(_Strict):
+    """Working time for a team clock: hours on working days, minus holidays, in a time zone."""
+
+    timezone: str = "UTC"
+    hours: str = Field("09:00-17:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$")
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
+        "mon", "tue", "wed", "thu", "fri")
+    holidays: tuple[date, ...] = ()
+
+    @field_validator("hours")
+    @classmethod
+    def _ordered(cls, hours: str) -> str:
+        start, end = hours.split("-")
+        if not "00:00" <= start < end <= "24:00":
+            raise ValueError(f"working hours {hours!r} must run forwards within one day")
+        return hours
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
 
 
 class TeamClock(_Strict):
@@ -80,6 +130,7 @@ class TeamClock(_Strict):
     from_: str = Field(alias="from")
     to: Activities
     target: Hours | None = None  # the team's own KPI target, if it has one
+    calendar: str | None = None  # measure in working hours of this calendar (see calendars)
 
 
 class CustomerTime(_Strict):
@@ -113,9 +164,10 @@ class JourneySpec(_Strict):
     """One journey type: where the customer's clock starts and stops, and what to measure."""
 
     journey: str
-    start: str
-    end: str
+    start: str | None = None  # default: the journey's first event
+    end: str | None = None  # default: its last event (every journey then counts as complete)
     cancel: str | None = None
+    calendars: dict[str, BusinessCalendar] = {}
     promises: tuple[Promise, ...] = ()
     teams: tuple[TeamClock, ...] = ()
     customer_time: tuple[CustomerTime, ...] = ()
@@ -124,6 +176,14 @@ class JourneySpec(_Strict):
     attribution: Attribution = Attribution()
     behaviour: Behaviour | None = None
     activity_order: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _calendars_exist(self) -> JourneySpec:
+        for i, team in enumerate(self.teams):
+            if team.calendar is not None and team.calendar not in self.calendars:
+                raise ValueError(f"teams.{i}.calendar: no calendar {team.calendar!r} under "
+                                 f"'calendars' ({', '.join(self.calendars) or 'none defined'})")
+        return self
 
     @field_validator("promises", "teams", "customer_time")
     @classmethod
@@ -141,7 +201,8 @@ class JourneySpec(_Strict):
         then the order activities appear in the spec), then by activity name, then input row.
         """
         seen: dict[str, None] = dict.fromkeys(self.activity_order)
-        seen.setdefault(self.start)
+        if self.start:
+            seen.setdefault(self.start)
         for team in self.teams:
             seen.setdefault(team.from_)
             seen.update(dict.fromkeys(team.to))
@@ -149,15 +210,15 @@ class JourneySpec(_Strict):
             seen.setdefault(ct.from_)
             seen.update(dict.fromkeys(ct.to))
         for p in self.promises:
-            names = (p.from_, p.to) if isinstance(p, WithinPromise) else (p.event, p.before)
-            seen.update(dict.fromkeys(names))
+            seen.update(dict.fromkeys(p.activities()))
         seen.update(dict.fromkeys(self.contacts))
         seen.update(dict.fromkeys(self.updates))
         if self.behaviour:
             b = self.behaviour
             seen.update(dict.fromkeys([b.booking, b.slot, *b.digital_contacts, *b.phone_contacts,
                                        *b.abandoned, *b.status_checks]))
-        seen.setdefault(self.end)
+        if self.end:
+            seen.setdefault(self.end)
         if self.cancel:
             seen.setdefault(self.cancel)
         return list(seen)

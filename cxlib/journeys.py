@@ -19,9 +19,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cxlib.config import JourneySpec, WithinPromise, parse_as_of
+from cxlib.config import JourneySpec, WindowPromise, WithinPromise, parse_as_of
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
+from cxlib.workhours import business_hours
 
 STATUSES = ("complete", "open", "abandoned")
 PROMISE_STATES = ("met", "breached", "open", "not_applicable")
@@ -46,8 +47,8 @@ def _as_table(events: pd.DataFrame | ir.Table) -> ir.Table:
 def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
     """Add ``activity_rank`` so identical timestamps sort by the documented tie-break."""
     order = spec.activities()
-    rank = ibis.cases(*[(events.activity == a, i) for i, a in enumerate(order)],
-                      else_=len(order))
+    rank = (ibis.cases(*[(events.activity == a, i) for i, a in enumerate(order)],
+                       else_=len(order)) if order else ibis.literal(0))
     return events.mutate(activity_rank=rank.cast("int32"))
 
 
@@ -61,8 +62,8 @@ def _bounds(linked: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue) -> ir
     agg = {
         "customer_id": linked.customer_id.min(),
         "first_ts": linked.ts.min(),
-        "start_ts": linked.ts.min(where=a == spec.start),
-        "end_ts": linked.ts.min(where=a == spec.end),
+        "start_ts": linked.ts.min(where=a == spec.start) if spec.start else linked.ts.min(),
+        "end_ts": linked.ts.min(where=a == spec.end) if spec.end else linked.ts.max(),
         "cancel_ts": (linked.ts.min(where=a == spec.cancel) if spec.cancel
                       else ibis.null("timestamp('UTC')")),
     }
@@ -70,7 +71,9 @@ def _bounds(linked: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue) -> ir
     b = b.mutate(start_ts=b.start_ts.coalesce(b.first_ts)).drop("first_ts")
     status = (ibis.cases((b.end_ts.notnull(), "complete"), (b.cancel_ts.notnull(), "abandoned"),
                          else_="open"))
-    b = b.mutate(status=status)
+    b = b.mutate(status=status,
+                 problem=ibis.cases((b.end_ts < b.start_ts, "end before start"),
+                                    else_=ibis.null("string")))
     return b.mutate(clock_stop=ibis.cases((b.status == "complete", b.end_ts),
                                           (b.status == "abandoned", b.cancel_ts),
                                           else_=as_of))
@@ -140,8 +143,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     """One column ``promise_<name>`` (met / breached / open / not_applicable) and its lateness."""
     a = linked.activity
     firsts: dict[str, ir.Value] = {}
-    for act in {x for p in spec.promises for x in (
-            (p.from_, p.to) if isinstance(p, WithinPromise) else (p.event, p.before))}:
+    for act in sorted({x for p in spec.promises for x in p.activities()}):
         firsts[f"first_{act}"] = linked.ts.min(where=a == act)
     per = linked.group_by("journey_id").aggregate(**firsts) if firsts else None
     out = bounds.select("journey_id", "status", "clock_stop")
@@ -161,6 +163,25 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                 (elapsed > p.within, "breached"),
                 (out.status == "open", "open"),
                 else_="not_applicable")
+        elif isinstance(p, WindowPromise):
+            event, opens = out[f"first_{p.event}"], out[f"first_{p.after}"]
+            closes = out[f"first_{p.before}"]
+            now = ibis.least(out.clock_stop, as_of)
+            klass = ibis.cases(  # a window still in progress has opened but not closed
+                (opens.isnull(), "not_applicable"),
+                (event.notnull() & (event < opens), "early"),
+                (event.notnull() & (closes.isnull() | (event <= closes)), "on_time"),
+                (event.notnull(), "late"),
+                (closes.notnull() & (closes < now), "missed"),
+                (out.status == "open", "open"),
+                else_="not_applicable")
+            state = ibis.cases((klass == "on_time", "met"),
+                               (klass.isin(["early", "late", "missed"]), "breached"),
+                               (klass == "open", "open"), else_="not_applicable")
+            late = ibis.greatest(_hours(event.coalesce(now), closes), 0.0)
+            cols[f"promise_{p.name}_class"] = klass
+            cols[f"promise_{p.name}_early_hours"] = ibis.cases(
+                (klass == "early", _hours(opens, event)), else_=ibis.null("float64"))
         else:
             event, deadline = out[f"first_{p.event}"], out[f"first_{p.before}"]
             now = ibis.least(out.clock_stop, as_of)
@@ -171,21 +192,50 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                 (event.notnull() | (deadline < as_of), "breached"),
                 else_="open")
         cols[f"promise_{p.name}"] = state
+        is_late = (klass.isin(["late", "missed"]) if isinstance(p, WindowPromise)
+                   else state == "breached")
         cols[f"promise_{p.name}_late_hours"] = ibis.cases(
-            (state == "breached", late), else_=ibis.null("float64"))
+            (is_late, late), else_=ibis.null("float64"))
     return out.select("journey_id", **cols)
 
 
 def journey_events_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                         as_of: str | datetime) -> tuple[ir.Table, ir.Table]:
-    """Events up to the cut-off with contacts attributed to journeys, and each journey's bounds."""
+    """Events up to the cut-off with contacts attributed to journeys, and each journey's bounds.
+
+    Journeys that end before they start are left out of both (see :func:`quarantined_journeys`).
+    """
     as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
     ev = _ordered(_as_table(events), spec)
     ev = ev.filter(ev.ts <= as_of_lit)  # nothing after the cut-off has happened yet
-    linked = ev.filter(ev.journey_id.notnull())
-    bounds = _bounds(linked, spec, as_of_lit)
+    bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
+    bad = bounds.filter(bounds.problem.notnull()).select("journey_id")
+    bounds = bounds.filter(bounds.problem.isnull()).drop("problem")
+    linked = ev.filter(ev.journey_id.notnull()).anti_join(bad, "journey_id")
     attributed = _attribute_unlinked(ev.filter(ev.journey_id.isnull()), bounds, spec)
     return ibis.union(linked, attributed.select(*linked.columns)), bounds
+
+
+def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                         as_of: str | datetime) -> pd.DataFrame:
+    """Journeys left out of the journey table, with the rule they broke (never dropped silently).
+
+    Today one rule: the end activity is logged before the start (clock skew between systems).
+    """
+    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    ev = _ordered(_as_table(events), spec)
+    ev = ev.filter((ev.ts <= as_of_lit) & ev.journey_id.notnull())
+    bounds = _bounds(ev, spec, as_of_lit)
+    bad = bounds.filter(bounds.problem.notnull())
+    return bad.select("journey_id", "customer_id", "start_ts", "end_ts",
+                      rule=bad.problem).order_by("journey_id").to_pandas()
+
+
+def unknown_activities(events: pd.DataFrame, spec: JourneySpec) -> pd.DataFrame:
+    """Activities in the data that the spec never names: kept in journeys, reported here."""
+    known = set(spec.activities())
+    counts = events.loc[~events["activity"].isin(known), "activity"].value_counts()
+    return pd.DataFrame({"activity": counts.index.astype(str), "events": counts.to_numpy()})
 
 
 def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
@@ -196,7 +246,11 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
     # stage waits: the longest gap between consecutive events, and the wait before the end
     w = ibis.window(group_by=journey_events.journey_id, order_by=_tie_break(journey_events))
-    gaps = journey_events.mutate(gap=_hours(journey_events.ts, journey_events.ts.lag().over(w)))
+    gaps = journey_events.mutate(
+        gap=_hours(journey_events.ts, journey_events.ts.lag().over(w)),
+        is_end=(journey_events.activity == spec.end) if spec.end else
+        (journey_events.ts == journey_events.ts.max().over(
+            ibis.window(group_by=journey_events.journey_id))))
     a = gaps.activity
     stats = gaps.group_by("journey_id").aggregate(
         n_events=gaps.count(),
@@ -204,7 +258,7 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
         contacts=a.isin(list(spec.contacts)).sum() if spec.contacts else ibis.literal(0),
         updates_sent=a.isin(list(spec.updates)).sum() if spec.updates else ibis.literal(0),
         longest_wait_hours=gaps.gap.max(),
-        last_wait_hours=gaps.gap.max(where=a == spec.end),
+        last_wait_hours=gaps.gap.max(where=gaps.is_end),
     )
 
     team_defs = [(t.team, t.from_, t.to) for t in spec.teams]
@@ -273,8 +327,31 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     as_of
         The cut-off: later events are ignored and open journeys are censored here.
 
+    Team clocks with a ``calendar`` count working hours only (computed after the Ibis query,
+    from the team intervals); every other duration is wall-clock.
     """
-    return journey_expr(events, spec, as_of).to_pandas()
+    table = journey_expr(events, spec, as_of).to_pandas()
+    on_calendar = [t for t in spec.teams if t.calendar]
+    if on_calendar and len(table):
+        names = [t.team for t in on_calendar]
+        iv = team_intervals_expr(events, spec, as_of)
+        iv = iv.filter(iv.name.isin(names)).to_pandas()
+        for team in on_calendar:
+            part = iv[iv["name"] == team.team]
+            worked = pd.Series(business_hours(part["from_ts"], part["to_ts"],
+                                              spec.calendars[team.calendar]), index=part.index)
+            per_journey = worked.groupby(part["journey_id"]).sum()
+            table[f"team_{team.team}_hours"] = (table["journey_id"].map(per_journey)
+                                                .fillna(0.0).astype("float64"))
+    return table
+
+
+def team_intervals_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                        as_of: str | datetime) -> ir.Table:
+    """Every team-clock interval (journey_id, name, from_ts, to_ts), wall-clock."""
+    journey_events, bounds = journey_events_expr(events, spec, as_of)
+    return _intervals(journey_events, "team", [(t.team, t.from_, t.to) for t in spec.teams],
+                      bounds)
 
 
 # --- summaries of the journey table (every number a report shows) ----------------------------

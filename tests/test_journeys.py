@@ -192,3 +192,115 @@ def test_kpi_disconnect_on_the_story(story, spec):
 def test_journey_overview_counts_every_status(story):
     overview = J.journey_overview(story.reset_index()).set_index("status")
     assert overview["n"].to_dict() == {"complete": 2, "open": 1, "abandoned": 1}
+
+
+def _spec(**fields) -> JourneySpec:
+    return JourneySpec.model_validate({"journey": "j", **fields})
+
+
+@pytest.mark.parametrize("arrived, klass, state, late, early", [
+    ("2026-01-01T07:30:00Z", "early", "breached", None, 0.5),
+    ("2026-01-01T09:00:00Z", "on_time", "met", None, None),
+    ("2026-01-01T12:00:00Z", "on_time", "met", None, None),  # the window's last moment
+    ("2026-01-01T13:00:00Z", "late", "breached", 1.0, None),
+    (None, "missed", "breached", 36.0, None),                # never came; closed at the end
+])
+def test_window_promises_are_classified(arrived, klass, state, late, early):
+    spec = _spec(start="a", end="z", promises=[
+        {"name": "w", "event": "arrive", "after": "w_open", "before": "w_close"}])
+    rows = [("J", "C", "a", "2025-12-31T00:00:00Z", "s"),
+            ("J", "C", "w_open", "2026-01-01T08:00:00Z", "s"),
+            ("J", "C", "w_close", "2026-01-01T12:00:00Z", "s"),
+            ("J", "C", "z", "2026-01-03T00:00:00Z", "s")]
+    if arrived:
+        rows.append(("J", "C", "arrive", arrived, "s"))
+    row = J.build_journeys(events(*rows), spec, AS_OF).iloc[0]
+    assert (row["promise_w_class"], row["promise_w"]) == (klass, state)
+    for column, expected in (("promise_w_late_hours", late), ("promise_w_early_hours", early)):
+        if expected is None:
+            assert pd.isna(row[column])
+        else:
+            assert row[column] == pytest.approx(expected)
+
+
+def test_a_window_still_ahead_is_open():
+    spec = _spec(start="a", end="z", promises=[
+        {"name": "w", "event": "arrive", "after": "w_open", "before": "w_close"}])
+    log = events(("J", "C", "a", "2026-06-29T00:00:00Z", "s"),
+                 ("J", "C", "w_open", "2026-06-30T20:00:00Z", "s"),
+                 ("J", "C", "w_close", "2026-06-30T23:59:00Z", "s"))
+    row = J.build_journeys(log, spec, "2026-06-30T22:00:00Z").iloc[0]
+    assert (row["promise_w_class"], row["promise_w"]) == ("open", "open")
+
+
+def test_delivered_before_the_promised_date():
+    spec = _spec(start="ordered", end="delivered",
+                 promises=[{"name": "on_date", "event": "delivered",
+                            "before": "promised_delivery"}])
+    log = events(("A", "C1", "ordered", "2026-01-01T00:00:00Z", "shop"),
+                 ("A", "C1", "promised_delivery", "2026-01-05T18:00:00Z", "shop"),
+                 ("A", "C1", "delivered", "2026-01-05T10:00:00Z", "carrier"),
+                 ("B", "C2", "ordered", "2026-01-01T00:00:00Z", "shop"),
+                 ("B", "C2", "promised_delivery", "2026-01-05T18:00:00Z", "shop"),
+                 ("B", "C2", "delivered", "2026-01-06T20:00:00Z", "carrier"))
+    table = J.build_journeys(log, spec, AS_OF).set_index("journey_id")
+    assert table.loc["A", "promise_on_date"] == "met"
+    assert table.loc["B", "promise_on_date"] == "breached"
+    assert table.loc["B", "promise_on_date_late_hours"] == pytest.approx(26.0)
+
+
+def test_team_clocks_on_a_business_calendar_count_working_hours_only():
+    spec = _spec(start="a", end="z", calendars={"office": {"hours": "09:00-17:00"}},
+                 teams=[{"team": "office", "from": "a", "to": "b", "calendar": "office"},
+                        {"team": "always", "from": "a", "to": "b"}])
+    log = events(("J", "C", "a", "2026-01-02T16:00:00Z", "s"),   # Friday 16:00
+                 ("J", "C", "b", "2026-01-05T10:00:00Z", "s"),   # Monday 10:00
+                 ("J", "C", "z", "2026-01-05T12:00:00Z", "s"))
+    row = J.build_journeys(log, spec, AS_OF).iloc[0]
+    assert row["team_office_hours"] == pytest.approx(2.0)
+    assert row["team_always_hours"] == pytest.approx(66.0)
+    assert row["e2e_hours"] == pytest.approx(68.0)  # the customer's clock is wall-clock
+    assert row["unowned_hours"] == pytest.approx(2.0)
+
+
+def test_a_team_on_an_unknown_calendar_is_refused():
+    with pytest.raises(ValueError, match="no calendar 'office'"):
+        _spec(start="a", end="z", teams=[{"team": "t", "from": "a", "to": "b",
+                                          "calendar": "office"}])
+
+
+def test_end_before_start_is_quarantined_not_dropped(spec):
+    log = events(("J1", "C1", "order_placed", "2026-01-02T00:00:00Z", "crm"),
+                 ("J1", "C1", "service_active", "2026-01-01T00:00:00Z", "netops"),
+                 ("J2", "C2", "order_placed", "2026-01-01T00:00:00Z", "crm"),
+                 ("J2", "C2", "service_active", "2026-01-03T00:00:00Z", "netops"))
+    assert J.build_journeys(log, spec, AS_OF)["journey_id"].tolist() == ["J2"]
+    bad = J.quarantined_journeys(log, spec, AS_OF)
+    assert bad[["journey_id", "rule"]].values.tolist() == [["J1", "end before start"]]
+
+
+def test_a_single_event_journey_is_open_and_censored(spec):
+    log = events(("J", "C", "order_placed", "2026-06-30T00:00:00Z", "crm"))
+    row = J.build_journeys(log, spec, AS_OF).iloc[0]
+    assert (row["status"], row["e2e_hours"], row["n_events"]) == ("open", 24.0, 1)
+    # retail's clock started and has not stopped: the order sits with retail, not unowned
+    assert (row["team_retail_hours"], row["unowned_hours"]) == (24.0, 0.0)
+    assert pd.isna(row["longest_wait_hours"])
+
+
+def test_without_start_and_end_the_first_and_last_events_bound_the_journey():
+    log = events(("J", "C", "x", "2026-01-01T00:00:00Z", "s"),
+                 ("J", "C", "y", "2026-01-01T05:00:00Z", "s"),
+                 ("J", "C", "w", "2026-01-01T03:00:00Z", "s"))
+    row = J.build_journeys(log, _spec(), AS_OF).iloc[0]
+    assert (row["status"], row["e2e_hours"]) == ("complete", 5.0)
+    assert row["last_wait_hours"] == pytest.approx(2.0)
+
+
+def test_activities_the_spec_does_not_name_are_kept_and_reported(spec):
+    log = events(("J", "C", "order_placed", "2026-01-01T00:00:00Z", "crm"),
+                 ("J", "C", "loyalty_points_added", "2026-01-01T01:00:00Z", "crm"),
+                 ("J", "C", "service_active", "2026-01-01T02:00:00Z", "netops"))
+    assert J.build_journeys(log, spec, AS_OF).iloc[0]["n_events"] == 3
+    report = J.unknown_activities(log, spec)
+    assert report.values.tolist() == [["loyalty_points_added", 1]]
