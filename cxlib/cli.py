@@ -63,6 +63,15 @@ def _journeys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _import(args: argparse.Namespace) -> int:
+    from cxlib.importing import import_source
+
+    counts = import_source(args.source, args.out, args.mapping)
+    print(f"imported {args.source} into {args.out}: " +
+          ", ".join(f"{n} {name}" for name, n in counts.items()))
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     from cxlib.runner import run
 
@@ -103,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 3 when any table quarantines a larger share (default 0.02)")
     p.add_argument("--timezone", help="time zone of timestamps without a UTC offset")
     p.set_defaults(func=_validate)
+
+    p = sub.add_parser("import", help="map a CSV, Parquet or XES export to canonical tables")
+    p.add_argument("source", help="the export: .csv, .parquet, .xes or .xes.gz")
+    p.add_argument("--mapping", help="YAML mapping of columns and activities "
+                   "(params/mappings/*.yaml); XES standard keys map without one")
+    p.add_argument("--out", required=True, help="data folder to write")
+    p.set_defaults(func=_import)
 
     p = sub.add_parser("journeys", help="build the journey table")
     p.add_argument("data_dir")

@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, parse_as_of
+from cxlib.engines import events_table, execute
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 from cxlib.workhours import business_hours
@@ -315,7 +316,8 @@ def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
 
 def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
-                   as_of: str | datetime) -> pd.DataFrame:
+                   as_of: str | datetime, engine: str = "duckdb",
+                   spark_conf: dict[str, str] | None = None) -> pd.DataFrame:
     """Return the journey table (one row per journey) computed on embedded DuckDB.
 
     Parameters
@@ -327,15 +329,22 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     as_of
         The cut-off: later events are ignored and open journeys are censored here.
 
+    engine
+        ``"duckdb"`` (embedded, default) or ``"pyspark"``; ``spark_conf`` sets Spark options
+        such as ``spark.master`` for a cluster. Same expressions, same table.
+
     Team clocks with a ``calendar`` count working hours only (computed after the Ibis query,
     from the team intervals); every other duration is wall-clock.
+
     """
-    table = journey_expr(events, spec, as_of).to_pandas()
+    if isinstance(events, pd.DataFrame):
+        events = events_table(events, engine, spark_conf)
+    table = execute(journey_expr(events, spec, as_of))
     on_calendar = [t for t in spec.teams if t.calendar]
     if on_calendar and len(table):
         names = [t.team for t in on_calendar]
         iv = team_intervals_expr(events, spec, as_of)
-        iv = iv.filter(iv.name.isin(names)).to_pandas()
+        iv = execute(iv.filter(iv.name.isin(names)))
         for team in on_calendar:
             part = iv[iv["name"] == team.team]
             worked = pd.Series(business_hours(part["from_ts"], part["to_ts"],

@@ -1,0 +1,169 @@
+"""Importing a company's own exports (CSV, Parquet, XES) into the canonical tables.
+
+A mapping file says which source column (or XES attribute) feeds each canonical column and how
+activities are renamed, so nobody edits code for their own export::
+
+    # params/mappings/helpdesk.yaml
+    columns: {journey_id: "case:concept:name", customer_id: "customer",
+              activity: "concept:name", ts: "time:timestamp"}
+    source: helpdesk               # the source-system name, when no column holds one
+    activities: {"Resolve ticket": ticket_resolved}
+    lifecycle: [complete]          # XES: keep these lifecycle:transition values (default: all)
+
+XES's standard keys map by default; where no customer column is mapped, each journey is its own
+customer. XES is read with a streaming parser (lxml ``iterparse``), one trace at a time.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from lxml import etree
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cxlib.errors import ContractError, ParamsError
+from cxlib.io import READERS
+from cxlib.paths import resolve
+from cxlib.schema import CONTRACT
+
+XES_DEFAULTS = {"journey_id": "case:concept:name", "activity": "concept:name",
+                "ts": "time:timestamp"}
+_XES_TYPES: dict[str, Callable[[str], object]] = {
+    "string": str, "id": str, "date": str,
+    "int": int, "float": float, "boolean": lambda v: v.lower() == "true",
+}
+
+
+class Mapping(BaseModel):
+    """How one export maps onto the canonical ``events`` (and ``customers``) tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: dict[str, str] = {}
+    source: str | None = None
+    activities: dict[str, str] = {}
+    lifecycle: tuple[str, ...] = ()
+    region: str | None = None  # a customer attribute column to use as region
+    timezone: str | None = None
+
+
+def load_mapping(path: str | Path | None) -> Mapping:
+    """Read a mapping YAML file (or return the defaults when ``path`` is None)."""
+    if path is None:
+        return Mapping()
+    p = resolve(path)
+    try:
+        return Mapping.model_validate(yaml.safe_load(p.read_text()) or {})
+    except FileNotFoundError:
+        raise ParamsError(str(p), "-", "file not found") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ParamsError(str(p), ".".join(map(str, err["loc"])) or "-", err["msg"]) from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _attributes(element: etree._Element) -> dict[str, object]:
+    out = {}
+    for child in element:
+        kind = _local(child.tag)
+        if kind in _XES_TYPES and "key" in child.attrib:
+            try:
+                out[child.attrib["key"]] = _XES_TYPES[kind](child.attrib.get("value", ""))
+            except ValueError:
+                out[child.attrib["key"]] = child.attrib.get("value")
+    return out
+
+
+def iter_xes(path: str | Path) -> Iterator[dict[str, object]]:
+    """Yield one dict per event: its attributes, plus the trace's as ``case:<key>``."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for _, trace in etree.iterparse(handle, events=("end",), tag="{*}trace",
+                                        huge_tree=True):
+            case = {f"case:{k}": v for k, v in _attributes(trace).items()}
+            for event in trace.iterchildren("{*}event"):
+                yield {**case, **_attributes(event)}
+            trace.clear(keep_tail=False)
+            while trace.getprevious() is not None:  # free what the parser already handed us
+                del trace.getparent()[0]
+
+
+def read_xes(path: str | Path) -> pd.DataFrame:
+    """Read an XES (or .xes.gz) event log into a flat DataFrame, one row per event."""
+    frame = pd.DataFrame.from_records(iter_xes(path))
+    if "time:timestamp" in frame.columns:
+        frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"], utc=True,
+                                                 format="ISO8601")
+    return frame
+
+
+def read_source(path: str | Path) -> pd.DataFrame:
+    """Read an export by its suffix: ``.xes``/``.xes.gz`` or any registered table reader."""
+    p = resolve(path)
+    if not p.is_file():
+        raise ContractError(str(p), "-", None, "source file not found")
+    if p.name.endswith((".xes", ".xes.gz")):
+        try:
+            return read_xes(p)
+        except (etree.XMLSyntaxError, OSError) as exc:
+            raise ContractError(str(p), "-", None, f"not a readable XES file: {exc}") from exc
+    if p.suffix not in READERS:
+        raise ContractError(str(p), "-", None, f"unknown format {p.suffix!r}; use .xes, "
+                            f".xes.gz or {', '.join(READERS)}")
+    return READERS[p.suffix](p)
+
+
+def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, pd.DataFrame]:
+    """Map a flat export to the canonical events, customers and (empty) surveys tables."""
+    columns = {**(XES_DEFAULTS if "concept:name" in raw.columns else {}), **mapping.columns}
+    for canonical, source_col in columns.items():
+        if canonical not in CONTRACT["events"]:
+            raise ParamsError(origin, f"columns.{canonical}", "not a column of the events "
+                              f"table ({', '.join(CONTRACT['events'])})")
+        if source_col not in raw.columns:
+            raise ContractError(origin, source_col, None, f"mapped to {canonical} but not in "
+                                f"the export (columns: {', '.join(map(str, raw.columns))})")
+    if mapping.lifecycle and "lifecycle:transition" in raw.columns:
+        raw = raw[raw["lifecycle:transition"].astype("str").str.lower()
+                  .isin([v.lower() for v in mapping.lifecycle])]
+    events = pd.DataFrame({c: raw[s] for c, s in columns.items()})
+    if "customer_id" not in events.columns:
+        events["customer_id"] = events["journey_id"]  # each journey its own customer
+    if "source" not in events.columns:
+        events["source"] = mapping.source or Path(origin).name.split(".")[0]
+    if mapping.activities:
+        events["activity"] = events["activity"].replace(mapping.activities)
+    events = events[list(CONTRACT["events"])]
+    customers = events[["customer_id"]].dropna().drop_duplicates().astype("str")
+    region = mapping.region
+    if region and region in raw.columns:
+        first = raw.assign(customer_id=events["customer_id"]).groupby("customer_id")[region]
+        customers = customers.merge(first.first().rename("region").reset_index(), how="left")
+    if "region" in customers.columns:
+        customers["region"] = customers["region"].fillna("unknown").astype("str")
+    else:
+        customers["region"] = "unknown"
+    surveys = pd.DataFrame({c: pd.Series(dtype="str") for c in CONTRACT["surveys"]})
+    return {"events": events.reset_index(drop=True),
+            "customers": customers.reset_index(drop=True), "surveys": surveys}
+
+
+def import_source(source: str | Path, out: str | Path,
+                  mapping: str | Path | None = None) -> dict[str, int]:
+    """Import one export into a data folder of canonical Parquet tables; return row counts."""
+    rules = load_mapping(mapping)
+    tables = to_canonical(read_source(source), rules, str(source))
+    folder = resolve(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        if name == "events" and pd.api.types.is_datetime64_any_dtype(table["ts"]):
+            table = table.assign(ts=table["ts"].dt.tz_convert("UTC"))
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+    return {name: len(table) for name, table in tables.items()}
