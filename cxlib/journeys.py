@@ -318,7 +318,10 @@ def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                    as_of: str | datetime, engine: str = "duckdb",
                    spark_conf: dict[str, str] | None = None) -> pd.DataFrame:
-    """Return the journey table (one row per journey) computed on embedded DuckDB.
+    """Return the journey table (one row per journey), on DuckDB unless told otherwise.
+
+    Team clocks with a ``calendar`` count working hours only (computed after the Ibis query,
+    from the team intervals); every other duration is wall-clock.
 
     Parameters
     ----------
@@ -328,13 +331,10 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
         The journey spec (``cxlib.config.load_spec``).
     as_of
         The cut-off: later events are ignored and open journeys are censored here.
-
     engine
-        ``"duckdb"`` (embedded, default) or ``"pyspark"``; ``spark_conf`` sets Spark options
-        such as ``spark.master`` for a cluster. Same expressions, same table.
-
-    Team clocks with a ``calendar`` count working hours only (computed after the Ibis query,
-    from the team intervals); every other duration is wall-clock.
+        ``"duckdb"`` (embedded, default) or ``"pyspark"``: same expressions, same table.
+    spark_conf
+        Spark settings for ``engine="pyspark"``, e.g. ``{"spark.master": "spark://host:7077"}``.
 
     """
     if isinstance(events, pd.DataFrame):
