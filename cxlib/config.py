@@ -194,6 +194,16 @@ class JourneySpec(_Strict):
             raise ValueError(f"names must be unique, repeated: {', '.join(dupes)}")
         return items
 
+    def milestones(self) -> list[str]:
+        """The process skeleton: start, end, cancel, team and promise activities (no contacts)."""
+        names: dict[str, None] = {}
+        for name in (self.start, *(a for t in self.teams for a in (t.from_, *t.to)),
+                     *(a for p in self.promises for a in p.activities()), self.end,
+                     self.cancel):
+            if name:
+                names.setdefault(name)
+        return list(names)
+
     def activities(self) -> list[str]:
         """Every activity the spec names, in the documented tie-break order.
 

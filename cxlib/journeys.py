@@ -363,6 +363,66 @@ def team_intervals_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                       bounds)
 
 
+def _path_events(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+                 activities: list[str] | None) -> ir.Table:
+    ev, _ = journey_events_expr(events, spec, as_of)
+    return ev.filter(ev.activity.isin(activities)) if activities else ev
+
+
+def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+                activities: list[str] | None = None,
+                min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Per transition (activity → next activity): count, median, p90 and mean wait in hours.
+
+    ``activities`` restricts the path (e.g. ``spec.milestones()``, leaving calls and updates
+    out); by default every activity counts. Sorted by total hours spent in the transition.
+    ``handoff`` names the two teams when the transition leaves one team's clock for the next's:
+    the unowned time, by hand-off.
+    """
+    ev = _path_events(events, spec, as_of, activities)
+    w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
+    t = ev.mutate(from_activity=ev.activity.lag().over(w),
+                  wait=_hours(ev.ts, ev.ts.lag().over(w)))
+    t = t.filter(t.from_activity.notnull())
+    table = execute(t.group_by(["from_activity", "activity"]).aggregate(
+        n=t.count(), median_hours=t.wait.median(), p90_hours=t.wait.quantile(0.9),
+        mean_hours=t.wait.mean(), total_hours=t.wait.sum()))
+    table = table.rename(columns={"activity": "to_activity"})
+    handoff = {(end, b.from_): f"{a.team} → {b.team}" for a in spec.teams for b in spec.teams
+               if a.team != b.team for end in a.to}
+    table["handoff"] = [handoff.get(pair) for pair in
+                        zip(table["from_activity"], table["to_activity"], strict=True)]
+    table = table.sort_values(["total_hours", "from_activity", "to_activity"],
+                              ascending=[False, True, True]).reset_index(drop=True)
+    small = table["n"] < min_group_size
+    table.loc[small, ["median_hours", "p90_hours", "mean_hours"]] = float("nan")
+    return table.assign(suppressed=small)
+
+
+def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+             activities: list[str] | None = None, top: int = 10,
+             min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """The ``top`` most common paths: share of journeys and median end-to-end days.
+
+    Completed journeys only; ``activities`` as in :func:`bottlenecks`.
+    """
+    ev = _path_events(events, spec, as_of, activities)
+    _, bounds = journey_events_expr(events, spec, as_of)
+    done = bounds.filter(bounds.status == "complete")
+    paths = ev.group_by("journey_id").aggregate(
+        path=ev.activity.collect(order_by=_tie_break(ev)).join(" → "))
+    paths = paths.join(done, "journey_id")
+    paths = paths.mutate(days=_hours(paths.clock_stop, paths.start_ts) / 24)
+    per_path = paths.group_by("path").aggregate(n=paths.count(),
+                                                median_e2e_days=paths.days.median())
+    per_path = per_path.mutate(share=per_path.n.cast("float64")
+                               / per_path.n.sum().over(ibis.window()))
+    table = execute(per_path.order_by([ibis.desc("n"), "path"]).limit(top))
+    small = table["n"] < min_group_size
+    table.loc[small, ["median_e2e_days"]] = float("nan")
+    return table.assign(suppressed=small)
+
+
 # --- summaries of the journey table (every number a report shows) ----------------------------
 
 

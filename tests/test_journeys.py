@@ -304,3 +304,26 @@ def test_activities_the_spec_does_not_name_are_kept_and_reported(spec):
     assert J.build_journeys(log, spec, AS_OF).iloc[0]["n_events"] == 3
     report = J.unknown_activities(log, spec)
     assert report.values.tolist() == [["loyalty_points_added", 1]]
+
+
+def test_bottlenecks_name_the_handoffs_and_their_waits(spec):
+    table = J.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=1)
+    row = table.set_index(["from_activity", "to_activity"]).loc[
+        ("order_confirmed", "backoffice_received")]
+    assert row["handoff"] == "retail → backoffice"
+    assert (row["n"], row["median_hours"]) == (1, pytest.approx(22.0))
+    assert table["total_hours"].is_monotonic_decreasing
+    assert "call_queued" not in set(table["from_activity"])  # contacts are not milestones
+    suppressed = J.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=5)
+    assert suppressed["suppressed"].all() and suppressed["median_hours"].isna().all()
+
+
+def test_variants_count_paths_of_completed_journeys(spec, ci_dataset):
+    story = J.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
+                       min_group_size=1)
+    assert story["path"].tolist() == ["order_placed → service_active"]
+    assert (story["n"].iloc[0], story["share"].iloc[0]) == (2, 1.0)  # J1 and J4
+    assert story["median_e2e_days"].iloc[0] == pytest.approx((104 / 24 + 9) / 2)
+    top = J.variants(ci_dataset.events, spec, AS_OF, spec.milestones(), top=5)
+    assert len(top) == 5 and top["n"].is_monotonic_decreasing
+    assert 0 < top["share"].sum() <= 1

@@ -19,7 +19,8 @@ def answers(demo_full, spec):
     segments = pd.DataFrame({"customer_id": list(truth["segment_of_customer"]),
                              "segment": list(truth["segment_of_customer"].values())})
     frame = Sat.survey_journeys(data.surveys, journeys, data.customers, segments)
-    frame["window_breached"] = (frame["promise_technician_in_window"] == "breached").astype(float)
+    frame["window_breached"] = frame["promise_technician_in_window_class"].isin(
+        ["late", "missed"]).astype(float)
     return frame, truth["world"]
 
 
