@@ -195,7 +195,7 @@ class JourneySpec(_Strict):
         return items
 
     def milestones(self) -> list[str]:
-        """The process skeleton: start, end, cancel, team and promise activities (no contacts)."""
+        """Return the process skeleton: start, end, cancel, team and promise activities."""
         names: dict[str, None] = {}
         for name in (self.start, *(a for t in self.teams for a in (t.from_, *t.to)),
                      *(a for p in self.promises for a in p.activities()), self.end,

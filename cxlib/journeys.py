@@ -402,7 +402,7 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
 def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
              activities: list[str] | None = None, top: int = 10,
              min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """The ``top`` most common paths: share of journeys and median end-to-end days.
+    """Return the ``top`` most common paths: share of journeys and median end-to-end days.
 
     Completed journeys only; ``activities`` as in :func:`bottlenecks`.
     """
