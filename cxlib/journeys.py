@@ -399,6 +399,18 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
     return table.assign(suppressed=small)
 
 
+def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+                   activities: list[str] | None = None) -> pd.DataFrame:
+    """Per activity: how many times it happened and the mean and median wait before it (hours)."""
+    ev = _path_events(events, spec, as_of, activities)
+    w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
+    t = ev.mutate(wait=_hours(ev.ts, ev.ts.lag().over(w)))
+    t = t.filter(t.wait.notnull())
+    return execute(t.group_by("activity").aggregate(
+        n=t.count(), mean_hours=t.wait.mean(), median_hours=t.wait.median()
+    ).order_by([ibis.desc("mean_hours"), "activity"]))
+
+
 def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
              activities: list[str] | None = None, top: int = 10,
              min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:

@@ -327,3 +327,11 @@ def test_variants_count_paths_of_completed_journeys(spec, ci_dataset):
     top = J.variants(ci_dataset.events, spec, AS_OF, spec.milestones(), top=5)
     assert len(top) == 5 and top["n"].is_monotonic_decreasing
     assert 0 < top["share"].sum() <= 1
+
+
+def test_activity_waits_on_the_story(spec):
+    table = J.activity_waits(STORY, spec, AS_OF, spec.milestones()).set_index("activity")
+    # J1 waited 22 h for the back office to receive the order
+    assert table.loc["backoffice_received", "n"] == 1
+    assert table.loc["backoffice_received", "mean_hours"] == pytest.approx(22.0)
+    assert table.loc["service_active", "n"] == 2  # J1 and J4
