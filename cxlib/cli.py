@@ -55,7 +55,9 @@ def _journeys(args: argparse.Namespace) -> int:
 
     data = load_dataset(args.data_dir, timezone=args.timezone)
     as_of = args.as_of or data.events["ts"].max().isoformat()
-    table = build_journeys(data.events, load_spec(args.spec), as_of)
+    conf = dict(kv.split("=", 1) for kv in args.spark_conf)
+    table = build_journeys(data.events, load_spec(args.spec), as_of, engine=args.engine,
+                           spark_conf=conf)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(args.out, index=False)
     print(f"{len(table)} journeys (cut-off {as_of}) written to {args.out}; "
@@ -125,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", default="params/journeys/broadband.yaml")
     p.add_argument("--as-of", help="cut-off (default: the latest event in the data)")
     p.add_argument("--timezone", help="time zone of timestamps without a UTC offset")
+    p.add_argument("--engine", choices=["duckdb", "pyspark"], default="duckdb",
+                   help="where the journey expressions run (default: embedded DuckDB)")
+    p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="a Spark setting, e.g. spark.master=spark://host:7077 (repeatable)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_journeys)
 

@@ -271,6 +271,8 @@ class RunParams(_Strict):
     matrix: dict[str, tuple[str | int | float, ...]] = {}  # one set of reports per value
     channel: str = Field("latest", pattern=r"^[A-Za-z0-9_.-]+$")  # reports/<channel> pointer
     keep_runs: int = Field(30, ge=1)  # runs of this params file kept; older ones deleted
+    engine: Literal["duckdb", "pyspark"] = "duckdb"  # where journeys are computed
+    spark_conf: dict[str, str] = {}  # e.g. {spark.master: "spark://host:7077"}
     demo: DemoData | None = None
 
     @field_validator("matrix")
@@ -295,6 +297,8 @@ class RunParams(_Strict):
             "min_group_size": self.min_group_size,
             "max_bad_share": self.max_bad_share,
             "region": "",
+            "engine": self.engine,
+            "spark_conf": dict(self.spark_conf),
             "output_dir": str(output_dir),
         }
 

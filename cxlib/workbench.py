@@ -36,18 +36,20 @@ class Workbench:
 
 def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
                    max_bad_share: float | None = None, timezone: str | None = None,
-                   random_state: int = 0, region: str = "") -> Workbench:
+                   random_state: int = 0, region: str = "", engine: str = "duckdb",
+                   spark_conf: dict[str, str] | None = None) -> Workbench:
     """Load ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
 
     Segments are learned when the spec has a ``behaviour`` section; otherwise the ``segment``
     column reads ``"all customers"``. With ``region``, journeys, behaviour and answers are
     narrowed to that region's customers *after* segmenting, so segment names mean the same in
-    every regional report.
+    every regional report. ``engine`` (``"duckdb"`` or ``"pyspark"``, with ``spark_conf``)
+    says where the journey table is computed.
     """
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)
     data = load_dataset(data_dir, timezone=timezone, max_bad_share=max_bad_share)
-    journeys = build_journeys(data.events, spec, cutoff)
+    journeys = build_journeys(data.events, spec, cutoff, engine=engine, spark_conf=spark_conf)
     if spec.behaviour is not None:
         behaviour = behaviour_features(data.events, journeys, spec, cutoff)
         segmenter = TimeSensitivitySegmenter(random_state=random_state)

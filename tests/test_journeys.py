@@ -335,3 +335,13 @@ def test_activity_waits_on_the_story(spec):
     assert table.loc["backoffice_received", "n"] == 1
     assert table.loc["backoffice_received", "mean_hours"] == pytest.approx(22.0)
     assert table.loc["service_active", "n"] == 2  # J1 and J4
+
+
+def test_the_attribution_window_is_configurable(spec):
+    # the chat of 1 March is 55 days after J1 ended: outside the default 14 days, inside 60
+    wide = spec.model_copy(update={"attribution": spec.attribution.model_copy(
+        update={"after_end": 60 * 24.0})})
+    assert J.unattributed_contacts(STORY, spec, AS_OF) == 2
+    assert J.unattributed_contacts(STORY, wide, AS_OF) == 1
+    j1 = J.build_journeys(STORY, wide, AS_OF).set_index("journey_id").loc["J1"]
+    assert j1["contacts"] == 3

@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 
 from cxlib import journeys as J
-from tests.conftest import AS_OF
+from cxlib.config import load_params
+from cxlib.errors import ParamsError
+from tests.conftest import AS_OF, run_cx
 
 pytestmark = pytest.mark.spark
 
 
-def test_spark_and_duckdb_build_identical_journey_tables(ci_dataset, spec):
+def _require_spark() -> None:
     missing = ("pyspark is not installed" if importlib.util.find_spec("pyspark") is None
                else "Spark needs a Java runtime (java on PATH)" if not shutil.which("java")
                else None)
@@ -21,8 +23,38 @@ def test_spark_and_duckdb_build_identical_journey_tables(ci_dataset, spec):
         if os.environ.get("CI") == "true":
             pytest.fail(missing)
         pytest.skip(missing)
+
+
+def test_spark_and_duckdb_build_identical_journey_tables(ci_dataset, spec):
+    _require_spark()
     on_duckdb = J.build_journeys(ci_dataset.events, spec, AS_OF)
     on_spark = J.build_journeys(ci_dataset.events, spec, AS_OF, engine="pyspark")
     on_spark = on_spark.sort_values("journey_id").reset_index(drop=True)
     assert len(on_spark) == len(on_duckdb) == ci_dataset.events["journey_id"].nunique()
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, atol=1e-6)
+
+
+def test_cx_journeys_on_spark_matches_duckdb(tmp_path, demo_ci):
+    _require_spark()
+    outputs = {}
+    for engine in ("duckdb", "pyspark"):
+        out = tmp_path / f"{engine}.parquet"
+        result = run_cx("journeys", str(demo_ci), "--as-of", "2026-07-01T00:00:00Z",
+                        "--engine", engine, "--spark-conf", "spark.master=local[1]",
+                        "--out", str(out))
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs[engine] = pd.read_parquet(out).sort_values("journey_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(outputs["pyspark"], outputs["duckdb"], check_dtype=False,
+                                  atol=1e-6)
+
+
+def test_a_params_file_names_the_engine_for_every_notebook(tmp_path, demo_ci):
+    params = tmp_path / "spark.yaml"
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\nengine: pyspark\n"
+                      "spark_conf: {spark.master: 'spark://cluster:7077'}\n")
+    given = load_params(params).notebook_parameters(tmp_path)
+    assert given["engine"] == "pyspark"
+    assert given["spark_conf"] == {"spark.master": "spark://cluster:7077"}
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\nengine: polars\n")
+    with pytest.raises(ParamsError, match="engine"):
+        load_params(params)
