@@ -8,7 +8,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 PORT ?= 8866
 
 .DEFAULT_GOAL := help
-.PHONY: help install data reports test lint lab serve browser notebook-outputs clean
+.PHONY: help install data reports test lint lab serve browser notebook-outputs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ browser: ## install Debian's chromium for the browser tests when it is missing (
 	  && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
 	  || echo "chromium missing: browser tests will be skipped (install Debian's chromium)"; }
 
-test: $(VENV)/.installed data/demo-ci/truth.json browser ## run every test: unit, notebooks (nbval), end-to-end, browser
+test: $(VENV)/.installed data/demo-ci/truth.json browser ## every test: unit, property, truth, nbval, end-to-end, Spark, browser, lint
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider tests notebooks/[0-9]*.ipynb
 
 lint: $(VENV)/.installed ## ruff over the package, tests, benchmarks and notebooks
@@ -48,13 +48,17 @@ lint: $(VENV)/.installed ## ruff over the package, tests, benchmarks and noteboo
 lab: $(VENV)/.installed data ## open JupyterLab on the project
 	$(BIN)/jupyter lab --allow-root --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)
 
-serve: $(VENV)/.installed ## serve the manager dashboard with Voila on 127.0.0.1:$(PORT) (code hidden)
+serve: $(VENV)/.installed ## serve the manager dashboard with Voila on 127.0.0.1:8866 (PORT=…; code hidden)
 	$(BIN)/voila notebooks/dashboards/executive.ipynb --no-browser --Voila.ip=127.0.0.1 \
 	  --port=$(PORT) --MappingKernelManager.cull_idle_timeout=60 \
 	  --MappingKernelManager.cull_interval=10
 
 notebook-outputs: $(VENV)/.installed data/demo-ci/truth.json ## re-run notebooks, store only NBVAL_CHECK_OUTPUT outputs
 	$(BIN)/python -m cxlib.notebooks
+
+bench: $(VENV)/.installed ## the benchmarks (journeys at 1M/10M events vs DuckDB, pandas, PM4Py; runs): ~10 min
+	$(BIN)/python benchmarks/journeys.py
+	$(BIN)/python benchmarks/runs.py
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf data/demo data/demo-ci reports/runs reports/latest reports/index.html
