@@ -262,6 +262,23 @@ def apply_retention(reports: Path, stem: str, keep: int) -> list[Path]:
     return removed
 
 
+def _read_manifest(run: Path) -> dict:
+    """Return a run's manifest, or {} when it is missing or unreadable (old, damaged)."""
+    try:
+        info = json.loads((run / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _report_link(run: Path, nb: dict) -> str:
+    label = nb.get("label") or ""  # runs from before matrix runs have no label
+    folder = f"{label}/" if label else ""
+    shown = nb["notebook"] + (f" [{label}]" if label else "")
+    return (f"<a href='runs/{html.escape(run.name)}/{html.escape(folder)}"
+            f"{html.escape(nb['notebook'])}.html'>{html.escape(shown)}</a>")
+
+
 def write_index(reports: Path) -> Path:
     """Write ``reports/index.html`` listing every run, newest first, failed ones marked."""
     runs = sorted((p for p in (reports / "runs").glob("*") if p.is_dir()
@@ -269,17 +286,13 @@ def write_index(reports: Path) -> Path:
     pointers = {p.resolve(): p.name for p in reports.iterdir() if p.is_symlink()}
     rows = []
     for run in runs:
-        manifest = run / "manifest.json"
-        info = json.loads(manifest.read_text()) if manifest.exists() else {}
+        info = _read_manifest(run)
         status = "failed" if run.name.endswith(".failed") else "ok"
-        links = " · ".join(
-            f"<a href='runs/{run.name}/{html.escape(nb['label'] + '/' if nb['label'] else '')}"
-            f"{nb['notebook']}.html'>{html.escape(nb['notebook'])}"
-            f"{html.escape(' [' + nb['label'] + ']' if nb['label'] else '')}</a>"
-            for nb in info.get("notebooks", []))
+        links = " · ".join(_report_link(run, nb) for nb in info.get("notebooks", [])
+                           if isinstance(nb, dict) and "notebook" in nb)
         mark = f" ({pointers[run.resolve()]})" if run.resolve() in pointers else ""
         rows.append(f"<tr class='{status}'><td>{html.escape(run.name)}{mark}</td>"
-                    f"<td>{status}</td><td>{html.escape(info.get('title', ''))}</td>"
+                    f"<td>{status}</td><td>{html.escape(str(info.get('title', '')))}</td>"
                     f"<td>{links}</td></tr>")
     page = ("<!doctype html><meta charset='utf-8'><title>cxlab reports</title>"
             "<style>body{font-family:sans-serif}td{padding:4px 10px}"
@@ -385,8 +398,11 @@ def _run_into(params: RunParams, params_file: str, dataset: object, data_dir: Pa
         log.removeHandler(handler)
         handler.close()
     final = _publish(reports, partial, run_id, ok, params.channel)
-    removed = apply_retention(reports, Path(params_file).stem, params.keep_runs)
-    if removed:
-        log.info("retention: removed %d old run(s)", len(removed))
-    write_index(reports)
+    try:  # the run is already published (or kept as failed): housekeeping must not undo that
+        removed = apply_retention(reports, Path(params_file).stem, params.keep_runs)
+        if removed:
+            log.info("retention: removed %d old run(s)", len(removed))
+        write_index(reports)
+    except OSError as exc:
+        log.warning("could not tidy old runs or rewrite index.html: %s", exc)
     return RunResult(run_id, final, ok, results)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from cxlib.dashboard import load_published
-from cxlib.runner import apply_retention, run_lock
+from cxlib.runner import apply_retention, run_lock, write_index
 from tests.conftest import CX, ROOT, run_cx
 
 pytestmark = pytest.mark.e2e
@@ -294,3 +294,19 @@ def test_the_crontab_line_in_the_readme_works_as_written(tmp_path):
     latest = tmp_path / "reports/latest"
     manifest = json.loads((latest / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["params"]["demo"]["customers"] == 20000
+
+
+def test_the_index_survives_old_and_damaged_runs(tmp_path):
+    runs = tmp_path / "runs"
+    old = runs / "20250101T000000000000Z-default"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text(json.dumps({  # written before matrix runs existed
+        "title": "old", "notebooks": [{"notebook": "10_journey_times", "status": "ok"}]}))
+    damaged = runs / "20250102T000000000000Z-default.failed"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text("{not json")
+    (runs / "20250103T000000000000Z-default").mkdir()  # no manifest at all
+    page = write_index(tmp_path).read_text()
+    assert "runs/20250101T000000000000Z-default/10_journey_times.html" in page
+    assert "20250102T000000000000Z-default.failed" in page and "failed" in page
+    assert page.count("<tr class=") == 3
