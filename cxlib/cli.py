@@ -29,15 +29,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from cxlib.io import load_dataset
+    from cxlib.io import load_dataset, quarantine_summary
 
     data = load_dataset(args.data_dir, timezone=args.timezone)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(data.quality.to_string(index=False))
         if len(data.quarantine):
             print("\nquarantined rows by rule:")
-            print(data.quarantine.groupby(["table", "column", "rule"]).size()
-                  .rename("rows").to_string())
+            print(quarantine_summary(data.quarantine).to_string(index=False))
             print("\nfirst quarantined rows:")
             print(data.quarantine.head(10).to_string(index=False))
     worst = float(data.quality["bad_share"].max())

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cxlib import plots
 from cxlib.paths import latest_run
-from cxlib.privacy import MIN_GROUP_SIZE
+from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import km_median, mean_ci, nps_ci, proportion_ci
 
 ALL = "All regions"
@@ -50,10 +50,7 @@ def executive_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame, promise: str,
          **mean_ci(done["customer_hours"])},
         {"kpi": "NPS", "unit": "", **nps_ci(surveys["nps"])},
     ]
-    table = pd.DataFrame(rows)
-    small = table["n"] < min_group_size
-    table.loc[small, ["estimate", "ci_low", "ci_high"]] = float("nan")
-    return table.assign(suppressed=small)
+    return suppress_small_groups(pd.DataFrame(rows), min_group_size)
 
 
 def _tile_html(row: pd.Series) -> str:

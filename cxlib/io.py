@@ -116,18 +116,32 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
     return dataset
 
 
+def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Quarantined rows per table, column and rule, most frequent first, with a first example."""
+    if quarantine.empty:
+        return pd.DataFrame(columns=["table", "column", "rule", "rows", "first_row",
+                                     "first_value"])
+    ordered = quarantine.sort_values(["table", "row"], kind="stable")
+    return (ordered.groupby(["table", "column", "rule"], sort=True)
+            .agg(rows=("row", "size"), first_row=("row", "first"),
+                 first_value=("value", "first"))
+            .reset_index()
+            .sort_values(["rows", "table", "column"], ascending=[False, True, True],
+                         kind="stable")
+            .reset_index(drop=True))
+
+
 def check_bad_share(dataset: Dataset, max_bad_share: float) -> None:
     """Raise :class:`ContractError` naming the worst table when its bad share is too high."""
     worst = dataset.quality.sort_values("bad_share", ascending=False).iloc[0]
     if worst["bad_share"] > max_bad_share:
-        rows = dataset.quarantine[dataset.quarantine["table"] == worst["table"]]
-        top = rows.groupby(["column", "rule"]).size().sort_values(ascending=False)
-        (column, rule), example = top.index[0], rows.iloc[0]
+        rules = quarantine_summary(dataset.quarantine)
+        top = rules[rules["table"] == worst["table"]].iloc[0]
         raise ContractError(
-            worst["file"], column, int(example["row"]),
+            worst["file"], top["column"], int(top["first_row"]),
             f"{worst['bad_share']:.1%} of rows quarantined, above max_bad_share "
-            f"{max_bad_share:.1%}; most common: {rule} ({int(top.iloc[0])} rows)",
-            example["value"])
+            f"{max_bad_share:.1%}; most common: {top['rule']} ({int(top['rows'])} rows)",
+            top["first_value"])
 
 
 def source_summary(events: pd.DataFrame) -> pd.DataFrame:

@@ -35,14 +35,17 @@ def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingV
     return later.delta(earlier, unit="microsecond").cast("float64") / _US_PER_HOUR
 
 
-def _as_table(events: pd.DataFrame | ir.Table) -> ir.Table:
-    if isinstance(events, ir.Table):
-        return events
-    cols = ["journey_id", "customer_id", "activity", "ts", "source"]
-    frame = events[cols + (["source_row"] if "source_row" in events.columns else [])].copy()
-    if "source_row" not in frame.columns:
-        frame["source_row"] = range(1, len(frame) + 1)
-    return ibis.memtable(frame)
+def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
+    return ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+
+
+def _until_cutoff(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+                  as_of: str | datetime) -> tuple[ir.Table, ir.TimestampValue]:
+    """Events in tie-break order up to the cut-off (nothing later has happened yet)."""
+    table = events if isinstance(events, ir.Table) else events_table(events)
+    cutoff = _cutoff(as_of)
+    ev = _ordered(table, spec)
+    return ev.filter(ev.ts <= cutoff), cutoff
 
 
 def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
@@ -206,9 +209,7 @@ def journey_events_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
     Journeys that end before they start are left out of both (see :func:`quarantined_journeys`).
     """
-    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
-    ev = _ordered(_as_table(events), spec)
-    ev = ev.filter(ev.ts <= as_of_lit)  # nothing after the cut-off has happened yet
+    ev, as_of_lit = _until_cutoff(events, spec, as_of)
     bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
     bad = bounds.filter(bounds.problem.notnull()).select("journey_id")
     bounds = bounds.filter(bounds.problem.isnull()).drop("problem")
@@ -223,13 +224,11 @@ def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
     Today one rule: the end activity is logged before the start (clock skew between systems).
     """
-    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
-    ev = _ordered(_as_table(events), spec)
-    ev = ev.filter((ev.ts <= as_of_lit) & ev.journey_id.notnull())
-    bounds = _bounds(ev, spec, as_of_lit)
+    ev, as_of_lit = _until_cutoff(events, spec, as_of)
+    bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
     bad = bounds.filter(bounds.problem.notnull())
-    return bad.select("journey_id", "customer_id", "start_ts", "end_ts",
-                      rule=bad.problem).order_by("journey_id").to_pandas()
+    return execute(bad.select("journey_id", "customer_id", "start_ts", "end_ts",
+                              rule=bad.problem).order_by("journey_id"))
 
 
 def unknown_activities(events: pd.DataFrame, spec: JourneySpec) -> pd.DataFrame:
@@ -242,7 +241,7 @@ def unknown_activities(events: pd.DataFrame, spec: JourneySpec) -> pd.DataFrame:
 def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                  as_of: str | datetime) -> ir.Table:
     """Build the journey table as an Ibis expression (backend-independent)."""
-    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
+    as_of_lit = _cutoff(as_of)
     journey_events, bounds = journey_events_expr(events, spec, as_of)
 
     # stage waits: the longest gap between consecutive events, and the wait before the end
@@ -306,9 +305,7 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                           as_of: str | datetime) -> int:
     """Count contacts without a journey id that match no journey (counted, never lost)."""
-    as_of_lit = ibis.literal(parse_as_of(as_of), type="timestamp('UTC')")
-    ev = _ordered(_as_table(events), spec)
-    ev = ev.filter(ev.ts <= as_of_lit)
+    ev, as_of_lit = _until_cutoff(events, spec, as_of)
     bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
     unlinked = ev.filter(ev.journey_id.isnull() & ev.activity.isin(list(spec.contacts)))
     matched = _attribute_unlinked(unlinked, bounds, spec)

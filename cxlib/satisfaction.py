@@ -14,9 +14,18 @@ import statsmodels.api as sm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
-from cxlib.stats import grouped, mean_ci, nps_ci
+from cxlib.stats import grouped, mean_ci, not_estimable, nps_ci
 
 OUTCOMES = ("csat", "nps", "ces")
+
+
+def late_or_missed(data: pd.DataFrame, promise: str = "technician_in_window") -> pd.Series:
+    """1.0 where a window promise ended late or missed (the customer waited in vain), else 0.0.
+
+    A covariate for the satisfaction models: an early arrival also breaks the promise but does
+    not leave the customer waiting.
+    """
+    return data[f"promise_{promise}_class"].isin(["late", "missed"]).astype(float)
 
 
 def _completed(data: pd.DataFrame) -> pd.DataFrame:
@@ -100,8 +109,7 @@ def cost_per_day(data: pd.DataFrame, outcome: str = "csat", by: str | None = "se
     def slope(g: pd.DataFrame) -> dict[str, float]:
         frame = g[[outcome, "e2e_days"]].dropna()
         if len(frame) < 3:
-            return {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": len(frame),
-                    "p_value": np.nan}
+            return not_estimable(len(frame), "p_value")
         fit = sm.OLS(frame[outcome].astype(float), sm.add_constant(frame["e2e_days"])).fit()
         low, high = fit.conf_int().loc["e2e_days"]
         return {"estimate": -fit.params["e2e_days"], "ci_low": -high, "ci_high": -low,
@@ -139,8 +147,7 @@ def tolerance_threshold(data: pd.DataFrame, outcome: str = "csat", by: str | Non
         frame = g[[outcome, "e2e_days", *controls]].dropna()
         n = len(frame)
         if n < max(min_group_size, 20):
-            return {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": n,
-                    "slope_after": np.nan}
+            return not_estimable(n, "slope_after")
         x = frame["e2e_days"].to_numpy(float)
         y = frame[outcome].to_numpy(float)
         extra = frame[list(controls)].to_numpy(float).reshape(n, len(controls))
@@ -168,8 +175,7 @@ def update_effect(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
     def softening(g: pd.DataFrame) -> dict[str, float]:
         frame = g[[outcome, "e2e_days", informed]].dropna()
         if len(frame) < 10 or frame[informed].nunique() < 2:
-            return {"estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": len(frame),
-                    "p_value": np.nan}
+            return not_estimable(len(frame), "p_value")
         inf = frame[informed].astype(float)
         X = sm.add_constant(pd.DataFrame({"days": frame["e2e_days"], "informed": inf,
                                           "days_x_informed": frame["e2e_days"] * inf}))

@@ -178,6 +178,13 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
         return np.array(self.segment_names_, dtype=object)[self.labels_]
 
 
+def segment_sizes(segments: pd.DataFrame, segment: str = "segment") -> pd.DataFrame:
+    """Return customers per segment and their share (segments in name order)."""
+    counts = segments[segment].value_counts().sort_index()
+    return pd.DataFrame({segment: counts.index.astype(str), "customers": counts.to_numpy(),
+                         "share": counts.to_numpy() / max(len(segments), 1)})
+
+
 def segment_profile(features: pd.DataFrame, segment: str = "segment",
                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Mean of each behaviour feature per segment, with interval and ``n`` (tidy)."""

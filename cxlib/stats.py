@@ -22,8 +22,9 @@ def _row(estimate: float, low: float, high: float, n: int) -> dict[str, float]:
     return {"estimate": float(estimate), "ci_low": float(low), "ci_high": float(high), "n": int(n)}
 
 
-def _empty(n: int = 0) -> dict[str, float]:
-    return _row(np.nan, np.nan, np.nan, n)
+def not_estimable(n: int = 0, *extra: str) -> dict[str, float]:
+    """Return a row for a group too small to estimate: NaN statistics (and ``extra``), its ``n``."""
+    return {**_row(np.nan, np.nan, np.nan, n), **dict.fromkeys(extra, np.nan)}
 
 
 def mean_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, float]:
@@ -31,7 +32,7 @@ def mean_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, f
     x = pd.Series(values, dtype="float64").dropna().to_numpy()
     n = len(x)
     if n == 0:
-        return _empty()
+        return not_estimable()
     if n == 1:
         return _row(x[0], np.nan, np.nan, 1)
     half = sps.t.ppf((1 + level) / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
@@ -43,7 +44,7 @@ def median_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str,
     x = np.sort(pd.Series(values, dtype="float64").dropna().to_numpy())
     n = len(x)
     if n == 0:
-        return _empty()
+        return not_estimable()
     lo_k = int(sps.binom.ppf((1 - level) / 2, n, 0.5))
     hi_k = int(sps.binom.ppf((1 + level) / 2, n, 0.5))
     low = x[lo_k - 1] if lo_k >= 1 else np.nan
@@ -54,7 +55,7 @@ def median_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str,
 def proportion_ci(successes: int, n: int, level: float = LEVEL) -> dict[str, float]:
     """Share of successes with a Wilson interval."""
     if n == 0:
-        return _empty()
+        return not_estimable()
     low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
     return _row(successes / n, low, high, n)
 
@@ -64,7 +65,7 @@ def nps_ci(scores: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, fl
     x = pd.Series(scores, dtype="float64").dropna().to_numpy()
     n = len(x)
     if n == 0:
-        return _empty()
+        return not_estimable()
     promoters, detractors = np.mean(x >= 9), np.mean(x <= 6)
     score = promoters - detractors
     se = np.sqrt(max(promoters + detractors - score**2, 0.0) / n)
@@ -84,7 +85,7 @@ def km_median(durations: pd.Series | np.ndarray, observed: pd.Series | np.ndarra
     keep = ~np.isnan(t)
     t, d = t[keep], d[keep]
     if len(t) == 0 or d.sum() == 0:
-        return _empty(len(t))
+        return not_estimable(len(t))
     sf = SurvfuncRight(t, d)
     with np.errstate(divide="ignore", invalid="ignore"):  # bounds the data cannot reach → NaN
         low, high = sf.quantile_ci(0.5, alpha=1 - level)

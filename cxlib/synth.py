@@ -80,10 +80,6 @@ class DemoWorld:
     satisfaction_base: float = 2.4  # latent satisfaction of an on-time, promise-kept journey
     window_breach_penalty: float = 1.2  # latent loss when the technician misses the window
     csat_cuts: tuple[float, ...] = (-2.0, -0.6, 0.8, 2.2)  # latent → CSAT 1..5
-    bad_rows: dict[str, int] = field(
-        default_factory=lambda: {"events_missing_customer": 0, "events_duplicated": 0,
-                                 "surveys_csat_out_of_range": 0}
-    )
 
 
 @dataclass(frozen=True)
@@ -143,7 +139,7 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
         Planted parameters; :class:`DemoWorld` defaults when omitted.
     dirty
         Add a few broken rows (missing ids, duplicates, out-of-range scores), as real exports
-        have; their counts are written to the truth so quarantine can be checked.
+        have; their counts are written to the truth (``bad_rows``) so quarantine can be checked.
 
     """
     world = world or DemoWorld()
@@ -310,12 +306,13 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     })
     customers_df["customer_id"] = customers_df["customer_id"].astype("str")
 
-    bad_rows = dict(world.bad_rows)
+    bad_rows = dict.fromkeys(("events_missing_customer", "events_duplicated",
+                              "surveys_csat_out_of_range"), 0)
     if dirty:
         events, surveys, bad_rows = _add_bad_rows(rng, events, surveys)
-    world = DemoWorld(**{**asdict(world), "segments": world.segments, "bad_rows": bad_rows})
     truth = {
         "world": asdict(world),
+        "bad_rows": bad_rows,  # the broken rows planted, so quarantine counts can be checked
         "seed": seed,
         "customers": n,
         "segment_of_customer": dict(zip(cust_ids.tolist(), np.array(seg_names)[seg].tolist(),

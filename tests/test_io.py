@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from cxlib.errors import ContractError
-from cxlib.io import load_dataset, source_summary
+from cxlib.io import load_dataset, quarantine_summary, source_summary
 from cxlib.schema import check_table
 
 
@@ -114,7 +114,7 @@ def test_a_folder_without_a_table_says_what_is_missing(tmp_path):
 
 
 def test_demo_quarantine_counts_equal_the_planted_bad_rows(demo_ci, ci_dataset):
-    planted = json.loads((demo_ci / "truth.json").read_text())["world"]["bad_rows"]
+    planted = json.loads((demo_ci / "truth.json").read_text())["bad_rows"]
     q = ci_dataset.quarantine
     assert (q["rule"] == "required value is missing").sum() == planted["events_missing_customer"]
     assert ci_dataset.quality.set_index("table").loc["events", "duplicates_removed"] == \
@@ -125,11 +125,27 @@ def test_demo_quarantine_counts_equal_the_planted_bad_rows(demo_ci, ci_dataset):
         assert row.rows_read == row.rows_kept + row.rows_quarantined
 
 
-def test_too_many_bad_rows_stop_with_the_worst_table_and_rule(demo_ci):
+def test_too_many_bad_rows_stop_with_the_worst_table_and_rule(demo_ci, ci_dataset):
     with pytest.raises(ContractError) as err:
         load_dataset(demo_ci, max_bad_share=0.0001)
     assert "surveys" in err.value.file and err.value.column == "csat"
     assert "max_bad_share" in err.value.rule
+    bad = ci_dataset.quarantine
+    first = bad[(bad["table"] == "surveys") & (bad["column"] == "csat")]["row"].min()
+    assert err.value.row == first  # the example row broke the rule the message names
+
+
+def test_quarantine_summary_counts_rows_per_rule_with_a_first_example():
+    q = pd.DataFrame({"table": ["events"] * 3 + ["surveys"], "file": "f",
+                      "row": [7, 3, 5, 2], "column": ["ts", "customer_id", "ts", "csat"],
+                      "rule": ["not a valid timestamp", "required value is missing",
+                               "not a valid timestamp", "outside 1–5"],
+                      "value": ["x", "None", "y", "9"]})
+    summary = quarantine_summary(q)
+    assert summary[["table", "column", "rows", "first_row", "first_value"]].values.tolist() == [
+        ["events", "ts", 2, 5, "y"], ["events", "customer_id", 1, 3, "None"],
+        ["surveys", "csat", 1, 2, "9"]]
+    assert quarantine_summary(q.iloc[:0]).empty
 
 
 def test_source_summary_lists_every_source_system(ci_dataset):

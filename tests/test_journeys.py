@@ -180,6 +180,16 @@ def test_time_to_completion_counts_open_journeys_as_censored(ci_journeys):
     assert km["estimate"] >= done["e2e_days"].median()
 
 
+def test_customer_time_is_the_mean_per_completed_journey(story, spec):
+    table = J.customer_time(story.reset_index(), spec, min_group_size=1).set_index("kind")
+    # complete: J1 (4 h at home, 15 min on hold, 20 min on call) and J4 (4 h at home only)
+    assert table.loc["at_home", "estimate"] == pytest.approx(4.0)
+    assert table.loc["on_hold", "estimate"] == pytest.approx(15 / 60 / 2)
+    assert table.loc["total", "estimate"] == pytest.approx((4.0 + 35 / 60 + 4.0) / 2)
+    assert (table["n"] == 2).all()
+    assert J.customer_time(story.reset_index(), spec)["suppressed"].all()  # n=2 < 5
+
+
 def test_kpi_disconnect_on_the_story(story, spec):
     table = J.kpi_disconnect(story.reset_index(), spec, min_group_size=1).set_index("team")
     # J1 and J4 are complete. J4 has no team events, so its clocks are zero: every team

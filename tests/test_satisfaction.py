@@ -19,8 +19,7 @@ def answers(demo_full, spec):
     segments = pd.DataFrame({"customer_id": list(truth["segment_of_customer"]),
                              "segment": list(truth["segment_of_customer"].values())})
     frame = Sat.survey_journeys(data.surveys, journeys, data.customers, segments)
-    frame["window_breached"] = frame["promise_technician_in_window_class"].isin(
-        ["late", "missed"]).astype(float)
+    frame["window_breached"] = Sat.late_or_missed(frame, "technician_in_window")
     return frame, truth["world"]
 
 
@@ -99,3 +98,9 @@ def test_score_summary_suppresses_small_groups(answers):
     table = Sat.score_summary(tiny, by="segment", min_group_size=5)
     assert table.loc[table["segment"] == "b", "suppressed"].all()
     assert table.loc[table["segment"] == "b", "estimate"].isna().all()
+
+
+def test_late_or_missed_marks_only_customers_left_waiting():
+    frame = pd.DataFrame({"promise_w_class": ["early", "on_time", "late", "missed", "open",
+                                              "not_applicable"]})
+    assert Sat.late_or_missed(frame, "w").tolist() == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]

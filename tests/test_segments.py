@@ -73,3 +73,12 @@ def test_profile_is_tidy_with_interval_and_n(features):
     table = S.segment_profile(features.assign(segment="all"), min_group_size=5)
     assert set(table["feature"]) == set(S.FEATURES)
     assert {"estimate", "ci_low", "ci_high", "n", "suppressed"} <= set(table.columns)
+
+
+def test_segment_sizes_count_every_customer_once():
+    learned = pd.DataFrame({"customer_id": list("abcde"),
+                            "segment": ["time_savers", "informed_waiters", "time_savers",
+                                        "time_engagers", "time_savers"]})
+    sizes = S.segment_sizes(learned)
+    assert sizes.values.tolist() == [["informed_waiters", 1, 0.2], ["time_engagers", 1, 0.2],
+                                     ["time_savers", 3, 0.6]]
