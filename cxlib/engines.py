@@ -8,8 +8,10 @@ A params file (or ``cx journeys --engine pyspark``) names the engine; for a clus
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -52,6 +54,26 @@ def events_table(events: pd.DataFrame, engine: str = "duckdb",
     return ibis.pyspark.connect(session).table(view)
 
 
+# Exact durations count microseconds since the epoch. Spark calls that `unix_micros`; DuckDB
+# calls it `epoch_us`, so a DuckDB connection that runs cxlib's expressions gets a macro of
+# Spark's name (`ready`). DuckDB's `date_diff` on time-zone-aware timestamps goes through ICU
+# calendars and is 2-3x slower (benchmarks/README.md).
+_DUCKDB_MACROS = "create or replace temp macro unix_micros(t) as epoch_us(t)"
+
+
+@ibis.udf.scalar.builtin
+def unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
+    """Microseconds since 1970-01-01 UTC (a builtin of Spark; a macro on DuckDB)."""
+
+
+def ready(table: ir.Table) -> ir.Table:
+    """Make the table's backend ready to run cxlib's expressions on it; return the table."""
+    backend = ibis.get_backend(table)
+    if backend.name == "duckdb":
+        backend.raw_sql(_DUCKDB_MACROS)
+    return table
+
+
 def execute(expr: ir.Table) -> pd.DataFrame:
     """Run an expression on its own backend; timestamps come back tz-aware UTC."""
     frame = expr.to_pandas()
@@ -59,3 +81,8 @@ def execute(expr: ir.Table) -> pd.DataFrame:
         if pd.api.types.is_datetime64_dtype(frame[column]):  # Spark hands back naive UTC
             frame[column] = frame[column].dt.tz_localize("UTC").astype("datetime64[us, UTC]")
     return frame
+
+
+def execute_scalar(expr: ir.Scalar) -> Any:
+    """Run a scalar expression (a count, a flag) on its own backend; return a Python value."""
+    return expr.to_pyarrow().as_py()

@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, parse_as_of
-from cxlib.engines import events_table, execute
+from cxlib.engines import events_table, execute, execute_scalar, ready, unix_micros
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 from cxlib.workhours import business_hours
@@ -32,7 +32,7 @@ _US_PER_HOUR = 3_600_000_000
 
 def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
     """Exact hours between two timestamps (microsecond difference, no boundary counting)."""
-    return later.delta(earlier, unit="microsecond").cast("float64") / _US_PER_HOUR
+    return (unix_micros(later) - unix_micros(earlier)).cast("float64") / _US_PER_HOUR
 
 
 def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
@@ -42,7 +42,7 @@ def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
 def _until_cutoff(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                   as_of: str | datetime) -> tuple[ir.Table, ir.TimestampValue]:
     """Events in tie-break order up to the cut-off (nothing later has happened yet)."""
-    table = events if isinstance(events, ir.Table) else events_table(events)
+    table = ready(events if isinstance(events, ir.Table) else events_table(events))
     cutoff = _cutoff(as_of)
     ev = _ordered(table, spec)
     return ev.filter(ev.ts <= cutoff), cutoff
@@ -60,18 +60,28 @@ def _tie_break(t: ir.Table) -> list[ir.Value]:
     return [t.ts, t.activity_rank, t.activity, t.source_row]
 
 
-def _bounds(linked: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue) -> ir.Table:
-    """Per journey: customer, start, end, cancel, status and the clock's stop time."""
-    a = linked.activity
+def _linked(events: ir.Table) -> ir.Table:
+    """Events that carry their journey id (``attributed`` marks contacts given one later)."""
+    return events.filter(events.journey_id.notnull()).mutate(attributed=ibis.literal(False))
+
+
+def _bounds(events: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue,
+            **per_journey: ir.Scalar) -> ir.Table:
+    """Per journey: customer, start, end, cancel, status, the clock's stop time, ``problem``.
+
+    Attributed contacts never start, end or cancel a journey. ``per_journey`` adds aggregates
+    over the same events (one pass instead of a second aggregate and a join).
+    """
+    a, ts, own = events.activity, events.ts, ~events.attributed
     agg = {
-        "customer_id": linked.customer_id.min(),
-        "first_ts": linked.ts.min(),
-        "start_ts": linked.ts.min(where=a == spec.start) if spec.start else linked.ts.min(),
-        "end_ts": linked.ts.min(where=a == spec.end) if spec.end else linked.ts.max(),
-        "cancel_ts": (linked.ts.min(where=a == spec.cancel) if spec.cancel
+        "customer_id": events.customer_id.min(),
+        "first_ts": ts.min(where=own),
+        "start_ts": ts.min(where=own & (a == spec.start)) if spec.start else ts.min(where=own),
+        "end_ts": ts.min(where=own & (a == spec.end)) if spec.end else ts.max(where=own),
+        "cancel_ts": (ts.min(where=own & (a == spec.cancel)) if spec.cancel
                       else ibis.null("timestamp('UTC')")),
     }
-    b = linked.group_by("journey_id").aggregate(**agg)
+    b = events.group_by("journey_id").aggregate(**agg, **per_journey)
     b = b.mutate(start_ts=b.start_ts.coalesce(b.first_ts)).drop("first_ts")
     status = (ibis.cases((b.end_ts.notnull(), "complete"), (b.cancel_ts.notnull(), "abandoned"),
                          else_="open"))
@@ -210,12 +220,15 @@ def journey_events_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     Journeys that end before they start are left out of both (see :func:`quarantined_journeys`).
     """
     ev, as_of_lit = _until_cutoff(events, spec, as_of)
-    bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
-    bad = bounds.filter(bounds.problem.notnull()).select("journey_id")
+    linked = _linked(ev)
+    bounds = _bounds(linked, spec, as_of_lit)
+    if spec.start and spec.end:  # else the start is the first event or the end the last
+        linked = linked.anti_join(bounds.filter(bounds.problem.notnull()), "journey_id")
     bounds = bounds.filter(bounds.problem.isnull()).drop("problem")
-    linked = ev.filter(ev.journey_id.notnull()).anti_join(bad, "journey_id")
+    if not execute_scalar(ev.journey_id.isnull().any()):
+        return linked, bounds  # nothing to attribute: a union with nothing still costs a join
     attributed = _attribute_unlinked(ev.filter(ev.journey_id.isnull()), bounds, spec)
-    return ibis.union(linked, attributed.select(*linked.columns)), bounds
+    return ibis.union(linked, attributed.mutate(attributed=True).select(*linked.columns)), bounds
 
 
 def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
@@ -225,7 +238,7 @@ def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     Today one rule: the end activity is logged before the start (clock skew between systems).
     """
     ev, as_of_lit = _until_cutoff(events, spec, as_of)
-    bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
+    bounds = _bounds(_linked(ev), spec, as_of_lit)
     bad = bounds.filter(bounds.problem.notnull())
     return execute(bad.select("journey_id", "customer_id", "start_ts", "end_ts",
                               rule=bad.problem).order_by("journey_id"))
@@ -249,21 +262,20 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     gaps = journey_events.mutate(
         gap=_hours(journey_events.ts, journey_events.ts.lag().over(w)),
         is_end=(journey_events.activity == spec.end) if spec.end else
-        (journey_events.ts == journey_events.ts.max().over(
-            ibis.window(group_by=journey_events.journey_id))))
+        (journey_events.ts == journey_events.ts.max().over(w)))
     a = gaps.activity
-    stats = gaps.group_by("journey_id").aggregate(
+    out = _bounds(
+        gaps, spec, as_of_lit,
         n_events=gaps.count(),
         n_sources=gaps.source.nunique(),
         contacts=a.isin(list(spec.contacts)).sum() if spec.contacts else ibis.literal(0),
         updates_sent=a.isin(list(spec.updates)).sum() if spec.updates else ibis.literal(0),
         longest_wait_hours=gaps.gap.max(),
         last_wait_hours=gaps.gap.max(where=gaps.is_end),
-    )
+    ).drop("problem")  # journeys with a problem are not among the journey events
 
     team_defs = [(t.team, t.from_, t.to) for t in spec.teams]
     cust_defs = [(c.name, c.from_, c.to) for c in spec.customer_time]
-    out = bounds.join(stats, "journey_id")
     clocks: dict[str, ir.Value] = {}
     if team_defs:
         teams = _intervals(journey_events, "team", team_defs, bounds)
@@ -306,10 +318,10 @@ def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                           as_of: str | datetime) -> int:
     """Count contacts without a journey id that match no journey (counted, never lost)."""
     ev, as_of_lit = _until_cutoff(events, spec, as_of)
-    bounds = _bounds(ev.filter(ev.journey_id.notnull()), spec, as_of_lit)
+    bounds = _bounds(_linked(ev), spec, as_of_lit)
     unlinked = ev.filter(ev.journey_id.isnull() & ev.activity.isin(list(spec.contacts)))
     matched = _attribute_unlinked(unlinked, bounds, spec)
-    return int(unlinked.count().to_pyarrow().as_py() - matched.count().to_pyarrow().as_py())
+    return int(execute_scalar(unlinked.count()) - execute_scalar(matched.count()))
 
 
 def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
@@ -382,8 +394,11 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
                   wait=_hours(ev.ts, ev.ts.lag().over(w)))
     t = t.filter(t.from_activity.notnull())
     table = execute(t.group_by(["from_activity", "activity"]).aggregate(
-        n=t.count(), median_hours=t.wait.median(), p90_hours=t.wait.quantile(0.9),
+        n=t.count(), quantiles=t.wait.quantile([0.5, 0.9]),  # one sort for both
         mean_hours=t.wait.mean(), total_hours=t.wait.sum()))
+    quantiles = table.pop("quantiles")
+    for position, (name, i) in enumerate([("median_hours", 0), ("p90_hours", 1)], start=3):
+        table.insert(position, name, pd.array([q[i] for q in quantiles], dtype="float64"))
     table = table.rename(columns={"activity": "to_activity"})
     handoff = {(end, b.from_): f"{a.team} → {b.team}" for a in spec.teams for b in spec.teams
                if a.team != b.team for end in a.to}

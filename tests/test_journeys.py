@@ -1,3 +1,4 @@
+import ibis
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -307,6 +308,27 @@ def test_without_start_and_end_the_first_and_last_events_bound_the_journey():
     assert row["last_wait_hours"] == pytest.approx(2.0)
 
 
+def test_an_attributed_contact_never_moves_a_journey_s_default_start_or_end():
+    log = events(("J", "C", "x", "2026-01-01T01:00:00Z", "s"),
+                 ("J", "C", "y", "2026-01-01T05:00:00Z", "s"),
+                 (None, "C", "call", "2026-01-01T00:30:00Z", "phone"),  # before the start
+                 (None, "C", "call", "2026-01-01T07:00:00Z", "phone"))  # after the end
+    row = J.build_journeys(log, _spec(contacts=["call"]), AS_OF).iloc[0]
+    assert (row["contacts"], row["n_events"], row["n_sources"]) == (2, 4, 2)
+    assert str(row["start_ts"]) == "2026-01-01 01:00:00+00:00"
+    assert (row["status"], row["e2e_hours"]) == ("complete", 4.0)
+
+
+def test_durations_are_exact_to_the_microsecond_on_a_connection_cxlib_never_saw(tmp_path):
+    log = events(("J", "C", "x", "2026-01-01T00:00:00Z", "s"),
+                 ("J", "C", "y", "2026-03-01T00:00:00.000001Z", "s"))  # across two months
+    log.to_parquet(tmp_path / "log.parquet")
+    table = ibis.duckdb.connect().read_parquet(str(tmp_path / "log.parquet"))
+    row = J.journey_expr(table, _spec(), AS_OF).to_pandas().iloc[0]  # plain Ibis, not execute
+    assert row["e2e_hours"] == (59 * 24 * 3600 * 10**6 + 1) / 3_600_000_000
+    assert row["longest_wait_hours"] == row["e2e_hours"]
+
+
 def test_activities_the_spec_does_not_name_are_kept_and_reported(spec):
     log = events(("J", "C", "order_placed", "2026-01-01T00:00:00Z", "crm"),
                  ("J", "C", "loyalty_points_added", "2026-01-01T01:00:00Z", "crm"),
@@ -326,6 +348,26 @@ def test_bottlenecks_name_the_handoffs_and_their_waits(spec):
     assert "call_queued" not in set(table["from_activity"])  # contacts are not milestones
     suppressed = J.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=5)
     assert suppressed["suppressed"].all() and suppressed["median_hours"].isna().all()
+
+
+def test_bottleneck_statistics_equal_pandas_on_the_same_journey_events(spec, ci_dataset):
+    from cxlib.engines import execute
+
+    path = spec.milestones()
+    table = J.bottlenecks(ci_dataset.events, spec, AS_OF, path, min_group_size=1)
+    ev = execute(J.journey_events_expr(ci_dataset.events, spec, AS_OF)[0])
+    ev = ev[ev["activity"].isin(path)].sort_values(
+        ["journey_id", "ts", "activity_rank", "activity", "source_row"])
+    by_journey = ev.groupby("journey_id")
+    ev = ev.assign(from_activity=by_journey["activity"].shift(),
+                   wait=by_journey["ts"].diff().dt.total_seconds() / 3600)
+    expected = ev.dropna(subset=["from_activity"]).groupby(["from_activity", "activity"])["wait"]
+    expected = pd.DataFrame({"n": expected.size(), "median_hours": expected.median(),
+                             "p90_hours": expected.quantile(0.9), "mean_hours": expected.mean()})
+    got = table.set_index(["from_activity", "to_activity"])[expected.columns]
+    got.index.names = expected.index.names
+    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index(), check_dtype=False)
+    assert len(table) > 10 and (table["p90_hours"] > table["median_hours"]).any()
 
 
 def test_variants_count_paths_of_completed_journeys(spec, ci_dataset):
