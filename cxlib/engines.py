@@ -18,7 +18,8 @@ import pandas as pd
 ENGINES = ("duckdb", "pyspark")
 EVENT_COLUMNS = ["journey_id", "customer_id", "activity", "ts", "source", "source_row"]
 SPARK_DEFAULTS = {"spark.master": "local[2]", "spark.sql.session.timeZone": "UTC",
-                  "spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "8"}
+                  "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+                  "spark.sql.shuffle.partitions": "8"}
 
 
 def spark_session(conf: Mapping[str, str] | None = None):  # -> pyspark.sql.SparkSession

@@ -433,8 +433,12 @@ def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | da
     ev = _path_events(events, spec, as_of, activities)
     _, bounds = journey_events_expr(events, spec, as_of)
     done = bounds.filter(bounds.status == "complete")
-    paths = ev.group_by("journey_id").aggregate(
-        path=ev.activity.collect(order_by=_tie_break(ev)).join(" → "))
+    # sort each journey's steps by the tie-break fields (order-sensitive aggregation is not
+    # portable: Spark has none), then keep the activity
+    step = ibis.struct(dict(zip(["ts", "rank", "activity", "row"], _tie_break(ev), strict=True)))
+    paths = ev.group_by("journey_id").aggregate(steps=step.collect())
+    paths = paths.select("journey_id", path=paths.steps.sort().map(
+        lambda s: s.activity).join(" → "))
     paths = paths.join(done, "journey_id")
     paths = paths.mutate(days=_hours(paths.clock_stop, paths.start_ts) / 24)
     per_path = paths.group_by("path").aggregate(n=paths.count(),

@@ -34,6 +34,21 @@ def test_spark_and_duckdb_build_identical_journey_tables(ci_dataset, spec):
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_dtype=False, atol=1e-6)
 
 
+def test_bottlenecks_waits_and_paths_are_identical_on_spark(ci_dataset, spec):
+    _require_spark()
+    from cxlib.engines import events_table
+
+    on_spark = events_table(ci_dataset.events, "pyspark")
+    path = spec.milestones()
+    for analysis in (lambda ev: J.bottlenecks(ev, spec, AS_OF, path),
+                     lambda ev: J.activity_waits(ev, spec, AS_OF, path),
+                     lambda ev: J.variants(ev, spec, AS_OF, path)):
+        expected = analysis(ci_dataset.events)
+        assert len(expected) > 5
+        pd.testing.assert_frame_equal(analysis(on_spark), expected, check_dtype=False,
+                                      atol=1e-6)
+
+
 def test_cx_journeys_on_spark_matches_duckdb(tmp_path, demo_ci):
     _require_spark()
     outputs = {}
