@@ -55,24 +55,12 @@ def events_table(events: pd.DataFrame, engine: str = "duckdb",
     return ibis.pyspark.connect(session).table(view)
 
 
-# Exact durations count microseconds since the epoch. Spark calls that `unix_micros`; DuckDB
-# calls it `epoch_us`, so a DuckDB connection that runs cxlib's expressions gets a macro of
-# Spark's name (`ready`). DuckDB's `date_diff` on time-zone-aware timestamps goes through ICU
-# calendars and is 2-3x slower (benchmarks/README.md).
-_DUCKDB_MACROS = "create or replace temp macro unix_micros(t) as epoch_us(t)"
-
-
+# Exact durations count microseconds since the epoch: `unix_micros` is Spark's builtin, and
+# sqlglot writes it as `epoch_us` for DuckDB. DuckDB's `date_diff` on time-zone-aware timestamps
+# goes through ICU calendars and is 2-3x slower (benchmarks/README.md).
 @ibis.udf.scalar.builtin
 def unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
-    """Microseconds since 1970-01-01 UTC (a builtin of Spark; a macro on DuckDB)."""
-
-
-def ready(table: ir.Table) -> ir.Table:
-    """Make the table's backend ready to run cxlib's expressions on it; return the table."""
-    backend = ibis.get_backend(table)
-    if backend.name == "duckdb":
-        backend.raw_sql(_DUCKDB_MACROS)
-    return table
+    """Microseconds since 1970-01-01 UTC, on every backend."""
 
 
 def execute(expr: ir.Table) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, parse_as_of
-from cxlib.engines import events_table, execute, execute_scalar, ready, unix_micros
+from cxlib.engines import events_table, execute, execute_scalar, unix_micros
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 from cxlib.workhours import business_hours
@@ -42,7 +42,7 @@ def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
 def _until_cutoff(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                   as_of: str | datetime) -> tuple[ir.Table, ir.TimestampValue]:
     """Events in tie-break order up to the cut-off (nothing later has happened yet)."""
-    table = ready(events if isinstance(events, ir.Table) else events_table(events))
+    table = events if isinstance(events, ir.Table) else events_table(events)
     cutoff = _cutoff(as_of)
     ev = _ordered(table, spec)
     return ev.filter(ev.ts <= cutoff), cutoff
@@ -258,11 +258,13 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     journey_events, bounds = journey_events_expr(events, spec, as_of)
 
     # stage waits: the longest gap between consecutive events, and the wait before the end
-    w = ibis.window(group_by=journey_events.journey_id, order_by=_tie_break(journey_events))
-    gaps = journey_events.mutate(
-        gap=_hours(journey_events.ts, journey_events.ts.lag().over(w)),
-        is_end=(journey_events.activity == spec.end) if spec.end else
-        (journey_events.ts == journey_events.ts.max().over(w)))
+    je = journey_events
+    w = ibis.window(group_by=je.journey_id, order_by=_tie_break(je))
+    own_ts = ibis.cases((~je.attributed, je.ts), else_=ibis.null("timestamp('UTC')"))
+    gaps = je.mutate(  # an attributed contact never ends a journey (see _bounds)
+        gap=_hours(je.ts, je.ts.lag().over(w)),
+        is_end=~je.attributed & ((je.activity == spec.end) if spec.end else
+                                 (je.ts == own_ts.max().over(w))))
     a = gaps.activity
     out = _bounds(
         gaps, spec, as_of_lit,

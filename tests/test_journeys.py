@@ -317,6 +317,7 @@ def test_an_attributed_contact_never_moves_a_journey_s_default_start_or_end():
     assert (row["contacts"], row["n_events"], row["n_sources"]) == (2, 4, 2)
     assert str(row["start_ts"]) == "2026-01-01 01:00:00+00:00"
     assert (row["status"], row["e2e_hours"]) == ("complete", 4.0)
+    assert row["last_wait_hours"] == 4.0  # the wait before y, not before the later call
 
 
 def test_durations_are_exact_to_the_microsecond_on_a_connection_cxlib_never_saw(tmp_path):
