@@ -217,6 +217,9 @@ def journey_events_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                         as_of: str | datetime) -> tuple[ir.Table, ir.Table]:
     """Events up to the cut-off with contacts attributed to journeys, and each journey's bounds.
 
+    Attributed contacts are marked ``attributed``; the probe for events without a journey id is
+    one small query on the events' backend.
+
     Journeys that end before they start are left out of both (see :func:`quarantined_journeys`).
     """
     ev, as_of_lit = _until_cutoff(events, spec, as_of)
@@ -375,9 +378,10 @@ def team_intervals_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
 
 def _path_events(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-                 activities: list[str] | None) -> ir.Table:
-    ev, _ = journey_events_expr(events, spec, as_of)
-    return ev.filter(ev.activity.isin(activities)) if activities else ev
+                 activities: list[str] | None) -> tuple[ir.Table, ir.Table]:
+    """Journey events on the path (``activities``, or all), and each journey's bounds."""
+    ev, bounds = journey_events_expr(events, spec, as_of)
+    return (ev.filter(ev.activity.isin(activities)) if activities else ev), bounds
 
 
 def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
@@ -390,7 +394,7 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
     ``handoff`` names the two teams when the transition leaves one team's clock for the next's:
     the unowned time, by hand-off.
     """
-    ev = _path_events(events, spec, as_of, activities)
+    ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
     t = ev.mutate(from_activity=ev.activity.lag().over(w),
                   wait=_hours(ev.ts, ev.ts.lag().over(w)))
@@ -416,7 +420,7 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
 def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
                    activities: list[str] | None = None) -> pd.DataFrame:
     """Per activity: how many times it happened and the mean and median wait before it (hours)."""
-    ev = _path_events(events, spec, as_of, activities)
+    ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
     t = ev.mutate(wait=_hours(ev.ts, ev.ts.lag().over(w)))
     t = t.filter(t.wait.notnull())
@@ -432,11 +436,10 @@ def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | da
 
     Completed journeys only; ``activities`` as in :func:`bottlenecks`.
     """
-    ev = _path_events(events, spec, as_of, activities)
-    _, bounds = journey_events_expr(events, spec, as_of)
+    ev, bounds = _path_events(events, spec, as_of, activities)
     done = bounds.filter(bounds.status == "complete")
-    # sort each journey's steps by the tie-break fields (order-sensitive aggregation is not
-    # portable: Spark has none), then keep the activity
+    # sort each journey's steps by the tie-break fields, then keep the activity (Ibis' Spark
+    # backend has no order-sensitive aggregation, so no collect(order_by=...))
     step = ibis.struct(dict(zip(["ts", "rank", "activity", "row"], _tie_break(ev), strict=True)))
     paths = ev.group_by("journey_id").aggregate(steps=step.collect())
     paths = paths.select("journey_id", path=paths.steps.sort().map(
