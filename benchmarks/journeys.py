@@ -39,7 +39,7 @@ ACTIVITIES = np.array(["order_placed", "order_confirmed", "backoffice_received",
                        "technician_done", "activation_requested", "service_active",
                        "call_queued", "call_answered", "update_sent"])
 AS_OF = "2030-01-01T00:00:00Z"
-XES = Path(__file__).resolve().parents[2] / "shared/data/eventlogs/07_bpic2013_incidents.xes.gz"
+XES = Path(__file__).resolve().parents[1] / "tests/data/eventlogs/07_bpic2013_incidents.xes.gz"
 
 
 def write_log(path: Path, n_events: int, seed: int = 0) -> None:

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="write the demo data set with planted truth")
-    p.add_argument("--customers", type=int, default=20_000)
+    p.add_argument("--customers", type=int, default=20_000, help="customers in the world "
+                   "(at least 50; default 20000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", default="data/demo")
     p.set_defaults(func=_demo)

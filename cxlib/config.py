@@ -5,10 +5,11 @@ Both are YAML. Unknown keys are errors (a typo must never be silently ignored).
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -16,7 +17,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -56,7 +59,10 @@ Activities = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
 
 
 class WithinPromise(_Strict):
-    """``to`` must follow ``from`` within a duration (e.g. live within 5 days of the order)."""
+    """``to`` must follow ``from`` within a duration (e.g. live within 5 days of the order).
+
+    Done exactly at ``from`` + ``within`` is kept; undone at the cut-off before then is open.
+    """
 
     name: str
     from_: str = Field(alias="from")
@@ -69,7 +75,10 @@ class WithinPromise(_Strict):
 
 
 class BeforePromise(_Strict):
-    """``event`` must happen no later than the ``before`` event (e.g. delivered by the date)."""
+    """``event`` must happen no later than the ``before`` event (e.g. delivered by the date).
+
+    An ``event`` at the very instant of ``before`` is kept.
+    """
 
     name: str
     event: str
@@ -81,7 +90,11 @@ class BeforePromise(_Strict):
 
 
 class WindowPromise(_Strict):
-    """``event`` must fall in a window: classified early, on time, late or missed."""
+    """``event`` must fall in a window: classified early, on time, late or missed.
+
+    The window includes both ends: arriving at ``after`` or at ``before`` is on time; a window
+    closing exactly at the cut-off is still open, not missed.
+    """
 
     name: str
     event: str
@@ -93,13 +106,40 @@ class WindowPromise(_Strict):
         return (self.event, self.after, self.before)
 
 
-Promise = WithinPromise | BeforePromise | WindowPromise
+def _promise_kind(value: object) -> str:
+    """Tell the promise kind from its keys, so a typo is reported against one kind only."""
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    keys = set(value) if isinstance(value, dict) else set()
+    if keys & {"within", "from", "to"}:
+        return "WithinPromise"
+    return "WindowPromise" if "after" in keys else "BeforePromise"
+
+
+Promise = Annotated[
+    Annotated[WithinPromise, Tag("WithinPromise")]
+    | Annotated[BeforePromise, Tag("BeforePromise")]
+    | Annotated[WindowPromise, Tag("WindowPromise")],
+    Discriminator(_promise_kind)]
+
+
+def known_time_zone(zone: str) -> str:
+    """Return ``zone`` if it is an IANA time zone (``Europe/London``); raise ValueError if not."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as "
+                         "'Europe/London')") from None
+    return zone
+
+
+TimeZone = Annotated[str, BeforeValidator(known_time_zone)]
 
 
 class BusinessCalendar(_Strict):
     """Working time for a team clock: hours on working days, minus holidays, in a time zone."""
 
-    timezone: str = "UTC"
+    timezone: TimeZone = "UTC"
     hours: str = Field("09:00-17:00", pattern=r"^\d\d:\d\d-\d\d:\d\d$")
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = (
         "mon", "tue", "wed", "thu", "fri")
@@ -112,15 +152,6 @@ class BusinessCalendar(_Strict):
         if not "00:00" <= start < end <= "24:00":
             raise ValueError(f"working hours {hours!r} must run forwards within one day")
         return hours
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {zone!r}") from None
-        return zone
 
 
 class TeamClock(_Strict):
@@ -271,6 +302,7 @@ class RunParams(_Strict):
     matrix: dict[str, tuple[str | int | float, ...]] = {}  # one set of reports per value
     channel: str = Field("latest", pattern=r"^[A-Za-z0-9_.-]+$")  # reports/<channel> pointer
     keep_runs: int = Field(30, ge=1)  # runs of this params file kept; older ones deleted
+    timezone: TimeZone | None = None  # zone of timestamps without a UTC offset
     engine: Literal["duckdb", "pyspark"] = "duckdb"  # where journeys are computed
     spark_conf: dict[str, str] = {}  # e.g. {spark.master: "spark://host:7077"}
     demo: DemoData | None = None
@@ -296,6 +328,7 @@ class RunParams(_Strict):
             "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
             "min_group_size": self.min_group_size,
             "max_bad_share": self.max_bad_share,
+            "timezone": self.timezone or "",
             "region": "",
             "engine": self.engine,
             "spark_conf": dict(self.spark_conf),
@@ -315,13 +348,46 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _params_error(path: Path, exc: ValidationError) -> ParamsError:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or "-"
-    reason = "unknown key (check its spelling)" if err["type"] == "extra_forbidden" else err["msg"]
-    if len(exc.errors()) > 1:
-        reason += f" (and {len(exc.errors()) - 1} more problem(s))"
-    return ParamsError(str(path), key, reason)
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """Return the keys a file may hold at ``loc`` (whose last part is the key itself)."""
+    models = [model]
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if any(m.__name__ == part for m in models):  # a tagged union's choice: any kind may
+            continue                                  # be meant (a typo picks the kind)
+        below = [sub for m in models for name, f in m.model_fields.items()
+                 if part in (name, f.alias) for sub in _models_in(f.annotation)]
+        models = below or models  # no field of that name: a key of a mapping (a calendar)
+    return sorted({f.alias or name for m in models for name, f in m.model_fields.items()})
+
+
+def _problem(model: type[BaseModel], err: dict[str, Any]) -> tuple[str, str]:
+    """Return one validation error as (key, reason), with the nearest known key for a typo."""
+    classes = {m.__name__ for m in _models_in(Promise)}
+    loc = tuple(p for p in err["loc"] if p not in classes)
+    key = ".".join(str(p) for p in loc) or "-"
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(model, tuple(err["loc"]))
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        hint = f" — did you mean '{near[0]}'?" if near else f" (known keys: {', '.join(known)})"
+        return key, "unknown key" + hint
+    if err["type"] == "missing":
+        return key, "required key is missing"
+    return key, err["msg"].removeprefix("Value error, ")
+
+
+def params_error(path: Path | str, model: type[BaseModel], exc: ValidationError) -> ParamsError:
+    """Turn a pydantic error into a :class:`ParamsError` that lists every problem."""
+    problems = [_problem(model, err) for err in exc.errors()]
+    (key, reason), *more = problems
+    return ParamsError(str(path), key, reason, tuple(more))
 
 
 def load_spec(path: str | Path) -> JourneySpec:
@@ -330,7 +396,7 @@ def load_spec(path: str | Path) -> JourneySpec:
     try:
         return JourneySpec.model_validate(_read_yaml(p))
     except ValidationError as exc:
-        raise _params_error(p, exc) from None
+        raise params_error(p, JourneySpec, exc) from None
 
 
 def _check_files(params: RunParams, path: Path) -> None:
@@ -345,7 +411,7 @@ def _check_files(params: RunParams, path: Path) -> None:
 
 
 def load_params(path: str | Path) -> RunParams:
-    """Read and validate a ``cx run`` params file; stops on the first unknown or wrong key.
+    """Read and validate a ``cx run`` params file; every unknown or wrong key is reported.
 
     Also checks that the notebooks, the journey spec and the data folder exist.
     """
@@ -353,7 +419,7 @@ def load_params(path: str | Path) -> RunParams:
     try:
         params = RunParams.model_validate(_read_yaml(p))
     except ValidationError as exc:
-        raise _params_error(p, exc) from None
+        raise params_error(p, RunParams, exc) from None
     _check_files(params, p)
     return params
 
@@ -373,8 +439,10 @@ __all__ = [
     "RunParams",
     "TeamClock",
     "WithinPromise",
+    "known_time_zone",
     "load_params",
     "load_spec",
+    "params_error",
     "parse_as_of",
     "parse_duration_hours",
 ]

@@ -23,13 +23,22 @@ class CxError(Exception):
 
 
 class ParamsError(CxError):
-    """A params or journey-spec file is wrong: names the file, the key and the reason."""
+    """A params, mapping or journey-spec file is wrong: names the file, each key and the reason.
+
+    ``key`` and ``reason`` are the first problem; ``problems`` lists every ``(key, reason)``.
+    """
 
     exit_code = EXIT_BAD_PARAMS
 
-    def __init__(self, file: str, key: str, reason: str) -> None:
+    def __init__(self, file: str, key: str, reason: str,
+                 more: tuple[tuple[str, str], ...] = ()) -> None:
         self.file, self.key, self.reason = str(file), key, reason
-        super().__init__(f"{self.file}: key '{key}': {reason}")
+        self.problems = ((key, reason), *more)
+        if more:
+            listed = "".join(f"\n  key '{k}': {r}" for k, r in self.problems)
+            super().__init__(f"{self.file}: {len(self.problems)} problems:{listed}")
+        else:
+            super().__init__(f"{self.file}: key '{key}': {reason}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,12 @@ class NotebookFailed(CxError):
         self.notebook, self.cell, self.first_line, self.reason = notebook, cell, first_line, reason
         where = f"cell {cell} ({first_line!r})" if cell is not None else "before any cell"
         super().__init__(f"{notebook}: {where}: {reason}")
+
+
+class RefusedWrite(CxError):
+    """A command would write where it must not (over a folder of someone's own files)."""
+
+    exit_code = EXIT_BAD_PARAMS
 
 
 class RunLocked(CxError):

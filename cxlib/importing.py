@@ -16,6 +16,7 @@ customer. XES is read with a streaming parser (lxml ``iterparse``), one trace at
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,13 +24,15 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from cxlib.config import params_error
 from cxlib.errors import ContractError, ParamsError
-from cxlib.io import READERS
+from cxlib.io import READERS, read_csv
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT
 
+REQUIRED_EVENT_COLUMNS = ("journey_id", "activity", "ts")  # customer_id and source have defaults
 XES_DEFAULTS = {"journey_id": "case:concept:name", "activity": "concept:name",
                 "ts": "time:timestamp"}
 _XES_TYPES: dict[str, Callable[[str], object]] = {
@@ -49,6 +52,17 @@ class Mapping(BaseModel):
     lifecycle: tuple[str, ...] = ()
     region: str | None = None  # a customer attribute column to use as region
     timezone: str | None = None
+    encoding: str = "utf-8"  # of a CSV export, e.g. latin-1 or cp1252
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1, "
+                             "cp1252)") from None
+        return encoding
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
@@ -60,9 +74,10 @@ def load_mapping(path: str | Path | None) -> Mapping:
         return Mapping.model_validate(yaml.safe_load(p.read_text()) or {})
     except FileNotFoundError:
         raise ParamsError(str(p), "-", "file not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(str(p), "-", f"not valid YAML: {exc}") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise ParamsError(str(p), ".".join(map(str, err["loc"])) or "-", err["msg"]) from None
+        raise params_error(p, Mapping, exc) from None
 
 
 def _local(tag: str) -> str:
@@ -104,8 +119,11 @@ def read_xes(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def read_source(path: str | Path) -> pd.DataFrame:
-    """Read an export by its suffix: ``.xes``/``.xes.gz`` or any registered table reader."""
+def read_source(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read an export by its suffix: ``.xes``/``.xes.gz`` or any registered table reader.
+
+    ``encoding`` is the text encoding of a CSV export.
+    """
     p = resolve(path)
     if not p.is_file():
         raise ContractError(str(p), "-", None, "source file not found")
@@ -117,19 +135,28 @@ def read_source(path: str | Path) -> pd.DataFrame:
     if p.suffix not in READERS:
         raise ContractError(str(p), "-", None, f"unknown format {p.suffix!r}; use .xes, "
                             f".xes.gz or {', '.join(READERS)}")
-    return READERS[p.suffix](p)
+    return read_csv(p, encoding) if p.suffix == ".csv" else READERS[p.suffix](p)
 
 
 def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, pd.DataFrame]:
     """Map a flat export to the canonical events, customers and (empty) surveys tables."""
     columns = {**(XES_DEFAULTS if "concept:name" in raw.columns else {}), **mapping.columns}
+    present = ", ".join(map(str, raw.columns)) or "none"
     for canonical, source_col in columns.items():
         if canonical not in CONTRACT["events"]:
             raise ParamsError(origin, f"columns.{canonical}", "not a column of the events "
                               f"table ({', '.join(CONTRACT['events'])})")
         if source_col not in raw.columns:
             raise ContractError(origin, source_col, None, f"mapped to {canonical} but not in "
-                                f"the export (columns: {', '.join(map(str, raw.columns))})")
+                                f"the export (columns: {present})")
+    unmapped = [c for c in REQUIRED_EVENT_COLUMNS if c not in columns]
+    if unmapped:
+        example = ", ".join(f"{c}: <your column>" for c in unmapped)
+        raise ContractError(origin, ", ".join(unmapped), None,
+                            f"no column of the export is mapped to {', '.join(unmapped)}; name "
+                            f"them in a mapping file given with `cx import --mapping FILE`, "
+                            f"under `columns:` (e.g. columns: {{{example}}}); columns in the "
+                            f"export: {present}")
     if mapping.lifecycle and "lifecycle:transition" in raw.columns:
         raw = raw[raw["lifecycle:transition"].astype("str").str.lower()
                   .isin([v.lower() for v in mapping.lifecycle])]
@@ -159,7 +186,7 @@ def import_source(source: str | Path, out: str | Path,
                   mapping: str | Path | None = None) -> dict[str, int]:
     """Import one export into a data folder of canonical Parquet tables; return row counts."""
     rules = load_mapping(mapping)
-    tables = to_canonical(read_source(source), rules, str(source))
+    tables = to_canonical(read_source(source, rules.encoding), rules, str(source))
     folder = resolve(out)
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():

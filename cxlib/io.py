@@ -19,14 +19,19 @@ from cxlib.schema import QUARANTINE_COLUMNS, check_table
 TABLES = ("events", "surveys", "customers")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    # everything as text: the contract coerces, so a bad cell is quarantined, not misread
-    return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""])
+def read_csv(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """Read a CSV table as text, for the contract to coerce (a bad cell is quarantined).
+
+    Bytes that ``encoding`` cannot decode become U+FFFD (�), which the contract quarantines
+    with the row and column it sits in, instead of refusing the whole file.
+    """
+    return pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""],
+                       encoding=encoding, encoding_errors="replace")
 
 
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     ".parquet": pd.read_parquet,
-    ".csv": _read_csv,
+    ".csv": read_csv,
 }
 
 
@@ -99,6 +104,12 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
             raise ContractError(str(path), "-", None,
                                 f"cannot read the file ({type(exc).__name__}: {exc})") from exc
         result = check_table(raw, table, str(path), timezone)
+        if table == "events" and result.clean.empty:
+            raise ContractError(str(path), "-", None, (
+                "every row was quarantined: no events are left to build journeys from "
+                "(`cx validate` lists why)") if result.rows_read else (
+                "the file has no rows (a header only?): there are no events to build journeys "
+                "from"))
         checked[table] = result.clean
         quarantines.append(result.quarantine)
         n_bad = int(result.quarantine["row"].nunique())

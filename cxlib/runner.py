@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 
-from cxlib.config import RunParams, load_params
+from cxlib.config import DemoData, RunParams, load_params
 from cxlib.errors import (
     EXIT_NOTEBOOK_FAILED,
     EXIT_OK,
@@ -184,6 +184,15 @@ def execute(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> N
     mark_failed(output, result)
     try_write_html(output)
     return result
+
+
+def _generate_demo(demo: DemoData, data_dir: Path) -> None:
+    """Write the demo world into a new or empty ``data_dir``, saying where (loudly if outside)."""
+    outside = not data_dir.is_relative_to(project_root())
+    log.log(logging.WARNING if outside else logging.INFO,
+            "generating demo data (%d customers) in %s%s", demo.customers, data_dir,
+            " — outside the project folder" if outside else "")
+    write_demo(data_dir, demo.customers, demo.seed)
 
 
 def _fingerprint(data_dir: Path) -> str:
@@ -351,10 +360,10 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
     stem = Path(params_file).stem
     with run_lock(reports, stem, wait):
         data_dir = resolve(params.data_dir)
-        if not data_dir.exists() and params.demo is not None:
-            log.info("generating demo data (%d customers) in %s", params.demo.customers, data_dir)
-            write_demo(data_dir, params.demo.customers, params.demo.seed)
-        dataset = load_dataset(data_dir, max_bad_share=params.max_bad_share)
+        if params.demo is not None and not (data_dir.is_dir() and any(data_dir.iterdir())):
+            _generate_demo(params.demo, data_dir)
+        dataset = load_dataset(data_dir, timezone=params.timezone,
+                               max_bad_share=params.max_bad_share)
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{stem}"
         partial = reports / "runs" / f".{run_id}.partial"
         try:

@@ -15,6 +15,10 @@ import pandas as pd
 from cxlib.errors import ContractError
 
 QUARANTINE_COLUMNS = ["table", "file", "row", "column", "rule", "value"]
+UNDECODABLE = "\ufffd"  # what a reader puts where bytes were not valid in the file's encoding
+UNDECODABLE_RULE = ("text is not valid UTF-8 (undecodable bytes shown as \ufffd); save the file as "
+                    "UTF-8, or import it with `cx import --mapping FILE` and `encoding:` in the "
+                    "mapping (e.g. encoding: latin-1)")
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,9 @@ def _as_timestamp(values: pd.Series, file: str, column: str, timezone: str | Non
         row = int(np.flatnonzero(naive)[0]) + 1
         rule = ("timestamps mix values with and without a UTC offset; give every value an offset"
                 if has_offset.any() else
-                "timestamps have no time zone; add a UTC offset to the data or pass a timezone "
-                "parameter (e.g. 'Europe/London')")
+                "timestamps have no time zone; add a UTC offset to the data, or give their "
+                "zone: `timezone:` in the params file (cx run) or `--timezone` (cx validate, "
+                "cx journeys), e.g. 'Europe/London'")
         raise ContractError(file, column, row, rule, text.iloc[row - 1])
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
     if has_offset.any():
@@ -115,8 +120,9 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
     for column in contract:
         if column not in raw.columns:
             raise ContractError(file, column, None, f"required column of '{table}' is missing; "
-                                f"map it in the params file (columns present: "
-                                f"{', '.join(map(str, raw.columns))})")
+                                "rename your column to it, or import the export with "
+                                "`cx import --mapping FILE` and name it under `columns:` "
+                                f"(columns present: {', '.join(map(str, raw.columns))})")
     df = raw.reset_index(drop=True).copy()
     df.insert(0, "_row", np.arange(1, len(df) + 1))
     records: list[pd.DataFrame] = []
@@ -136,6 +142,8 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
         original = df[column]
         if spec.kind == "str":
             df[column] = _as_str(original)
+            flag(df[column].str.contains(UNDECODABLE, regex=False, na=False), column,
+                 UNDECODABLE_RULE, original)
         elif spec.kind == "timestamp":
             df[column] = _as_timestamp(original, file, column, timezone)
             flag(original.notna() & df[column].isna(), column, "not a valid timestamp", original)

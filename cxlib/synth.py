@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cxlib.errors import ParamsError, RefusedWrite
+
 SEGMENTS = ("time_savers", "time_engagers", "informed_waiters")
 REGIONS = ("North", "South", "East", "West", "Central")
 PLANS = ("fibre_100", "fibre_500", "fibre_1000")
@@ -374,7 +376,9 @@ def _surveys(rng: np.random.Generator, who: np.ndarray, t_survey: np.ndarray, cs
 def _add_bad_rows(rng: np.random.Generator, events: pd.DataFrame,
                   surveys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Break a few rows the way real exports break, and count them."""
-    k = max(1, len(events) // 5000)
+    # one broken row per 5,000 events and per 500 answers (none in a smaller world), so any
+    # world stays well inside the contract's default max_bad_share of 2 %
+    k = len(events) // 5000
     events = events.copy()
     missing = rng.choice(len(events), k, replace=False)
     events.loc[missing, "customer_id"] = None
@@ -382,7 +386,7 @@ def _add_bad_rows(rng: np.random.Generator, events: pd.DataFrame,
     dupes = dupes[dupes["customer_id"].notna()]
     events = pd.concat([events, dupes], ignore_index=True)
     surveys = surveys.copy()
-    ks = max(1, len(surveys) // 500)
+    ks = len(surveys) // 500
     out_of_range = rng.choice(len(surveys), ks, replace=False)
     surveys.loc[out_of_range, "csat"] = 9
     return events, surveys, {
@@ -392,12 +396,32 @@ def _add_bad_rows(rng: np.random.Generator, events: pd.DataFrame,
     }
 
 
+MIN_CUSTOMERS = 50  # fewer leave segments and thresholds with nothing to learn from
+
+
+def check_demo_target(out: Path) -> None:
+    """Refuse to write demo data into a folder that holds anything but an earlier demo."""
+    if out.exists() and not out.is_dir():
+        raise RefusedWrite(f"{out}: not a folder; demo data needs a folder of its own")
+    if out.is_dir() and any(out.iterdir()) and not (out / "truth.json").is_file():
+        held = ", ".join(sorted(p.name for p in out.iterdir())[:5])
+        raise RefusedWrite(f"{out}: refusing to write demo data into a folder that is not a demo "
+                      f"folder (it holds {held}); choose an empty or new folder")
+
+
 def write_demo(out: str | Path, customers: int = 20_000, seed: int = 42) -> Path:
     """Generate the demo world and write ``events``, ``surveys``, ``customers`` and ``truth.json``.
 
-    The same ``customers`` and ``seed`` give byte-identical files.
+    The same ``customers`` and ``seed`` give byte-identical files. ``out`` must be new, empty or
+    an earlier demo folder (one with ``truth.json``); anything else raises
+    :class:`~cxlib.errors.RefusedWrite`; a world smaller than :data:`MIN_CUSTOMERS` raises
+    :class:`~cxlib.errors.ParamsError`.
     """
-    out = Path(out)
+    out = Path(out).resolve()
+    if customers < MIN_CUSTOMERS:
+        raise ParamsError("cx demo", "--customers", f"at least {MIN_CUSTOMERS}: a smaller world "
+                          "leaves segments and tolerance thresholds nothing to learn from")
+    check_demo_target(out)
     out.mkdir(parents=True, exist_ok=True)
     data = generate(customers=customers, seed=seed)
     for name in ("events", "surveys", "customers"):

@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from tests.conftest import run_cx
 
@@ -9,14 +10,40 @@ def test_help_documents_the_exit_codes():
     assert "2 bad params" in result.stdout and "4 another run" in result.stdout
 
 
-def test_demo_then_validate(tmp_path):
-    out = tmp_path / "demo"
-    assert run_cx("demo", "--customers", "200", "--seed", "3", "--out", str(out)).returncode == 0
-    ok = run_cx("validate", str(out))
+def test_validate_lists_quarantined_rows_and_stops_above_the_bad_share(demo_ci):
+    ok = run_cx("validate", str(demo_ci))
     assert ok.returncode == 0, ok.stderr
     assert "events" in ok.stdout and "quarantined rows by rule" in ok.stdout
-    strict = run_cx("validate", str(out), "--max-bad-share", "0")
+    strict = run_cx("validate", str(demo_ci), "--max-bad-share", "0")
     assert strict.returncode == 3 and "above --max-bad-share" in strict.stderr
+
+
+@pytest.mark.parametrize("customers, seed", [(50, 1), (50, 2), (73, 5), (200, 3)])
+def test_every_demo_size_the_cli_accepts_passes_its_own_contract(tmp_path, customers, seed):
+    out = tmp_path / "demo"
+    made = run_cx("demo", "--customers", str(customers), "--seed", str(seed), "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    checked = run_cx("validate", str(out))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_demo_too_small_to_learn_from_is_refused_with_a_reason(tmp_path):
+    result = run_cx("demo", "--customers", "49", "--out", str(tmp_path / "d"))
+    assert result.returncode == 2 and "at least 50" in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_demo_data_never_overwrites_a_folder_that_is_not_a_demo(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "events.csv").write_text("precious\n")
+    result = run_cx("demo", "--customers", "50", "--out", str(mine))
+    assert result.returncode == 2 and "not a demo folder" in result.stderr
+    assert str(mine) in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["events.csv"]
+    again = tmp_path / "demo"  # an earlier demo folder may be written again
+    assert run_cx("demo", "--customers", "50", "--out", str(again)).returncode == 0
+    assert run_cx("demo", "--customers", "60", "--out", str(again)).returncode == 0
 
 
 def test_validate_names_a_missing_column(tmp_path, demo_ci):

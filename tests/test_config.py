@@ -74,3 +74,29 @@ def test_spec_activity_order_is_the_documented_tie_break(spec):
     assert order[0] == "order_placed"
     assert order.index("technician_dispatched") < order.index("technician_done")
     assert len(order) == len(set(order))
+
+
+def test_every_problem_is_listed_and_a_typo_gets_the_nearest_known_key(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("data_dri: data/demo\nas_of: '2026-07-01T00:00:00Z'\n"
+                   "timezone: Europe/Lndon\n")
+    with pytest.raises(ParamsError) as err:
+        load_params(bad)
+    problems = dict(err.value.problems)
+    assert problems["data_dir"] == "required key is missing"
+    assert problems["data_dri"] == "unknown key — did you mean 'data_dir'?"
+    assert "unknown time zone 'Europe/Lndon'" in problems["timezone"]
+    assert "3 problems" in str(err.value) and "(and 1 more" not in str(err.value)
+
+
+def test_a_typo_deep_in_a_spec_is_named_with_its_nearest_key(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("journey: j\npromises:\n  - {name: p, from: a, to: b, whithin: 5d}\n"
+                    "  - {name: q, event: b, before: a, aftr: x}\n"
+                    "calendars:\n  office: {hourz: '09:00-17:00'}\n")
+    with pytest.raises(ParamsError) as err:
+        load_spec(path)
+    problems = dict(err.value.problems)
+    assert problems["promises.0.whithin"] == "unknown key — did you mean 'within'?"
+    assert problems["promises.1.aftr"] == "unknown key — did you mean 'after'?"
+    assert problems["calendars.office.hourz"] == "unknown key — did you mean 'hours'?"

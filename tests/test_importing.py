@@ -12,11 +12,9 @@ from cxlib.importing import import_source, load_mapping, read_xes
 from cxlib.io import load_dataset
 from tests.conftest import ROOT, run_cx
 
-LOGS = ROOT.parent / "shared" / "data" / "eventlogs"
-REAL_LOGS = ["running-example.xes", "interval_event_log.xes", "08_receipt.xes.gz",
+LOGS = ROOT / "tests" / "data" / "eventlogs"  # shipped with the repo: see its README
+REAL_LOGS = ["running-example.xes", "interval_event_log.xes.gz", "08_receipt.xes.gz",
              "helpdesk.xes.gz", "07_bpic2013_incidents.xes.gz"]
-needs_logs = pytest.mark.skipif(not LOGS.is_dir(), reason=f"real event logs not found at {LOGS} "
-                                "(they live in the workspace's shared/, not in the repo)")
 
 TINY_XES = """<?xml version="1.0" encoding="UTF-8"?>
 <log xes.version="1.0" xmlns="http://www.xes-standard.org/">
@@ -90,7 +88,6 @@ def test_mapping_problems_name_the_file_and_key(tmp_path):
         import_source(tmp_path / "broken.xes", tmp_path / "out")
 
 
-@needs_logs
 def test_cx_import_of_a_real_log_with_a_mapping(tmp_path):
     result = run_cx("import", str(LOGS / "helpdesk.xes.gz"), "--mapping",
                     "params/mappings/helpdesk.yaml", "--out", str(tmp_path / "helpdesk"))
@@ -103,7 +100,6 @@ def test_cx_import_of_a_real_log_with_a_mapping(tmp_path):
     assert "ticket_resolved" in set(data.events["activity"])
 
 
-@needs_logs
 @pytest.mark.parametrize("name", REAL_LOGS)
 def test_throughput_times_equal_pm4py_to_the_second(tmp_path, name):
     pm4py = pytest.importorskip("pm4py")
@@ -123,3 +119,26 @@ def test_throughput_times_equal_pm4py_to_the_second(tmp_path, name):
     assert set(ours.index) == set(theirs.index.astype(str))
     diff = (ours - theirs.rename(index=str).reindex(ours.index)).abs()
     assert diff.max() < 1.0, diff.sort_values().tail()
+
+
+def test_a_table_the_import_does_not_understand_says_which_mapping_keys_fix_it(tmp_path):
+    pd.DataFrame({"Order": ["A"], "Placed": ["2026-01-01T10:00:00Z"]}).to_csv(
+        tmp_path / "orders.csv", index=False)
+    result = run_cx("import", str(tmp_path / "orders.csv"), "--out", str(tmp_path / "data"))
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr and "orders.csv" in result.stderr
+    for needed in ("journey_id, activity, ts", "--mapping", "columns:", "Order, Placed"):
+        assert needed in result.stderr, needed
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_latin1_export_imports_with_the_encoding_named_in_its_mapping(tmp_path):
+    (tmp_path / "export.csv").write_bytes(
+        "Ticket,Step,When\nA,Caf\xe9 visit,2026-01-01T10:00:00Z\n".encode("latin-1"))
+    (tmp_path / "map.yaml").write_text(
+        "columns: {journey_id: Ticket, activity: Step, ts: When}\nencoding: latin-1\n")
+    import_source(tmp_path / "export.csv", tmp_path / "data", tmp_path / "map.yaml")
+    assert load_dataset(tmp_path / "data").events["activity"].tolist() == ["Café visit"]
+    (tmp_path / "bad.yaml").write_text("columns: {journey_id: Ticket}\nencoding: latin-9000\n")
+    with pytest.raises(ParamsError, match="unknown text encoding"):
+        load_mapping(tmp_path / "bad.yaml")

@@ -154,3 +154,70 @@ def test_source_summary_lists_every_source_system(ci_dataset):
     assert expected <= set(table["source"])
     assert table["events"].sum() == len(ci_dataset.events)
     assert table.set_index("source").loc["telephony", "linked_share"] == 0.0
+
+
+def test_every_hint_names_a_setting_that_exists_with_its_exact_spelling(tmp_path):
+    from cxlib.cli import build_parser
+    from cxlib.config import RunParams
+    from cxlib.importing import Mapping
+
+    naive = _events(ts=["2026-07-01 10:00:00"] * 3)
+    with pytest.raises(ContractError) as err:
+        check_table(naive, "events", "e.csv")
+    assert "`timezone:` in the params file" in err.value.rule
+    assert "`--timezone` (cx validate, cx journeys)" in err.value.rule
+    assert "timezone" in RunParams.model_fields
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for command in ("validate", "journeys"):
+        assert "--timezone" in commands[command]._option_string_actions
+    with pytest.raises(ContractError) as err:
+        check_table(_events().drop(columns=["activity"]), "events", "e.csv")
+    assert "`cx import --mapping FILE`" in err.value.rule and "`columns:`" in err.value.rule
+    assert "columns" in Mapping.model_fields and "--mapping" in \
+        commands["import"]._option_string_actions
+    assert "params file" not in err.value.rule  # params files map no columns
+
+
+def test_a_params_timezone_reads_naive_local_timestamps(tmp_path, demo_ci):
+    from cxlib.config import load_params
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
+                      "timezone: Europe/London\n")
+    given = load_params(params).notebook_parameters(tmp_path)
+    assert given["timezone"] == "Europe/London"
+    raw = _events(ts=["2026-07-01 10:00:00", "2026-01-03 10:00:00", "2026-07-02 09:00:00"])
+    ts = check_table(raw, "events", "e.csv", timezone=given["timezone"]).clean["ts"]
+    assert ts.dt.strftime("%H:%M").tolist() == ["09:00", "10:00", "08:00"]  # BST, GMT, BST
+
+
+def _csv_folder(tmp_path, events_bytes: bytes):
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "events.csv").write_bytes(events_bytes)
+    pd.DataFrame({"customer_id": ["C1"], "region": ["North"]}).to_csv(
+        folder / "customers.csv", index=False)
+    pd.DataFrame(columns=["response_id", "customer_id", "journey_id", "ts", "csat", "nps",
+                          "ces", "comment"]).to_csv(folder / "surveys.csv", index=False)
+    return folder
+
+
+def test_a_byte_that_is_not_utf8_quarantines_its_row_and_names_it(tmp_path):
+    folder = _csv_folder(tmp_path, (
+        "journey_id,customer_id,activity,ts,source\n"
+        "J1,C1,order_placed,2026-01-01T10:00:00Z,crm\n"
+        "J1,C1,caf\xe9_visit,2026-01-02T10:00:00Z,crm\n"
+        "J1,C1,service_active,2026-01-03T10:00:00Z,netops\n").encode("latin-1"))
+    data = load_dataset(folder)
+    q = data.quarantine
+    assert q[["table", "row", "column"]].values.tolist() == [["events", 2, "activity"]]
+    assert "not valid UTF-8" in q["rule"].iloc[0] and "encoding:" in q["rule"].iloc[0]
+    assert q["value"].iloc[0] == "caf\ufffd_visit"
+    assert data.events["activity"].tolist() == ["order_placed", "service_active"]
+
+
+def test_a_header_only_events_file_is_bad_data_naming_the_file(tmp_path):
+    folder = _csv_folder(tmp_path, b"journey_id,customer_id,activity,ts,source\n")
+    with pytest.raises(ContractError) as err:
+        load_dataset(folder)
+    assert err.value.file.endswith("events.csv") and "no rows" in err.value.rule

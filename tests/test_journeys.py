@@ -398,3 +398,83 @@ def test_the_attribution_window_is_configurable(spec):
     assert J.unattributed_contacts(STORY, wide, AS_OF) == 1
     j1 = J.build_journeys(STORY, wide, AS_OF).set_index("journey_id").loc["J1"]
     assert j1["contacts"] == 3
+
+
+# --- promise boundaries, pinned at the exact instant (documented in the README's spec section) --
+
+T0 = "2026-01-01T00:00:00Z"
+
+
+def _one(spec: JourneySpec, *rows: tuple[str, str], as_of: str = AS_OF) -> pd.Series:
+    return J.build_journeys(events(*(("J", "C", a, ts, "s") for a, ts in rows)), spec,
+                            as_of).iloc[0]
+
+
+WITHIN = _spec(start="a", end="z", promises=[{"name": "p", "from": "a", "to": "z",
+                                              "within": "5d"}])
+
+
+@pytest.mark.parametrize("done, state", [
+    ("2026-01-06T00:00:00Z", "met"),             # exactly at the deadline: kept
+    ("2026-01-06T00:00:00.000001Z", "breached"),  # one microsecond later: broken
+])
+def test_a_within_promise_done_exactly_at_its_deadline_is_kept(done, state):
+    row = _one(WITHIN, ("a", T0), ("z", done))
+    assert row["promise_p"] == state
+    assert pd.isna(row["promise_p_late_hours"]) if state == "met" else \
+        row["promise_p_late_hours"] == pytest.approx(1 / 3_600_000_000)
+
+
+@pytest.mark.parametrize("as_of, state", [
+    ("2026-01-06T00:00:00Z", "open"),             # the deadline is now: it can still be kept
+    ("2026-01-06T00:00:00.000001Z", "breached"),  # past it, not done: broken already
+])
+def test_a_within_promise_still_undone_at_the_cutoff(as_of, state):
+    assert _one(WITHIN, ("a", T0), as_of=as_of)["promise_p"] == state
+
+
+BEFORE = _spec(start="a", end="z", promises=[{"name": "p", "event": "z", "before": "due"}])
+
+
+@pytest.mark.parametrize("done, state", [
+    ("2026-01-05T00:00:00Z", "met"),             # at the promised instant: kept
+    ("2026-01-05T00:00:00.000001Z", "breached"),
+])
+def test_a_before_promise_done_at_the_deadline_instant_is_kept(done, state):
+    assert _one(BEFORE, ("a", T0), ("due", "2026-01-05T00:00:00Z"), ("z", done))[
+        "promise_p"] == state
+
+
+@pytest.mark.parametrize("as_of, state", [
+    ("2026-01-05T00:00:00Z", "open"),
+    ("2026-01-05T00:00:00.000001Z", "breached"),
+])
+def test_a_before_promise_whose_deadline_is_the_cutoff_is_still_open(as_of, state):
+    assert _one(BEFORE, ("a", T0), ("due", "2026-01-05T00:00:00Z"), as_of=as_of)[
+        "promise_p"] == state
+
+
+WINDOW = _spec(start="a", end="z", promises=[{"name": "w", "event": "arrive", "after": "open",
+                                              "before": "close"}])
+
+
+@pytest.mark.parametrize("arrived, klass", [
+    ("2026-01-02T07:59:59.999999Z", "early"),
+    ("2026-01-02T08:00:00Z", "on_time"),  # a window includes its opening instant …
+    ("2026-01-02T12:00:00Z", "on_time"),  # … and its closing instant
+    ("2026-01-02T12:00:00.000001Z", "late"),
+])
+def test_a_window_includes_both_its_ends(arrived, klass):
+    row = _one(WINDOW, ("a", T0), ("open", "2026-01-02T08:00:00Z"),
+               ("close", "2026-01-02T12:00:00Z"), ("arrive", arrived))
+    assert row["promise_w_class"] == klass
+
+
+@pytest.mark.parametrize("as_of, klass", [
+    ("2026-01-02T12:00:00Z", "open"),  # the window closes now: an arrival now is still on time
+    ("2026-01-02T12:00:00.000001Z", "missed"),
+])
+def test_a_window_closing_at_the_cutoff_is_not_yet_missed(as_of, klass):
+    row = _one(WINDOW, ("a", T0), ("open", "2026-01-02T08:00:00Z"),
+               ("close", "2026-01-02T12:00:00Z"), as_of=as_of)
+    assert row["promise_w_class"] == klass
