@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -152,9 +154,30 @@ def execute(notebook: str, source: Path, output: Path, parameters: dict, timeout
     return result
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with(parent_pid: int) -> None:
+    """Be killed when ``parent_pid`` (the ``cx run`` that started this worker) dies.
+
+    A run killed with ``kill -9`` cannot stop its workers; the kernel asks for SIGKILL on the
+    worker instead. The worker's kernel then follows on its own: ipykernel exits when its parent
+    process goes away (``JPY_PARENT_PID``). If the parent is already gone, exit now.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the run died before the request above took effect
+
+
 def main(argv: list[str]) -> int:
     """Worker entry point: ``python -m cxlib.execution REQUEST.json RESULT.json``."""
     request = json.loads(Path(argv[0]).read_text())
+    if request.get("runner_pid"):
+        die_with(int(request["runner_pid"]))
     result = execute(request["notebook"], Path(request["source"]), Path(request["output"]),
                      request["parameters"], request["timeout"], request.get("label", ""))
     Path(argv[1]).write_text(json.dumps(asdict(result)))

@@ -158,7 +158,7 @@ def execute(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> N
     request.write_text(json.dumps({"notebook": task.notebook, "label": task.label,
                                    "source": str(notebook_path(task.notebook)),
                                    "output": str(output), "parameters": params,
-                                   "timeout": timeout}))
+                                   "timeout": timeout, "runner_pid": os.getpid()}))
     started = time.monotonic()
     with open(logs / f"{stem}.log", "w") as worker_log:
         proc = subprocess.Popen([sys.executable, "-m", "cxlib.execution", str(request),
@@ -241,6 +241,37 @@ def run_lock(folder: Path, key: str, wait: bool = False) -> Iterator[None]:
             raise RunLocked(f"another `cx run` of {key} is running (lock {handle.name}); "
                             "use --wait to queue behind it") from None
         yield
+
+
+def _lock_is_free(reports: Path, stem: str) -> bool:
+    """Tell whether no run of params file ``stem`` holds its lock right now."""
+    try:
+        with open(reports / f".lock-{stem}", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return True
+
+
+def sweep_stale_partials(reports: Path, own_stem: str) -> list[Path]:
+    """Delete ``runs/.<id>.partial`` folders whose run is gone (killed, machine rebooted).
+
+    A partial folder belongs to a live run only while that run holds its params file's lock;
+    the caller holds ``own_stem``'s lock, so partial folders of its own stem are stale.
+    """
+    removed = []
+    for partial in sorted((reports / "runs").glob(".*.partial")):
+        run_id = partial.name[1:].removesuffix(".partial")
+        stem = run_id.split("-", 1)[1] if "-" in run_id else ""
+        if stem == own_stem or _lock_is_free(reports, stem):
+            shutil.rmtree(partial, ignore_errors=True)
+            log.info("removed %s: its run is gone", partial)
+            removed.append(partial)
+    return removed
 
 
 def _point(reports: Path, channel: str, run_id: str) -> None:
@@ -359,6 +390,7 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
     reports = reports or reports_dir()
     stem = Path(params_file).stem
     with run_lock(reports, stem, wait):
+        sweep_stale_partials(reports, stem)
         data_dir = resolve(params.data_dir)
         if params.demo is not None and not (data_dir.is_dir() and any(data_dir.iterdir())):
             _generate_demo(params.demo, data_dir)

@@ -310,3 +310,65 @@ def test_the_index_survives_old_and_damaged_runs(tmp_path):
     assert "runs/20250101T000000000000Z-default/10_journey_times.html" in page
     assert "20250102T000000000000Z-default.failed" in page and "failed" in page
     assert page.count("<tr class=") == 3
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "zombie" not in status.lower()
+
+
+def test_a_killed_run_takes_its_workers_and_kernels_with_it_and_the_next_run_sweeps_up(
+        tmp_path, demo_ci):
+    from cxlib.runner import _descendants
+
+    pid_file = tmp_path / "kernel.pid"
+    root, params = _project_with(tmp_path, demo_ci, [
+        f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))",
+        "time.sleep(120)  # still running when the run is killed"])
+    params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
+                      "notebooks: [99_planted]\n")
+    reports = tmp_path / "reports"
+    env = {**os.environ, "CXLAB_ROOT": str(root)}
+    run = subprocess.Popen([*CX, "run", str(params), "--reports-dir", str(reports), "--quiet"],
+                           env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not pid_file.exists() or not pid_file.read_text():
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    below = _descendants(run.pid)  # the worker, its kernel and anything they started
+    kernel = int(pid_file.read_text())
+    assert kernel in below and len(below) >= 2
+    run.kill()  # kill -9: the run gets no chance to clean up
+    run.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in below if _alive(pid)] == []
+    assert list((reports / "runs").glob(".*.partial"))  # left behind by the killed run
+    # the next run of any params file sweeps it (the killed run no longer holds its lock)
+    quick, _ = _project_with(tmp_path / "next", demo_ci, ["x = 1"])
+    other = quick / "params/other.yaml"
+    other.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
+                     "notebooks: [99_planted]\nchannel: other\n")
+    result = run_cx("run", str(other), "--reports-dir", str(reports),
+                    env={"CXLAB_ROOT": str(quick)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not list((reports / "runs").glob(".*.partial"))
+
+
+def test_only_partial_folders_of_runs_that_are_gone_are_swept(tmp_path):
+    from cxlib.runner import sweep_stale_partials
+
+    runs = tmp_path / "runs"
+    names = {stem: runs / f".20260101T000000000000Z-{stem}.partial"
+             for stem in ("daily", "weekly", "ci")}
+    for folder in names.values():
+        folder.mkdir(parents=True)
+    with run_lock(tmp_path, "daily"):  # a live run of params/daily.yaml
+        removed = sweep_stale_partials(tmp_path, "ci")  # the caller is a run of params/ci.yaml
+    assert sorted(removed) == sorted([names["weekly"], names["ci"]])
+    assert names["daily"].is_dir()
