@@ -6,6 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 PORT ?= 8866
+CHANNEL ?= latest
 
 .DEFAULT_GOAL := help
 .PHONY: help install data reports test lint lab serve browser notebook-outputs bench clean
@@ -48,10 +49,8 @@ lint: $(VENV)/.installed ## ruff over the package, tests, benchmarks and noteboo
 lab: $(VENV)/.installed data ## open JupyterLab on the project
 	$(BIN)/jupyter lab --allow-root --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)
 
-serve: $(VENV)/.installed ## serve the manager dashboard with Voila on 127.0.0.1:8866 (PORT=…; code hidden)
-	$(BIN)/voila notebooks/dashboards/executive.ipynb --no-browser --Voila.ip=127.0.0.1 \
-	  --port=$(PORT) --MappingKernelManager.cull_idle_timeout=60 \
-	  --MappingKernelManager.cull_interval=10
+serve: $(VENV)/.installed ## serve the manager dashboard on 127.0.0.1:8866 (PORT=…, CHANNEL=latest|ci|…)
+	$(BIN)/cx serve --channel $(CHANNEL) --port $(PORT)
 
 notebook-outputs: $(VENV)/.installed data/demo-ci/truth.json ## re-run notebooks, store only NBVAL_CHECK_OUTPUT outputs
 	$(BIN)/python -m cxlib.notebooks

@@ -94,6 +94,13 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from cxlib.serving import serve
+
+    return serve(channel=args.channel, port=args.port, reports_dir=args.reports_dir,
+                 voila_args=args.voila_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``cx`` argument parser."""
     parser = argparse.ArgumentParser(prog="cx", description="cxlab: the customer's time, "
@@ -144,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar; warnings and errors "
                    "only (for cron)")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("serve", help="serve the manager dashboard (Voilà, code hidden, offline)")
+    p.add_argument("--channel", default="latest", help="which published run to show: "
+                   "reports/<channel> (default: latest)")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--reports-dir", help="default: reports/ (or $CXLAB_REPORTS_DIR)")
+    p.add_argument("voila_args", nargs="*", metavar="-- VOILA_OPTION",
+                   help="further Voilà options after --, e.g. "
+                   "-- --MappingKernelManager.cull_idle_timeout=120")
+    p.set_defaults(func=_serve)
     return parser
 
 

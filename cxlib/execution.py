@@ -90,11 +90,18 @@ def mark_failed(path: Path, result: NotebookResult) -> None:
     nbformat.write(book, path)
 
 
+REPORT_TEMPLATES = Path(__file__).parent / "share" / "nbconvert" / "templates"
+
+
 def write_html(path: Path) -> None:
-    """Write ``path``'s HTML next to it, without code cells (what managers read)."""
+    """Write ``path``'s HTML next to it, without code cells (what managers read).
+
+    The page loads nothing from the internet (template ``cxlab-report``).
+    """
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True)
+    exporter = HTMLExporter(exclude_input=True, template_name="cxlab-report",
+                            extra_template_basedirs=[str(REPORT_TEMPLATES)])
     exporter.log.setLevel(logging.ERROR)  # not "alternative text is missing" per figure
     body, _ = exporter.from_filename(str(path))
     path.with_suffix(".html").write_text(body)

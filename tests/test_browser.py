@@ -1,23 +1,37 @@
-"""The manager's view: a real Voilà server, a real headless Chromium (Debian's), via Playwright."""
+"""The manager's view: a real Voilà server (`cx serve`), a real headless Chromium (Debian's).
 
+Every page is opened offline (a request that leaves 127.0.0.1 fails the test) and with a dialog
+handler that fails the test if any script a name smuggled in gets to run.
+"""
+
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CX, ROOT, run_cx
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync"]
+HOSTILE = {  # each would run script in the manager's browser if it reached the page as HTML
+    "promise": "<img src=x onerror=alert('promise')>",
+    "title": "<script>alert('title')</script><img src=x onerror=alert('title')>",
+    "region": "<img src=x onerror=alert('region')>",
+    "activity": "<img src=x onerror=alert('activity')>",
+}
 
 
 def _chromium() -> str:
@@ -36,18 +50,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def voila_url(published_reports, tmp_path_factory):
+def kernels_of(server_pid: int) -> list[int]:
+    """The kernel processes a Voilà server started."""
+    from cxlib.runner import _descendants
+
+    return [pid for pid in _descendants(server_pid)
+            if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+@contextmanager
+def serving(reports: Path, channel: str, log: Path, *voila_args: str):
+    """`cx serve` on a free port until the block ends; yields the page URL and server pid."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("voila") / "voila.log"
-    env = {**os.environ, "CXLAB_REPORTS_DIR": str(published_reports)}
     with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "voila", str(ROOT / "notebooks/dashboards/executive.ipynb"),
-             "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-             "--MappingKernelManager.cull_idle_timeout=60",
-             "--MappingKernelManager.cull_interval=10"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        server = subprocess.Popen([*CX, "serve", "--channel", channel, "--port", str(port),
+                                   "--reports-dir", str(reports), "--", *voila_args],
+                                  stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -57,9 +75,9 @@ def voila_url(published_reports, tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"voila did not start:\n{log.read_text()[-3000:]}")
+                    pytest.fail(f"cx serve did not start:\n{log.read_text()[-3000:]}")
                 time.sleep(0.3)
-        yield base + "/"
+        yield base + "/", server.pid
     finally:
         server.terminate()
         try:
@@ -68,23 +86,68 @@ def voila_url(published_reports, tmp_path_factory):
             server.kill()
 
 
-def test_manager_sees_numbers_and_the_filter_redraws_the_figure(voila_url, tmp_path):
+class Watched:
+    """A browser page that records dialogs (script that ran) and requests leaving 127.0.0.1."""
+
+    def __init__(self, page):
+        self.page, self.dialogs, self.outside = page, [], []
+        page.on("dialog", self._dialog)
+        page.route("**/*", self._route)
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route):
+        host = urlparse(route.request.url).hostname
+        if route.request.url.startswith(("http://", "https://")) and host != "127.0.0.1":
+            self.outside.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def assert_clean(self):
+        assert self.dialogs == [], f"script ran in the page: {self.dialogs}"
+        assert self.outside == [], f"requests left the machine: {self.outside}"
+
+
+@contextmanager
+def browser():
     from playwright.sync_api import sync_playwright
 
     executable = _chromium()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, headless=True,
-                                     args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1100, "height": 900})
-        page.goto(voila_url, timeout=90_000)
+        chromium = pw.chromium.launch(executable_path=executable, headless=True,
+                                      args=CHROMIUM_FLAGS)
+        try:
+            yield lambda: Watched(chromium.new_page(viewport={"width": 1100, "height": 900}))
+        finally:
+            chromium.close()
+
+
+def _tiles(page) -> list[str]:
+    return page.locator(".cx-value").all_inner_texts()
+
+
+def test_manager_sees_numbers_of_a_named_run_and_the_filter_redraws_the_figure(
+        published_reports, tmp_path):
+    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, _), \
+            browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto(url, timeout=90_000)
         page.wait_for_selector(".cx-value", timeout=90_000)
-        values = page.locator(".cx-value").all_inner_texts()
+        values = _tiles(page)
         assert len(values) == 4
         assert all(any(ch.isdigit() for ch in v) for v in values), values
         body = page.inner_text("body")
         assert "Traceback" not in body and "Error" not in body
-        assert "ExecutiveDashboard(" not in page.content()  # sources are not shown
+        assert "open_dashboard(" not in page.content()  # sources are not shown
+        run_id = (published_reports / "ci").resolve().name
+        header = page.inner_text(".cx-run")  # which run the numbers come from
+        assert "cxlab CI run" in header and run_id in header
+        assert "cut-off 2026-07-01T00:00:00Z" in header and "journeys" in header
         figure = page.locator("img").first
         figure.wait_for(timeout=30_000)
         before_src, before_tiles = figure.get_attribute("src"), values
@@ -102,6 +165,106 @@ def test_manager_sees_numbers_and_the_filter_redraws_the_figure(voila_url, tmp_p
             ".map(e => e.innerText).join('|') !== old", arg="|".join(before_tiles),
             timeout=30_000)
         assert choice in page.inner_text("body")
+        page.wait_for_timeout(1500)  # the guard's ping after the change has been answered
+        assert page.locator(".cx-connection-lost").is_hidden()
+        assert "cx-stale" not in (page.get_attribute("body", "class") or "")
         page.screenshot(path=str(ARTIFACTS / "dashboard_one_region.png"), full_page=True)
-        browser.close()
+        watched.assert_clean()  # offline: nothing fetched from a CDN
     assert (ARTIFACTS / "dashboard_one_region.png").stat().st_size > 10_000
+
+
+def test_before_any_run_the_page_says_so_in_plain_words(tmp_path):
+    with serving(tmp_path / "empty", "latest", tmp_path / "voila.log") as (url, _), \
+            browser() as new:
+        watched = new()
+        watched.page.goto(url, timeout=90_000)
+        watched.page.wait_for_selector(".cx-no-run", timeout=90_000)
+        body = watched.page.inner_text("body")
+        assert "No published run yet" in body and "make reports" in body
+        assert "error" not in body.lower() and "Traceback" not in body
+        watched.page.goto(url + "no/such/page")  # Voilà's own error pages are offline too
+        assert any(code in watched.page.inner_text("body") for code in ("403", "404"))
+        watched.assert_clean()
+
+
+def test_a_page_whose_kernel_is_gone_greys_its_numbers_and_says_reload(published_reports,
+                                                                       tmp_path):
+    # the server culls an idle kernel of a page that lost its connection (> cull_idle_timeout);
+    # the page then holds widgets nobody answers: the same as a kernel killed under it
+    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, server), \
+            browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto(url, timeout=90_000)
+        page.wait_for_selector(".cx-value", timeout=90_000)
+        before = _tiles(page)
+        kernels = kernels_of(server)
+        assert len(kernels) == 1
+        os.kill(kernels[0], signal.SIGKILL)
+        page.locator("select").first.select_option(index=1)  # a filter nobody will answer
+        page.wait_for_selector(".cx-connection-lost", state="visible", timeout=20_000)
+        banner = page.locator(".cx-connection-lost")
+        assert "no longer follow the filters" in banner.inner_text()
+        assert banner.locator("a").inner_text() == "Reload the page"
+        assert banner.locator("a").get_attribute("href") == page.url
+        assert "cx-stale" in page.get_attribute("body", "class")
+        opacity = page.evaluate("getComputedStyle(document.querySelector('.cx-dashboard'))"
+                                ".opacity")
+        assert float(opacity) < 0.5  # the previous region's numbers are visibly out of play
+        assert _tiles(page) == before
+        page.screenshot(path=str(ARTIFACTS / "dashboard_connection_lost.png"), full_page=True)
+        watched.assert_clean()
+
+
+@pytest.fixture(scope="module")
+def hostile_reports(tmp_path_factory, demo_ci):
+    """A published run whose spec, params title, region names and an activity are hostile."""
+    root = tmp_path_factory.mktemp("hostile")
+    data = root / "data"
+    shutil.copytree(demo_ci, data)
+    customers = pd.read_parquet(data / "customers.parquet")
+    customers["region"] = customers["region"].replace({"North": HOSTILE["region"]})
+    customers.to_parquet(data / "customers.parquet", index=False)
+    events = pd.read_parquet(data / "events.parquet")
+    odd = events[events["activity"] == "order_confirmed"].head(20).assign(
+        activity=HOSTILE["activity"])
+    pd.concat([events, odd], ignore_index=True).to_parquet(data / "events.parquet", index=False)
+    spec = (ROOT / "params/journeys/broadband.yaml").read_text().replace(
+        "live_within_7_days", json.dumps(HOSTILE["promise"]))
+    (root / "spec.yaml").write_text(spec)
+    (root / "params.yaml").write_text(
+        f"title: {json.dumps(HOSTILE['title'])}\ndata_dir: {data}\n"
+        f"journey_spec: {root / 'spec.yaml'}\n"
+        "as_of: '2026-07-01T00:00:00Z'\nchannel: hostile\n")
+    reports = root / "reports"
+    result = run_cx("run", str(root / "params.yaml"), "--reports-dir", str(reports))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return reports
+
+
+def test_hostile_names_are_shown_as_text_never_run(hostile_reports, tmp_path):
+    with serving(hostile_reports, "hostile", tmp_path / "voila.log") as (url, _), \
+            browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto(url, timeout=90_000)
+        page.wait_for_selector(".cx-value", timeout=90_000)
+        text = page.inner_text("body")
+        assert HOSTILE["promise"] in text and HOSTILE["title"] in text  # shown, as text
+        before = "|".join(_tiles(page))
+        page.locator("select").first.select_option(label=HOSTILE["region"])
+        page.wait_for_function(
+            "(old) => Array.from(document.querySelectorAll('.cx-value'))"
+            ".map(e => e.innerText).join('|') !== old", arg=before, timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "dashboard_hostile_names.png"), full_page=True)
+        watched.assert_clean()
+        # the published reports and the index, opened from files as a reader would
+        run = (hostile_reports / "hostile").resolve()
+        pages = [hostile_reports / "index.html", *sorted(run.glob("*.html"))]
+        assert len(pages) == 5
+        for path in pages:
+            page.goto(path.as_uri())
+            page.wait_for_timeout(500)
+        assert HOSTILE["activity"] in (run / "00_data_quality.html").read_text().replace(
+            "&lt;", "<").replace("&gt;", ">").replace("&#x27;", "'").replace("&#39;", "'")
+        watched.assert_clean()

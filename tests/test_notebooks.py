@@ -66,5 +66,5 @@ def test_dashboard_notebook_is_a_parameters_cell_and_one_line():
     book = nbformat.read(ROOT / "notebooks/dashboards/executive.ipynb", 4)
     code = [c for c in book.cells if c.cell_type == "code"]
     assert len(code) == 2 and "parameters" in code[0].metadata.get("tags", [])
-    assert "ExecutiveDashboard" in code[1].source
+    assert "open_dashboard" in code[1].source
     assert json.dumps(book.metadata.get("kernelspec", {})).count("python3") == 1

@@ -23,7 +23,7 @@ NOTEBOOKS = ["00_data_quality", "10_journey_times", "20_time_segments",
 
 
 def test_a_run_publishes_notebooks_html_tables_and_manifest(published_reports):
-    latest = published_reports / "latest"
+    latest = published_reports / "ci"
     assert latest.is_symlink() and latest.resolve().parent == published_reports / "runs"
     for name in NOTEBOOKS:
         book = nbformat.read(latest / f"{name}.ipynb", 4)
@@ -43,24 +43,24 @@ def test_a_run_publishes_notebooks_html_tables_and_manifest(published_reports):
     assert {"pandas", "duckdb", "papermill"} <= set(manifest["packages"])
     assert len(manifest["input_fingerprint"]) == 16 and manifest["params"]["as_of"]
     index = (published_reports / "index.html").read_text()
-    assert latest.resolve().name in index and "(latest)" in index
+    assert latest.resolve().name in index and "(ci)" in index
 
 
 def test_published_tables_hold_no_customer_ids(published_reports):
-    for path in (published_reports / "latest/tables").glob("*.parquet"):
+    for path in (published_reports / "ci/tables").glob("*.parquet"):
         columns = pd.read_parquet(path).columns
         assert "customer_id" not in columns and "comment" not in columns, path.name
 
 
 def _nothing_new_published(reports, before, runs_before):
     """The previous run is still the published one, still readable, and nothing was added."""
-    assert (reports / "latest").resolve() == before
-    assert load_published(reports / "latest")["journey_facts"].shape[0] > 0
+    assert (reports / "ci").resolve() == before
+    assert load_published(reports / "ci").journeys.shape[0] > 0
     assert sorted((reports / "runs").iterdir()) == runs_before
 
 
 def test_a_misspelled_key_stops_the_run_within_seconds(tmp_path, published_reports):
-    before, runs_before = (published_reports / "latest").resolve(), \
+    before, runs_before = (published_reports / "ci").resolve(), \
         sorted((published_reports / "runs").iterdir())
     params = tmp_path / "typo.yaml"
     params.write_text((ROOT / "params/ci.yaml").read_text().replace("timeout_seconds",
@@ -74,8 +74,9 @@ def test_a_misspelled_key_stops_the_run_within_seconds(tmp_path, published_repor
 
 
 def _project_with(tmp_path, demo_ci, cells: list[str], name: str = "99_planted",
-                  extra: str = "") -> tuple:
-    """A copy of the project's notebooks and params plus one notebook running ``cells``."""
+                  extra: str = "", before: tuple[str, ...] = ("00_data_quality",)) -> tuple:
+    """A copy of the project's notebooks and params plus one notebook running ``cells``,
+    run after the notebooks ``before``."""
     root = tmp_path / "project"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     shutil.copytree(ROOT / "params", root / "params")
@@ -86,30 +87,31 @@ def _project_with(tmp_path, demo_ci, cells: list[str], name: str = "99_planted",
     nbformat.write(book, root / f"notebooks/{name}.ipynb")
     params = root / "params/planted.yaml"
     params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
-                      f"notebooks: [00_data_quality, {name}]\n{extra}")
+                      f"notebooks: [{', '.join((*before, name))}]\nchannel: ci\n{extra}")
     return root, params
 
 
-def _assert_failed_and_latest_intact(reports, before, result, *needles):
+def _assert_failed_and_latest_intact(reports, before, result, *needles,
+                                     statuses: tuple[str, ...] = ("ok", "failed")):
     assert result.returncode == 1, result.stderr[-2000:]
     for needle in needles:
         assert needle in result.stderr, (needle, result.stderr[-2000:])
-    assert (reports / "latest").resolve() == before
-    assert load_published(reports / "latest")["journey_facts"].shape[0] > 0
+    assert (reports / "ci").resolve() == before
+    assert load_published(reports / "ci").journeys.shape[0] > 0
     assert not list((reports / "runs").glob(".*partial"))
     failed = sorted((reports / "runs").glob("*.failed"))[-1]
     manifest = json.loads((failed / "manifest.json").read_text())
     assert manifest["status"] == "failed"
-    assert [nb["status"] for nb in manifest["notebooks"]] == ["ok", "failed"]
+    assert tuple(nb["status"] for nb in manifest["notebooks"]) == statuses
     marker = nbformat.read(failed / "99_planted.ipynb", 4).cells[0]
     assert "did not finish" in marker.source  # the kept notebook says why, at the top
     assert (failed / "99_planted.html").exists()
-    return manifest["notebooks"][1]
+    return manifest["notebooks"][-1]
 
 
 def test_a_failing_notebook_never_replaces_the_last_good_run(tmp_path, demo_ci,
                                                              published_reports):
-    before = (published_reports / "latest").resolve()
+    before = (published_reports / "ci").resolve()
     root, params = _project_with(tmp_path, demo_ci, ["x = 1", "raise RuntimeError('planted')"])
     result = run_cx("run", str(params), "--reports-dir", str(published_reports),
                     env={"CXLAB_ROOT": str(root)})
@@ -120,7 +122,7 @@ def test_a_failing_notebook_never_replaces_the_last_good_run(tmp_path, demo_ci,
 
 
 def test_a_killed_kernel_is_reported_with_its_cell(tmp_path, demo_ci, published_reports):
-    before = (published_reports / "latest").resolve()
+    before = (published_reports / "ci").resolve()
     root, params = _project_with(tmp_path, demo_ci, [
         "import os, signal", "os.kill(os.getpid(), signal.SIGKILL)  # the kernel dies here"])
     result = run_cx("run", str(params), "--reports-dir", str(published_reports),
@@ -131,17 +133,18 @@ def test_a_killed_kernel_is_reported_with_its_cell(tmp_path, demo_ci, published_
 
 
 def test_a_hanging_notebook_is_stopped_at_its_timeout(tmp_path, demo_ci, published_reports):
-    before = (published_reports / "latest").resolve()
+    before = (published_reports / "ci").resolve()
     pid_file = tmp_path / "kernel.pid"
     root, params = _project_with(tmp_path, demo_ci, [
         f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))",
-        "while True:  # hangs\n    pass"], extra="timeout_seconds: 8\n")
+        "while True:  # hangs\n    pass"], extra="timeout_seconds: 8\n",
+        before=())  # alone: a slow CI machine must not time out a real notebook in 8 s
     started = time.monotonic()
     result = run_cx("run", str(params), "--reports-dir", str(published_reports),
                     env={"CXLAB_ROOT": str(root)})
     assert time.monotonic() - started < 60
     failed = _assert_failed_and_latest_intact(published_reports, before, result,
-                                              "cell 4", "while True:")
+                                              "cell 4", "while True:", statuses=("failed",))
     assert failed["kind"] == "timeout"
     time.sleep(1)
     kernel = int(pid_file.read_text())
@@ -150,7 +153,7 @@ def test_a_hanging_notebook_is_stopped_at_its_timeout(tmp_path, demo_ci, publish
 
 
 def test_a_failing_disk_keeps_the_published_run(tmp_path, published_reports):
-    before = (published_reports / "latest").resolve()
+    before = (published_reports / "ci").resolve()
     limit = 60_000  # bytes per file: executed notebooks are larger, so their write fails
 
     def small_files():
@@ -161,14 +164,14 @@ def test_a_failing_disk_keeps_the_published_run(tmp_path, published_reports):
                     preexec_fn=small_files)
     assert result.returncode == 5, result.stderr[-2000:]
     assert "could not write" in result.stderr and "File too large" in result.stderr
-    assert (published_reports / "latest").resolve() == before
-    assert load_published(published_reports / "latest")["journey_facts"].shape[0] > 0
+    assert (published_reports / "ci").resolve() == before
+    assert load_published(published_reports / "ci").journeys.shape[0] > 0
     assert not list((published_reports / "runs").glob(".*partial"))
 
 
 def test_a_second_run_of_the_same_params_is_refused_while_one_holds_the_lock(
         published_reports):
-    before, runs_before = (published_reports / "latest").resolve(), \
+    before, runs_before = (published_reports / "ci").resolve(), \
         sorted((published_reports / "runs").iterdir())
     with run_lock(published_reports, "ci"):
         result = run_cx("run", "params/ci.yaml", "--reports-dir", str(published_reports))
@@ -178,7 +181,7 @@ def test_a_second_run_of_the_same_params_is_refused_while_one_holds_the_lock(
 
 def test_a_corrupt_input_file_is_bad_data_before_any_kernel(tmp_path, demo_ci,
                                                             published_reports):
-    before, runs_before = (published_reports / "latest").resolve(), \
+    before, runs_before = (published_reports / "ci").resolve(), \
         sorted((published_reports / "runs").iterdir())
     data = tmp_path / "data"
     shutil.copytree(demo_ci, data)
@@ -229,7 +232,7 @@ def test_two_runs_at_once_second_exits_4_or_waits(tmp_path, demo_ci):
 
 def test_a_matrix_runs_one_report_set_per_value_on_its_own_channel(tmp_path, demo_ci,
                                                                    published_reports):
-    before = (published_reports / "latest").resolve()
+    before = (published_reports / "ci").resolve()
     params = tmp_path / "regions.yaml"
     params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"
                       "notebooks: [10_journey_times]\nmatrix: {region: [North, South]}\n"
@@ -237,7 +240,7 @@ def test_a_matrix_runs_one_report_set_per_value_on_its_own_channel(tmp_path, dem
     result = run_cx("run", str(params), "--reports-dir", str(published_reports))
     assert result.returncode == 0, result.stderr[-2000:]
     run = (published_reports / "latest-regions").resolve()
-    assert (published_reports / "latest").resolve() == before
+    assert (published_reports / "ci").resolve() == before
     for region in ("North", "South"):
         folder = run / f"region={region}"
         assert (folder / "10_journey_times.html").exists()
@@ -372,3 +375,29 @@ def test_only_partial_folders_of_runs_that_are_gone_are_swept(tmp_path):
         removed = sweep_stale_partials(tmp_path, "ci")  # the caller is a run of params/ci.yaml
     assert sorted(removed) == sorted([names["weekly"], names["ci"]])
     assert names["daily"].is_dir()
+
+
+def test_demo_data_outside_the_project_is_announced_with_its_path(tmp_path):
+    outside = tmp_path / "elsewhere" / "demo"
+    params = tmp_path / "outside.yaml"
+    params.write_text(f"data_dir: {outside}\nas_of: '2026-07-01T00:00:00Z'\n"
+                      "notebooks: [00_data_quality]\nchannel: outside\n"
+                      "demo: {customers: 50, seed: 3}\n")
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (outside / "truth.json").is_file()
+    notice = next(line for line in result.stderr.splitlines() if "generating demo data" in line)
+    assert "WARNING" in notice and str(outside) in notice and "outside the project" in notice
+
+
+def test_only_the_default_params_publish_to_the_managers_channel():
+    from cxlib.config import load_params
+    channels = {p.name: load_params(p).channel for p in (ROOT / "params").glob("*.yaml")}
+    assert channels.pop("default.yaml") == "latest"
+    assert channels and "latest" not in channels.values(), channels
+
+
+def test_the_ci_run_leaves_the_managers_channel_alone(published_reports):
+    assert (published_reports / "ci").is_symlink()
+    assert not (published_reports / "latest").exists()
+    assert load_published(published_reports / "ci").manifest["channel"] == "ci"

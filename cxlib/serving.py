@@ -1,0 +1,59 @@
+"""``cx serve``: the manager dashboard on Voilà, configured in one place.
+
+Code hidden, tracebacks hidden, idle kernels culled (Voilà never shuts down a closed tab's
+kernel: upstream voila#1458), bound to 127.0.0.1, and a page template with no public-CDN
+assets, so a dashboard works with no internet. ``make serve`` and the browser tests use it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cxlib.dashboard import CHANNEL_ENV, channel_folder
+from cxlib.paths import project_root
+
+TEMPLATE = "cxlab"
+TEMPLATES_ROOT = Path(__file__).parent / "share"  # holds voila/templates/cxlab
+CULL_IDLE_SECONDS = 60
+CULL_INTERVAL_SECONDS = 10
+
+
+def voila_command(port: int, voila_args: Sequence[str] = ()) -> list[str]:
+    """Return the Voilà command line that serves the dashboard notebook.
+
+    An option in ``voila_args`` replaces cxlab's setting of the same name.
+    """
+    settings = ["--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
+                f"--template={TEMPLATE}", "--VoilaConfiguration.show_tracebacks=False",
+                f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
+                f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}"]
+    replaced = {arg.split("=", 1)[0] for arg in voila_args}
+    return [sys.executable, "-m", "voila",
+            str(project_root() / "notebooks" / "dashboards" / "executive.ipynb"),
+            *(s for s in settings if s.split("=", 1)[0] not in replaced), *voila_args]
+
+
+def voila_environment(channel: str, reports_dir: str | None = None) -> dict[str, str]:
+    """Return the environment Voilà and its kernels run with (channel, reports, template)."""
+    env = {**os.environ, CHANNEL_ENV: channel}
+    if reports_dir:
+        env["CXLAB_REPORTS_DIR"] = str(Path(reports_dir).resolve())
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATES_ROOT),
+                                                        env.get("JUPYTER_PATH")]))
+    return env
+
+
+def serve(channel: str = "latest", port: int = 8866, reports_dir: str | None = None,
+          voila_args: Sequence[str] = ()) -> int:
+    """Replace this process with Voilà serving the dashboard over ``reports/<channel>``."""
+    env = voila_environment(channel, reports_dir)
+    os.environ.update(env)  # channel_folder reads the reports folder from the environment
+    folder = channel_folder(channel)
+    print(f"serving the dashboard of {folder} on http://127.0.0.1:{port}/", file=sys.stderr,
+          flush=True)
+    command = voila_command(port, voila_args)
+    os.execve(command[0], command, env)
+    return 0  # not reached
