@@ -25,3 +25,14 @@ def test_published_tables_carry_no_customer_ids_or_free_text():
     frame = pd.DataFrame({"customer_id": ["C1"], "response_id": ["R1"], "comment": ["x"],
                           "csat": [5]})
     assert publishable(frame).columns.tolist() == ["csat"]
+
+
+def test_a_group_exactly_at_the_minimum_is_shown_and_labels_are_never_blanked():
+    table = pd.DataFrame({"region": ["A", "B"], "share": [0.5, 0.25], "n": [5, 4]})
+    out = suppress_small_groups(table, min_group_size=5)
+    assert out["suppressed"].tolist() == [False, True]
+    assert out.loc[0, "share"] == 0.5 and out["region"].tolist() == ["A", "B"]
+
+
+def test_a_numeric_comment_is_kept_as_text():
+    assert scrub_text(3.5) == "3.5" and scrub_text(float("nan")) is None

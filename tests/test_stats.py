@@ -3,7 +3,15 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from cxlib.stats import grouped, km_median, mean_ci, median_ci, nps_ci, proportion_ci
+from cxlib.stats import (
+    grouped,
+    km_median,
+    mean_ci,
+    median_ci,
+    not_estimable,
+    nps_ci,
+    proportion_ci,
+)
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -62,3 +70,60 @@ def test_grouped_returns_one_tidy_row_per_group():
     assert table["g"].tolist() == ["a", "b"]
     assert table["estimate"].tolist() == [2.0, 5.0]
     assert list(table.columns[:5]) == ["g", "estimate", "ci_low", "ci_high", "n"]
+
+
+def test_median_ci_is_the_tabled_order_statistic_interval():
+    # binomial order statistics: n=20 → (x(6), x(15)), n=7 → (x(1), x(7)), n=2 → not reachable
+    assert median_ci(np.arange(1.0, 21.0)) == pytest.approx(
+        {"estimate": 10.5, "ci_low": 6.0, "ci_high": 15.0, "n": 20})
+    assert median_ci(np.arange(1.0, 8.0)) == pytest.approx(
+        {"estimate": 4.0, "ci_low": 1.0, "ci_high": 7.0, "n": 7})
+    two, one = median_ci([1.0, 2.0]), median_ci([4.0])
+    assert two["estimate"] == 1.5 and np.isnan(two["ci_low"]) and np.isnan(two["ci_high"])
+    assert one["estimate"] == 4.0 and one["n"] == 1 and np.isnan(one["ci_high"])
+
+
+def test_nps_interval_is_the_normal_interval_of_a_difference_of_shares():
+    # 50 promoters, 30 passives, 20 detractors: var = .5 + .2 − .3² = .61 per answer
+    row = nps_ci([10] * 50 + [8] * 30 + [0] * 20)
+    half = 100 * sps.norm.ppf(0.975) * np.sqrt(0.61 / 100)
+    assert row == pytest.approx({"estimate": 30.0, "ci_low": 30 - half, "ci_high": 30 + half,
+                                 "n": 100})
+    assert nps_ci([10]) == pytest.approx({"estimate": 100.0, "ci_low": 100.0,
+                                          "ci_high": 100.0, "n": 1})
+
+
+def test_a_single_value_counts_as_one():
+    assert mean_ci([3.0])["n"] == 1 and km_median([3.0], [True])["n"] == 1
+
+
+def test_intervals_follow_the_requested_level():
+    assert proportion_ci(8, 10, level=0.9) == pytest.approx(
+        {"estimate": 0.8, "ci_low": 0.54079, "ci_high": 0.93144, "n": 10}, abs=1e-4)
+    t = np.arange(1.0, 12.0)
+    wide, narrow = km_median(t, np.ones_like(t)), km_median(t, np.ones_like(t), level=0.5)
+    assert wide["ci_low"] < narrow["ci_low"] <= narrow["estimate"] <= narrow["ci_high"] \
+        < wide["ci_high"]
+
+
+def test_km_median_of_one_completed_journey_and_of_none():
+    assert km_median([3.0], [True])["estimate"] == 3.0
+    none = km_median([1.0, 2.0, 3.0], [False, False, False])
+    assert np.isnan(none["estimate"]) and none["n"] == 3
+    assert km_median([], [])["n"] == 0
+
+
+def test_grouped_by_several_keys_sorted_and_only_observed_categories():
+    df = pd.DataFrame({"g": pd.Categorical(["b", "a", "b"], categories=["c", "b", "a"]),
+                       "h": ["y", "x", "x"], "x": [1.0, 3.0, 5.0]})
+    table = grouped(df, ["h", "g"], lambda d: mean_ci(d["x"]))
+    assert table[["h", "g"]].astype(str).values.tolist() == [["x", "b"], ["x", "a"],
+                                                              ["y", "b"]]
+    assert table["n"].tolist() == [1, 1, 1]  # no row for the unused category "c"
+    empty = grouped(df.iloc[:0], "h", lambda d: mean_ci(d["x"]))
+    assert empty.empty and list(empty.columns) == ["h", "estimate", "ci_low", "ci_high", "n"]
+
+
+def test_a_group_too_small_to_estimate_has_nan_for_every_statistic():
+    row = not_estimable(3, "p_value")
+    assert row["n"] == 3 and all(np.isnan(row[k]) for k in ("estimate", "ci_low", "p_value"))
