@@ -103,4 +103,51 @@ def test_score_summary_suppresses_small_groups(answers):
 def test_late_or_missed_marks_only_customers_left_waiting():
     frame = pd.DataFrame({"promise_w_class": ["early", "on_time", "late", "missed", "open",
                                               "not_applicable"]})
-    assert Sat.late_or_missed(frame, "w").tolist() == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    marks = Sat.late_or_missed(frame, "w")
+    assert marks.dtype == float and marks.tolist() == [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+
+
+def test_linking_stays_within_the_customer_and_keeps_every_answer():
+    journeys = pd.DataFrame({
+        "journey_id": ["J1", "J2", "J3"], "customer_id": ["C1", "C1", "C2"],
+        "start_ts": pd.to_datetime(["2026-01-01", "2026-03-01", "2026-03-15"], utc=True),
+        "e2e_days": [3.0, 9.0, 20.0], "status": ["complete"] * 3})
+    surveys = pd.DataFrame({
+        "response_id": ["R4", "R1", "R3", "R2"], "customer_id": ["C3", "C1", "C2", "C1"],
+        "journey_id": pd.Series([None, None, "J9", "J1"], dtype="str"),
+        "ts": pd.to_datetime(["2026-03-20", "2026-03-20", "2026-03-21", "2026-01-10"], utc=True),
+        "csat": [1, 2, 3, 5]})
+    customers = pd.DataFrame({"customer_id": ["C1", "C2"], "region": ["North", "East"]})
+    segments = pd.DataFrame({"customer_id": ["C1"], "segment": ["time_savers"], "x": [1]})
+    joined = Sat.survey_journeys(surveys, journeys, customers, segments)
+    assert joined["response_id"].tolist() == ["R1", "R2", "R3", "R4"]
+    assert joined.index.tolist() == [0, 1, 2, 3]
+    by_id = joined.set_index("response_id")
+    # R1's customer C1: J2, not C2's later-started J3
+    assert by_id.loc["R1", "journey_id"] == "J2" and by_id.loc["R1", "e2e_days"] == 9.0
+    assert by_id.loc["R1", "start_ts"] == pd.Timestamp("2026-03-01", tz="UTC")
+    # an unknown journey id and a customer with no journeys are kept, unlinked
+    assert by_id.loc["R3", "journey_id"] == "J9" and pd.isna(by_id.loc["R3", "e2e_days"])
+    assert pd.isna(by_id.loc["R4", "e2e_days"]) and pd.isna(by_id.loc["R4", "region"])
+    assert by_id["region"].tolist()[:3] == ["North", "North", "East"]
+    assert by_id["segment"].tolist()[:2] == ["time_savers"] * 2
+    assert "x" not in joined.columns and pd.isna(by_id.loc["R3", "segment"])
+
+
+def test_cost_per_day_is_the_negated_least_squares_slope_per_group():
+    days = np.arange(1.0, 11.0)
+    noise = np.array([0.1, -0.2, 0.0, 0.15, -0.1, 0.05, -0.05, 0.2, -0.15, 0.0])
+    frame = pd.DataFrame({"segment": ["a"] * 10 + ["b"] * 2 + ["c"] * 3, "status": "complete",
+                          "e2e_days": [*days, 1.0, 2.0, 1.0, 2.0, 3.0],
+                          "csat": [*(5 - 0.3 * days + noise), 4.0, 3.0, 5.0, 4.0, 2.0]})
+    table = Sat.cost_per_day(frame, "csat", by="segment", min_group_size=3).set_index("segment")
+    slope, _ = np.polyfit(days, 5 - 0.3 * days + noise, 1)
+    a = table.loc["a"]
+    assert a["estimate"] == pytest.approx(-slope) and a["n"] == 10 and a["outcome"] == "csat"
+    assert a["ci_low"] < a["estimate"] < a["ci_high"] and a["p_value"] < 0.001
+    b = table.loc["b"]  # two answers: no slope, and below min_group_size
+    assert b["n"] == 2 and b["suppressed"] and np.isnan(b["estimate"])
+    assert np.isnan(b["p_value"])
+    assert table.loc["c", "estimate"] == pytest.approx(1.5)  # three answers are enough
+    overall = Sat.cost_per_day(frame.drop(columns="status"), "csat", by=None, min_group_size=20)
+    assert overall["n"].iloc[0] == 15 and overall["suppressed"].iloc[0]
