@@ -478,3 +478,120 @@ def test_a_window_closing_at_the_cutoff_is_not_yet_missed(as_of, klass):
     row = _one(WINDOW, ("a", T0), ("open", "2026-01-02T08:00:00Z"),
                ("close", "2026-01-02T12:00:00Z"), as_of=as_of)
     assert row["promise_w_class"] == klass
+
+
+# --- attribution of contacts without a journey id: the window's ends and the choice of journey --
+
+ATTRIBUTED = _spec(start="a", end="z", contacts=["call"],
+                   attribution={"before_start": "2h", "after_end": "1d"})
+
+
+@pytest.mark.parametrize("call, contacts", [
+    ("2026-01-01T08:00:00Z", 1),   # exactly before_start ahead of the start: attributed
+    ("2026-01-01T07:59:59Z", 0),   # one second earlier: not
+    ("2026-01-03T10:00:00Z", 1),   # exactly after_end past the end: attributed
+    ("2026-01-03T10:00:01Z", 0),   # one second later: not
+])
+def test_the_attribution_window_includes_both_its_ends(call, contacts):
+    log = events(("J", "C", "a", "2026-01-01T10:00:00Z", "s"),
+                 ("J", "C", "z", "2026-01-02T10:00:00Z", "s"),
+                 (None, "C", "call", call, "phone"))
+    assert J.build_journeys(log, ATTRIBUTED, AS_OF).iloc[0]["contacts"] == contacts
+    assert J.unattributed_contacts(log, ATTRIBUTED, AS_OF) == 1 - contacts
+
+
+@pytest.mark.parametrize("call, journey", [
+    ("2026-01-01T13:00:00Z", "J2"),  # both started: the one started most recently
+    ("2026-01-01T12:00:00Z", "J2"),  # J2 starts at that instant: it has started
+    ("2026-01-01T11:30:00Z", "J1"),  # only J1 has started
+    ("2026-01-01T09:30:00Z", "J1"),  # neither started: the one starting soonest
+])
+def test_a_contact_goes_to_the_journey_the_customer_was_in(call, journey):
+    log = events(("J1", "C", "a", "2026-01-01T10:00:00Z", "s"),
+                 ("J1", "C", "z", "2026-01-02T10:00:00Z", "s"),
+                 ("J2", "C", "a", "2026-01-01T12:00:00Z", "s"),
+                 ("J2", "C", "z", "2026-01-02T12:00:00Z", "s"),
+                 (None, "C", "call", call, "phone"))
+    table = J.build_journeys(log, ATTRIBUTED, AS_OF).set_index("journey_id")
+    assert table["contacts"].to_dict() == {"J1": int(journey == "J1"), "J2": int(journey == "J2")}
+
+
+def test_only_contacts_without_a_journey_id_are_counted_as_unattributed():
+    log = events(("J", "C", "a", "2026-01-01T10:00:00Z", "s"),
+                 ("J", "C", "z", "2026-01-02T10:00:00Z", "s"),
+                 ("J", "C", "call", "2026-03-01T10:00:00Z", "phone"),  # has its journey id
+                 (None, "C", "chat", "2026-03-01T10:00:00Z", "web"),   # not a contact
+                 (None, "C", "call", "2026-03-01T10:00:00Z", "phone"))
+    assert J.unattributed_contacts(log, ATTRIBUTED, AS_OF) == 1
+
+
+def test_quarantined_journeys_name_customer_and_both_ends(spec):
+    log = events(("J1", "C1", "order_placed", "2026-01-02T00:00:00Z", "crm"),
+                 ("J1", "C1", "service_active", "2026-01-01T00:00:00Z", "netops"))
+    bad = J.quarantined_journeys(log, spec, AS_OF)
+    assert bad.columns.tolist() == ["journey_id", "customer_id", "start_ts", "end_ts", "rule"]
+    assert bad.iloc[0][["customer_id", "rule"]].tolist() == ["C1", "end before start"]
+    assert str(bad.iloc[0]["end_ts"]) == "2026-01-01 00:00:00+00:00"
+
+
+# --- the summaries' exact numbers on hand-made logs --------------------------------------------
+
+WAITS = events(("J1", "C", "a", "2026-01-01T00:00:00Z", "s"),
+               ("J1", "C", "b", "2026-01-01T02:00:00Z", "s"),
+               ("J1", "C", "c", "2026-01-01T03:00:00Z", "s"),
+               ("J2", "C", "a", "2026-01-02T00:00:00Z", "s"),
+               ("J2", "C", "b", "2026-01-02T04:00:00Z", "s"),
+               ("J2", "C", "c", "2026-01-02T10:00:00Z", "s"),
+               ("J3", "C", "a", "2026-01-03T00:00:00Z", "s"),
+               ("J3", "C", "b", "2026-01-03T09:00:00Z", "s"))
+
+
+def test_activity_waits_are_the_mean_and_median_wait_before_each_activity_per_journey():
+    table = J.activity_waits(WAITS, _spec(), AS_OF)
+    # b waited 2, 4 and 9 h; c waited 1 and 6 h; the first event of a journey waits for nothing
+    assert table["activity"].tolist() == ["b", "c"]  # the longest mean wait first
+    assert table[["n", "mean_hours", "median_hours"]].values.tolist() == [
+        [3, 5.0, 4.0], [2, 3.5, 3.5]]
+    only_ac = J.activity_waits(WAITS, _spec(), AS_OF, ["a", "c"]).set_index("activity")
+    assert only_ac.loc["c", "mean_hours"] == pytest.approx((3 + 10) / 2)
+
+
+def test_bottlenecks_break_ties_by_name_and_keep_their_columns_in_order():
+    log = events(("J1", "C", "a", "2026-01-01T00:00:00Z", "s"),
+                 ("J1", "C", "c", "2026-01-01T02:00:00Z", "s"),
+                 ("J2", "C", "x", "2026-01-01T00:00:00Z", "s"),
+                 ("J2", "C", "y", "2026-01-01T02:00:00Z", "s"),
+                 ("J3", "C", "a", "2026-01-01T00:00:00Z", "s"),
+                 ("J3", "C", "b", "2026-01-01T02:00:00Z", "s"))
+    table = J.bottlenecks(log, _spec(), AS_OF, min_group_size=1)
+    assert table.columns.tolist() == ["from_activity", "to_activity", "n", "median_hours",
+                                      "p90_hours", "mean_hours", "total_hours", "handoff",
+                                      "suppressed"]
+    assert table[["from_activity", "to_activity"]].values.tolist() == [
+        ["a", "b"], ["a", "c"], ["x", "y"]]  # equal totals: by name
+    assert table.index.tolist() == [0, 1, 2] and not table["suppressed"].any()
+    hidden = J.bottlenecks(log, _spec(), AS_OF, min_group_size=2)
+    assert hidden["suppressed"].all()
+    assert hidden[["median_hours", "p90_hours", "mean_hours"]].isna().all().all()
+
+
+def test_a_path_exactly_at_min_group_size_is_shown(spec):
+    table = J.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
+                       min_group_size=2)
+    assert table["n"].tolist() == [2] and not table["suppressed"].any()
+    assert table["median_e2e_days"].notna().all()
+    hidden = J.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
+                        min_group_size=3)
+    assert hidden["suppressed"].all() and hidden["median_e2e_days"].isna().all()
+
+
+def test_clock_comparison_on_the_story_in_days(story, spec):
+    table = J.clock_comparison(story.reset_index(), spec, min_group_size=1).set_index("clock")
+    # complete: J1 (retail 2 h, unowned 89 h, 104 h end to end) and J4 (no team events, 9 days)
+    assert table["kind"].tolist() == ["team"] * 4 + ["unowned", "customer"]
+    assert (table["n"] == 2).all()
+    assert table.loc["retail", "estimate"] == pytest.approx(1.0 / 24)
+    assert table.loc["customer end-to-end", "estimate"] == pytest.approx((104 / 24 + 9) / 2)
+    j4_unowned = story.loc["J4", "unowned_hours"]
+    assert table.loc["hand-offs (unowned)", "estimate"] == pytest.approx(
+        (89.0 + j4_unowned) / 2 / 24)
