@@ -6,6 +6,7 @@ handler that fails the test if any script a name smuggled in gets to run.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,8 +55,13 @@ def kernels_of(server_pid: int) -> list[int]:
     """The kernel processes a Voilà server started."""
     from cxlib.runner import _descendants
 
-    return [pid for pid in _descendants(server_pid)
-            if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    def is_kernel(pid: int) -> bool:
+        try:
+            return b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # gone since it was listed
+            return False
+
+    return [pid for pid in _descendants(server_pid) if is_kernel(pid)]
 
 
 @contextmanager
@@ -187,12 +193,19 @@ def test_before_any_run_the_page_says_so_in_plain_words(tmp_path):
         watched.assert_clean()
 
 
+# Voilà culls a kernel idle for cull_idle_timeout; `cull_connected` lets it cull one whose page
+# is still open, which is what a page that lost its connection for longer looks like afterwards
+CULL_FAST = ("--MappingKernelManager.cull_idle_timeout=3",
+             "--MappingKernelManager.cull_interval=1",
+             "--MappingKernelManager.cull_connected=True")
+
+
+@pytest.mark.parametrize("how", ["culled", "killed"])
 def test_a_page_whose_kernel_is_gone_greys_its_numbers_and_says_reload(published_reports,
-                                                                       tmp_path):
-    # the server culls an idle kernel of a page that lost its connection (> cull_idle_timeout);
-    # the page then holds widgets nobody answers: the same as a kernel killed under it
-    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, server), \
-            browser() as new:
+                                                                       tmp_path, how):
+    voila_args = CULL_FAST if how == "culled" else ()
+    with serving(published_reports, "ci", tmp_path / "voila.log", *voila_args) \
+            as (url, server), browser() as new:
         watched = new()
         page = watched.page
         page.goto(url, timeout=90_000)
@@ -200,7 +213,15 @@ def test_a_page_whose_kernel_is_gone_greys_its_numbers_and_says_reload(published
         before = _tiles(page)
         kernels = kernels_of(server)
         assert len(kernels) == 1
-        os.kill(kernels[0], signal.SIGKILL)
+        if how == "killed":
+            os.kill(kernels[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while kernels_of(server) and time.monotonic() < deadline:
+            time.sleep(0.5)  # culled by Voilà's own culler, or reaped after the kill
+        log = (tmp_path / "voila.log").read_text()
+        assert kernels_of(server) == [], log[-2000:]
+        culled = re.search(r"Culling 'idle' kernel .* due to \d+ seconds of inactivity", log)
+        assert bool(culled) == (how == "culled"), log[-2000:]
         page.locator("select").first.select_option(index=1)  # a filter nobody will answer
         page.wait_for_selector(".cx-connection-lost", state="visible", timeout=20_000)
         banner = page.locator(".cx-connection-lost")
