@@ -9,6 +9,7 @@ activities are renamed, so nobody edits code for their own export::
     source: helpdesk               # the source-system name, when no column holds one
     activities: {"Resolve ticket": ticket_resolved}
     lifecycle: [complete]          # XES: keep these lifecycle:transition values (default: all)
+    timezone: Europe/Berlin        # the zone of timestamps without a UTC offset
 
 XES's standard keys map by default; where no customer column is mapped, each journey is its own
 customer. XES is read with a streaming parser (lxml ``iterparse``), one trace at a time.
@@ -26,9 +27,9 @@ import yaml
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from cxlib.config import params_error
+from cxlib.config import TimeZone, params_error
 from cxlib.errors import ContractError, ParamsError
-from cxlib.io import READERS, read_csv
+from cxlib.io import DATA_NOTES, READERS, read_csv
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT
 
@@ -51,7 +52,7 @@ class Mapping(BaseModel):
     activities: dict[str, str] = {}
     lifecycle: tuple[str, ...] = ()
     region: str | None = None  # a customer attribute column to use as region
-    timezone: str | None = None
+    timezone: TimeZone | None = None  # of timestamps without a UTC offset; kept in data.yaml
     encoding: str = "utf-8"  # of a CSV export, e.g. latin-1 or cp1252
 
     @field_validator("encoding")
@@ -184,13 +185,23 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
 
 def import_source(source: str | Path, out: str | Path,
                   mapping: str | Path | None = None) -> dict[str, int]:
-    """Import one export into a data folder of canonical Parquet tables; return row counts."""
+    """Import one export into a data folder of canonical Parquet tables; return row counts.
+
+    A mapping's ``timezone`` goes into the folder's ``data.yaml``, so every later load reads the
+    export's naive local timestamps in that zone (counting daylight-saving resolutions).
+    """
     rules = load_mapping(mapping)
     tables = to_canonical(read_source(source, rules.encoding), rules, str(source))
     folder = resolve(out)
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        if name == "events" and pd.api.types.is_datetime64_any_dtype(table["ts"]):
+        if name == "events" and isinstance(table["ts"].dtype, pd.DatetimeTZDtype):
             table = table.assign(ts=table["ts"].dt.tz_convert("UTC"))
         table.to_parquet(folder / f"{name}.parquet", index=False)
+    notes = folder / DATA_NOTES
+    if rules.timezone:
+        notes.write_text(f"# written by cx import: naive timestamps here are local time in\n"
+                         f"timezone: {rules.timezone}\n")
+    else:
+        notes.unlink(missing_ok=True)  # a re-import without a zone leaves no stale one
     return {name: len(table) for name, table in tables.items()}

@@ -11,12 +11,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from cxlib.errors import ContractError
 from cxlib.paths import resolve
 from cxlib.schema import QUARANTINE_COLUMNS, check_table
 
 TABLES = ("events", "surveys", "customers")
+DATA_NOTES = "data.yaml"  # what `cx import` knows about a folder's data: its time zone
+
+
+def folder_timezone(folder: Path) -> str | None:
+    """Return the time zone a data folder's ``data.yaml`` declares for its naive timestamps."""
+    notes = folder / DATA_NOTES
+    if not notes.is_file():
+        return None
+    try:
+        zone = (yaml.safe_load(notes.read_text()) or {}).get("timezone")
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise ContractError(str(notes), "timezone", None, f"not a readable data.yaml: {exc}") \
+            from None
+    return str(zone) if zone else None
+
+
+def _timezone_of(folder: Path, given: str | None) -> str | None:
+    declared = folder_timezone(folder)
+    if given and declared and given != declared:
+        raise ContractError(str(folder / DATA_NOTES), "timezone", None,
+                            f"the data folder was imported as {declared!r} local time but "
+                            f"{given!r} was given; remove one of them")
+    return given or declared
 
 
 def read_csv(path: Path, encoding: str = "utf-8") -> pd.DataFrame:
@@ -64,6 +88,7 @@ class Dataset:
     customers: pd.DataFrame
     quarantine: pd.DataFrame
     quality: pd.DataFrame
+    resolved: pd.DataFrame  # values kept but read by a documented rule (daylight saving)
 
     @property
     def rows_read(self) -> int:
@@ -86,7 +111,8 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
         Folder with ``events``, ``surveys`` and ``customers`` files; relative paths are taken
         from the project root.
     timezone
-        Time zone of timestamps that carry no UTC offset; without it such data is refused.
+        Time zone of timestamps that carry no UTC offset (default: the zone the folder's
+        ``data.yaml`` declares, written by ``cx import``); without one such data is refused.
     max_bad_share
         If given, raise :class:`ContractError` when any table quarantines a larger share.
 
@@ -95,7 +121,8 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
     if not folder.is_dir():
         raise ContractError(str(folder), "-", None, "data folder not found (for the demo data "
                             "run `cx demo --out DIR` or `make data`)")
-    checked, quality, quarantines = {}, [], []
+    timezone = _timezone_of(folder, timezone)
+    checked, quality, quarantines, resolved = {}, [], [], []
     for table in TABLES:
         path = find_table_file(folder, table)
         try:
@@ -112,23 +139,32 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
                 "from"))
         checked[table] = result.clean
         quarantines.append(result.quarantine)
+        resolved.append(result.resolved)
         n_bad = int(result.quarantine["row"].nunique())
         quality.append({"table": table, "file": str(path), "rows_read": result.rows_read,
                         "rows_quarantined": n_bad, "duplicates_removed": result.duplicates_removed,
                         "rows_kept": len(result.clean),
-                        "bad_share": n_bad / result.rows_read if result.rows_read else 0.0})
+                        "bad_share": n_bad / result.rows_read if result.rows_read else 0.0,
+                        "times_resolved": len(result.resolved)})
     quality_df = pd.DataFrame(quality)
-    quarantine = pd.concat([q for q in quarantines if len(q)] or
-                           [pd.DataFrame(columns=QUARANTINE_COLUMNS)], ignore_index=True)
+    quarantine = _stack(quarantines)
     dataset = Dataset(checked["events"], checked["surveys"], checked["customers"], quarantine,
-                      quality_df)
+                      quality_df, _stack(resolved))
     if max_bad_share is not None:
         check_bad_share(dataset, max_bad_share)
     return dataset
 
 
+def _stack(records: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat([r for r in records if len(r)] or [pd.DataFrame(columns=QUARANTINE_COLUMNS)],
+                     ignore_index=True)
+
+
 def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
-    """Quarantined rows per table, column and rule, most frequent first, with a first example."""
+    """Rows per table, column and rule, most frequent first, with a first example.
+
+    Takes the quarantine, or the values resolved by a rule (``Dataset.resolved``).
+    """
     if quarantine.empty:
         return pd.DataFrame(columns=["table", "column", "rule", "rows", "first_row",
                                      "first_value"])

@@ -8,6 +8,8 @@ send those rows to quarantine, one record per broken rule, so nothing is dropped
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,12 @@ from cxlib.errors import ContractError
 
 QUARANTINE_COLUMNS = ["table", "file", "row", "column", "rule", "value"]
 UNDECODABLE = "\ufffd"  # what a reader puts where bytes were not valid in the file's encoding
+# Local times at daylight-saving changes: one rule (PEP 495's fold=0, what Python's zoneinfo
+# does), and every value it touched is counted, never quarantined.
+REPEATED_LOCAL_TIME = ("local time occurs twice (clocks went back): read as its first "
+                       "occurrence, before the change")
+SKIPPED_LOCAL_TIME = ("local time does not exist (clocks went forward): read with the UTC offset "
+                      "in force before the change")
 UNDECODABLE_RULE = ("text is not valid UTF-8 (undecodable bytes shown as \ufffd); save the file as "
                     "UTF-8, or import it with `cx import --mapping FILE` and `encoding:` in the "
                     "mapping (e.g. encoding: latin-1)")
@@ -65,6 +73,7 @@ class CheckedTable:
     quarantine: pd.DataFrame
     rows_read: int
     duplicates_removed: int
+    resolved: pd.DataFrame  # values kept but read by a documented rule (same columns)
 
 
 def _as_str(values: pd.Series) -> pd.Series:
@@ -72,10 +81,40 @@ def _as_str(values: pd.Series) -> pd.Series:
     return out.where(values.notna() & (out.str.strip() != ""), None).astype("str")
 
 
-def _as_timestamp(values: pd.Series, file: str, column: str, timezone: str | None) -> pd.Series:
-    """Coerce to UTC. Offsets are honoured; naive values need ``timezone``; junk becomes NaT."""
+def local_to_utc(local: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]:
+    """Read naive wall-clock times in ``timezone`` as UTC instants.
+
+    A repeated local time (clocks went back) is its first occurrence; a skipped one (clocks
+    went forward) is read with the offset before the change, so 01:30 on a night that jumps
+    from 01:00 to 02:00 is 02:30 — PEP 495's ``fold=0``. Returns the instants and, per value,
+    which of :data:`REPEATED_LOCAL_TIME` / :data:`SKIPPED_LOCAL_TIME` applied (else None).
+    """
+    utc = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    utc = utc.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+    how = pd.Series(None, index=local.index, dtype="object")
+    unresolved = local.notna() & utc.isna()
+    if unresolved.any():
+        zone = ZoneInfo(timezone)
+        for wall in local[unresolved].unique():
+            moment = wall.to_pydatetime().replace(tzinfo=zone, fold=0)
+            instant = moment.astimezone(UTC)
+            skipped = instant.astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None)
+            at = unresolved & (local == wall)
+            utc[at] = pd.Timestamp(instant)
+            how[at] = SKIPPED_LOCAL_TIME if skipped else REPEATED_LOCAL_TIME
+    return utc, how
+
+
+def _as_timestamp(values: pd.Series, file: str, column: str,
+                  timezone: str | None) -> tuple[pd.Series, pd.Series]:
+    """Coerce to UTC. Offsets are honoured; naive values need ``timezone``; junk becomes NaT.
+
+    Also returns, per value, the daylight-saving rule that resolved it (see
+    :func:`local_to_utc`), else None.
+    """
+    how = pd.Series(None, index=values.index, dtype="object")
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
+        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), how
     if pd.api.types.is_datetime64_dtype(values.dtype):
         text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").where(values.notna(), None)
     else:
@@ -96,9 +135,8 @@ def _as_timestamp(values: pd.Series, file: str, column: str, timezone: str | Non
                                          format="ISO8601")
     if naive.any():
         local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive] = local.dt.tz_localize(timezone, ambiguous="NaT",
-                                          nonexistent="NaT").dt.tz_convert("UTC")
-    return out
+        out[naive], how[naive] = local_to_utc(local, timezone)
+    return out, how
 
 
 def _as_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -126,6 +164,7 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
     df = raw.reset_index(drop=True).copy()
     df.insert(0, "_row", np.arange(1, len(df) + 1))
     records: list[pd.DataFrame] = []
+    resolved: list[pd.DataFrame] = []
     bad = np.zeros(len(df), bool)
 
     def flag(mask: pd.Series | np.ndarray, column: str, rule: str, shown: pd.Series) -> None:
@@ -145,8 +184,14 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
             flag(df[column].str.contains(UNDECODABLE, regex=False, na=False), column,
                  UNDECODABLE_RULE, original)
         elif spec.kind == "timestamp":
-            df[column] = _as_timestamp(original, file, column, timezone)
+            df[column], how = _as_timestamp(original, file, column, timezone)
             flag(original.notna() & df[column].isna(), column, "not a valid timestamp", original)
+            kept = how.notna().to_numpy()
+            if kept.any():
+                resolved.append(pd.DataFrame({
+                    "table": table, "file": file, "row": df["_row"].to_numpy()[kept],
+                    "column": column, "rule": how[kept].to_numpy(),
+                    "value": original[kept].astype("str").to_numpy()}))
         else:
             df[column], not_whole = _as_score(original)
             flag(not_whole, column, "not a whole number", original)
@@ -166,4 +211,9 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
     quarantine = (pd.concat(records, ignore_index=True) if records
                   else pd.DataFrame(columns=QUARANTINE_COLUMNS))
     clean = df[~bad].rename(columns={"_row": "source_row"}).reset_index(drop=True)
-    return CheckedTable(clean, quarantine.astype({"row": "int64"}), len(df), n_dupes)
+    notes = (pd.concat(resolved, ignore_index=True) if resolved
+             else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    notes = notes[~notes["row"].isin(quarantine["row"])] if len(notes) and len(quarantine) \
+        else notes
+    return CheckedTable(clean, quarantine.astype({"row": "int64"}), len(df), n_dupes,
+                        notes.astype({"row": "int64"}).reset_index(drop=True))

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from cxlib.errors import ContractError
+from cxlib.errors import ContractError, ParamsError
 from cxlib.io import load_dataset, quarantine_summary, source_summary
 from cxlib.schema import check_table
 
@@ -221,3 +221,63 @@ def test_a_header_only_events_file_is_bad_data_naming_the_file(tmp_path):
     with pytest.raises(ContractError) as err:
         load_dataset(folder)
     assert err.value.file.endswith("events.csv") and "no rows" in err.value.rule
+
+
+def test_both_daylight_saving_changes_are_resolved_by_one_rule_and_counted(tmp_path):
+    from cxlib.config import JourneySpec
+    from cxlib.journeys import build_journeys
+    from cxlib.schema import REPEATED_LOCAL_TIME, SKIPPED_LOCAL_TIME
+
+    # Europe/London 2026: 29 March 01:00 → 02:00 (01:30 never happens); 25 October
+    # 02:00 → 01:00 (01:30 happens twice)
+    folder = _csv_folder(tmp_path, (
+        b"journey_id,customer_id,activity,ts,source\n"
+        b"S,C1,a,2026-03-29 00:30:00,crm\n"
+        b"S,C1,b,2026-03-29 01:30:00,crm\n"
+        b"S,C1,z,2026-03-29 02:45:00,crm\n"
+        b"A,C1,a,2026-10-25 00:30:00,crm\n"
+        b"A,C1,b,2026-10-25 01:30:00,crm\n"
+        b"A,C1,z,2026-10-25 02:30:00,crm\n"))
+    data = load_dataset(folder, timezone="Europe/London")
+    assert data.quarantine.empty and len(data.events) == 6
+    assert data.quality.set_index("table").loc["events", "times_resolved"] == 2
+    assert data.resolved[["row", "column", "rule", "value"]].values.tolist() == [
+        [2, "ts", SKIPPED_LOCAL_TIME, "2026-03-29 01:30:00"],
+        [5, "ts", REPEATED_LOCAL_TIME, "2026-10-25 01:30:00"]]
+    utc = data.events.set_index(["journey_id", "activity"])["ts"].dt.strftime("%m-%d %H:%M")
+    assert utc.to_dict() == {
+        ("S", "a"): "03-29 00:30", ("S", "b"): "03-29 01:30",  # 01:30 GMT = 02:30 BST
+        ("S", "z"): "03-29 01:45",
+        ("A", "a"): "10-24 23:30", ("A", "b"): "10-25 00:30",  # the first 01:30 (BST)
+        ("A", "z"): "10-25 02:30"}
+    summary = quarantine_summary(data.resolved)
+    assert summary["rows"].tolist() == [1, 1]
+    spec = JourneySpec.model_validate({"journey": "j", "start": "a", "end": "z"})
+    hours = build_journeys(data.events, spec, "2026-12-01T00:00:00Z").set_index(
+        "journey_id")["e2e_hours"]
+    assert hours.to_dict() == {"A": 3.0, "S": 1.25}  # real time, across both changes
+
+
+def test_a_folder_imported_with_a_timezone_reads_its_local_times_in_it(tmp_path):
+    from cxlib.importing import import_source
+
+    (tmp_path / "export.csv").write_text(
+        "Ticket,Step,When\nT1,opened,2026-07-01 10:00:00\nT1,closed,2026-01-02 10:00:00\n")
+    (tmp_path / "map.yaml").write_text(
+        "columns: {journey_id: Ticket, activity: Step, ts: When}\ntimezone: Europe/Berlin\n")
+    data_dir = tmp_path / "data"
+    import_source(tmp_path / "export.csv", data_dir, tmp_path / "map.yaml")
+    assert "Europe/Berlin" in (data_dir / "data.yaml").read_text()
+    ts = load_dataset(data_dir).events["ts"].dt.strftime("%m-%d %H:%M").tolist()
+    assert ts == ["07-01 08:00", "01-02 09:00"]  # CEST, CET
+    assert load_dataset(data_dir, timezone="Europe/Berlin").events["ts"].notna().all()
+    with pytest.raises(ContractError, match="imported as 'Europe/Berlin'"):
+        load_dataset(data_dir, timezone="Europe/London")
+    (tmp_path / "map.yaml").write_text("columns: {journey_id: Ticket, activity: Step, ts: When}\n")
+    import_source(tmp_path / "export.csv", data_dir, tmp_path / "map.yaml")
+    assert not (data_dir / "data.yaml").exists()
+    with pytest.raises(ContractError, match="no time zone"):
+        load_dataset(data_dir)
+    (tmp_path / "mars.yaml").write_text("columns: {journey_id: Ticket}\ntimezone: Mars/Olympus\n")
+    with pytest.raises(ParamsError, match="timezone"):
+        import_source(tmp_path / "export.csv", data_dir, tmp_path / "mars.yaml")
