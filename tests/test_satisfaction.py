@@ -7,7 +7,7 @@ import pytest
 from cxlib import journeys as J
 from cxlib import satisfaction as Sat
 from cxlib.io import load_dataset
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, ROOT
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,51 @@ def test_cost_per_day_is_the_negated_least_squares_slope_per_group():
     assert table.loc["c", "estimate"] == pytest.approx(1.5)  # three answers are enough
     overall = Sat.cost_per_day(frame.drop(columns="status"), "csat", by=None, min_group_size=20)
     assert overall["n"].iloc[0] == 15 and overall["suppressed"].iloc[0]
+
+
+def test_ordinal_fit_reproduces_the_published_copenhagen_housing_fit():
+    # MASS::housing; polr(Sat ~ Infl + Type + Cont, weights = Freq) (Venables & Ripley, MASS,
+    # 4th ed., §7.3). R's optim stops ~3e-7 short of the optimum for TypeAtrium: the exact
+    # maximum (score below 1e-12) is −0.3661864, which R prints as −0.3661866.
+    housing = pd.read_csv(ROOT / "tests/data/reference/housing.csv")
+    levels = {"Sat": ["Low", "Medium", "High"], "Infl": ["Low", "Medium", "High"],
+              "Type": ["Tower", "Apartment", "Atrium", "Terrace"], "Cont": ["Low", "High"]}
+    for column, order in levels.items():
+        housing[column] = pd.Categorical(housing[column], order, ordered=column == "Sat")
+    fit = Sat.ordinal_fit(housing, formula="Sat ~ C(Infl) + C(Type) + C(Cont)", weights="Freq")
+    published = {"C(Infl)[T.Medium]": 0.566394, "C(Infl)[T.High]": 1.288819,
+                 "C(Type)[T.Apartment]": -0.572350, "C(Type)[T.Terrace]": -1.091015,
+                 "C(Cont)[T.High]": 0.360284}
+    estimates = fit.summary.set_index("term")["estimate"]
+    for term, value in published.items():
+        assert round(estimates[term], 6) == value, term
+    assert estimates["C(Type)[T.Atrium]"] == pytest.approx(-0.366187, abs=1e-6)
+    cuts = Sat.ordinal_thresholds(fit)
+    assert cuts.round(6).to_dict() == {"Low|Medium": -0.496135, "Medium|High": 0.690708}
+    assert round(-2 * fit.model.llf, 3) == 3479.149
+    assert fit.model.mle_retvals["converged"] and housing["Freq"].sum() == 1681
+    ses = fit.model.bse  # polr's standard errors: 0.1047, 0.1272, 0.1192, 0.1552, 0.1515, 0.0955
+    assert ses.iloc[:6].round(4).tolist() == [0.1047, 0.1272, 0.1192, 0.1552, 0.1515, 0.0955]
+
+
+def test_a_frequency_weight_counts_an_answer_that_many_times():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"days": rng.uniform(0, 10, 300)})
+    frame["score"] = np.clip(np.round(4 - 0.3 * frame["days"] + rng.normal(0, 1, 300)), 1, 5)
+    frame["times"] = rng.integers(1, 4, 300)
+    weighted = Sat.ordinal_fit(frame, "score", ("days",), weights="times").summary
+    repeated = Sat.ordinal_fit(frame.loc[frame.index.repeat(frame["times"])], "score",
+                               ("days",)).summary
+    assert weighted["estimate"].iloc[0] == pytest.approx(repeated["estimate"].iloc[0], abs=1e-6)
+    assert weighted["ci_low"].iloc[0] == pytest.approx(repeated["ci_low"].iloc[0], abs=1e-5)
+    assert weighted["n"].iloc[0] == 300 and weighted["estimate"].iloc[0] < 0
+
+
+def test_ordered_labels_are_an_outcome_in_their_declared_order():
+    frame = pd.DataFrame({"delay": [1, 2, 3, 4, 5, 6, 7, 8] * 10})
+    labels = np.where(frame["delay"] < 4, "satisfied", "dissatisfied")
+    labels[::7] = "dissatisfied"
+    frame["answer"] = pd.Categorical(labels, ["dissatisfied", "satisfied"], ordered=True)
+    fit = Sat.ordinal_fit(frame, "answer", ("delay",))
+    assert fit.summary["estimate"].iloc[0] < 0  # longer delays: less likely satisfied
+    assert list(Sat.ordinal_thresholds(fit).index) == ["dissatisfied|satisfied"]
