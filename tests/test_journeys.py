@@ -552,6 +552,8 @@ def test_activity_waits_are_the_mean_and_median_wait_before_each_activity_per_jo
     assert table["activity"].tolist() == ["b", "c"]  # the longest mean wait first
     assert table[["n", "mean_hours", "median_hours"]].values.tolist() == [
         [3, 5.0, 4.0], [2, 3.5, 3.5]]
+    shuffled = J.activity_waits(WAITS.sample(frac=1, random_state=4), _spec(), AS_OF)
+    pd.testing.assert_frame_equal(shuffled, table)  # waits follow time, not row order
     only_ac = J.activity_waits(WAITS, _spec(), AS_OF, ["a", "c"]).set_index("activity")
     assert only_ac.loc["c", "mean_hours"] == pytest.approx((3 + 10) / 2)
 
@@ -595,3 +597,4 @@ def test_clock_comparison_on_the_story_in_days(story, spec):
     j4_unowned = story.loc["J4", "unowned_hours"]
     assert table.loc["hand-offs (unowned)", "estimate"] == pytest.approx(
         (89.0 + j4_unowned) / 2 / 24)
+    assert J.clock_comparison(story.reset_index(), spec, min_group_size=3)["suppressed"].all()

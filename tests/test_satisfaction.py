@@ -111,7 +111,8 @@ def test_linking_stays_within_the_customer_and_keeps_every_answer():
     journeys = pd.DataFrame({
         "journey_id": ["J1", "J2", "J3"], "customer_id": ["C1", "C1", "C2"],
         "start_ts": pd.to_datetime(["2026-01-01", "2026-03-01", "2026-03-15"], utc=True),
-        "e2e_days": [3.0, 9.0, 20.0], "status": ["complete"] * 3})
+        "e2e_days": [3.0, 9.0, 20.0], "status": ["complete"] * 3,
+        "promise_p_late_hours": [None, None, 4.0]})  # blank where a promise was kept
     surveys = pd.DataFrame({
         "response_id": ["R4", "R1", "R3", "R2"], "customer_id": ["C3", "C1", "C2", "C1"],
         "journey_id": pd.Series([None, None, "J9", "J1"], dtype="str"),
