@@ -19,7 +19,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from cxlib.config import JourneySpec, WindowPromise, WithinPromise, parse_as_of
+from cxlib.config import JourneySpec, TeamClock, WindowPromise, WithinPromise, parse_as_of
 from cxlib.engines import events_table, execute, execute_scalar, unix_micros
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
@@ -91,6 +91,18 @@ def _bounds(events: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue,
     return b.mutate(clock_stop=ibis.cases((b.status == "complete", b.end_ts),
                                           (b.status == "abandoned", b.cancel_ts),
                                           else_=as_of))
+
+
+def _stage_reversed(events: ir.Table, team: TeamClock) -> ir.BooleanValue:
+    """Per journey: whether the team's stage ended before it started.
+
+    True when its last end event precedes its first start event (two systems' clocks
+    disagree): the stage cannot be measured — a finding, never a zero.
+    """
+    own = ~events.attributed
+    started = events.ts.min(where=own & (events.activity == team.from_))
+    ended = events.ts.max(where=own & events.activity.isin(list(team.to)))
+    return (ended < started).fill_null(False)
 
 
 def _attribute_unlinked(unlinked: ir.Table, bounds: ir.Table, spec: JourneySpec) -> ir.Table:
@@ -277,6 +289,7 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
         updates_sent=a.isin(list(spec.updates)).sum() if spec.updates else ibis.literal(0),
         longest_wait_hours=gaps.gap.max(),
         last_wait_hours=gaps.gap.max(where=gaps.is_end),
+        **{f"team_{t.team}_reversed": _stage_reversed(gaps, t) for t in spec.teams},
     ).drop("problem")  # journeys with a problem are not among the journey events
 
     team_defs = [(t.team, t.from_, t.to) for t in spec.teams]
@@ -297,13 +310,21 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                             "journey_id").drop("journey_id_right")
         clocks.update(cclocks)
     out = out.mutate(**{c: out[c].fill_null(0.0) for c in clocks})
+    # a stage logged end-before-start has no clock, and the journey's unowned time is unknown
+    reversed_stages = sum((out[f"team_{n}_reversed"].cast("int32") for n, _, _ in team_defs),
+                          ibis.literal(0))
+    out = out.mutate(stages_out_of_order=reversed_stages,
+                     **{f"team_{n}_hours": ibis.cases(
+                         (out[f"team_{n}_reversed"], ibis.null("float64")),
+                         else_=out[f"team_{n}_hours"]) for n, _, _ in team_defs})
     e2e = _hours(out.clock_stop, out.start_ts)
     covered = out.covered_hours.fill_null(0.0) if team_defs else ibis.literal(0.0)
     out = out.mutate(
         e2e_hours=e2e,
         e2e_days=e2e / 24,
         censored=out.status != "complete",
-        unowned_hours=ibis.greatest(e2e - covered, 0.0),
+        unowned_hours=ibis.cases((out.stages_out_of_order > 0, ibis.null("float64")),
+                                 else_=ibis.greatest(e2e - covered, 0.0)),
         customer_hours=sum((out[c] for c in clocks if c.startswith("customer_")),
                            ibis.literal(0.0)),
         repeat_contacts=ibis.greatest(out.contacts - 1, 0),
@@ -364,8 +385,8 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
             worked = pd.Series(business_hours(part["from_ts"], part["to_ts"],
                                               spec.calendars[team.calendar]), index=part.index)
             per_journey = worked.groupby(part["journey_id"]).sum()
-            table[f"team_{team.team}_hours"] = (table["journey_id"].map(per_journey)
-                                                .fillna(0.0).astype("float64"))
+            hours = table["journey_id"].map(per_journey).fillna(0.0).astype("float64")
+            table[f"team_{team.team}_hours"] = hours.where(~table[f"team_{team.team}_reversed"])
     return table
 
 
@@ -384,6 +405,16 @@ def _path_events(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str 
     return (ev.filter(ev.activity.isin(activities)) if activities else ev), bounds
 
 
+def _stage_positions(spec: JourneySpec) -> dict[str, int]:
+    """Each team activity's place in the process: team by team in spec order, start then end."""
+    positions: dict[str, int] = {}
+    for i, team in enumerate(spec.teams):
+        positions.setdefault(team.from_, 2 * i)
+        for end in team.to:
+            positions.setdefault(end, 2 * i + 1)
+    return positions
+
+
 def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
                 activities: list[str] | None = None,
                 min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
@@ -392,7 +423,8 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
     ``activities`` restricts the path (e.g. ``spec.milestones()``, leaving calls and updates
     out); by default every activity counts. Sorted by total hours spent in the transition.
     ``handoff`` names the two teams when the transition leaves one team's clock for the next's:
-    the unowned time, by hand-off.
+    the unowned time, by hand-off. ``against_process_order`` marks a transition that runs
+    backwards through the teams' stages (logged out of order), so it is never read as a hand-off.
     """
     ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
@@ -410,6 +442,10 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
                if a.team != b.team for end in a.to}
     table["handoff"] = [handoff.get(pair) for pair in
                         zip(table["from_activity"], table["to_activity"], strict=True)]
+    stage = _stage_positions(spec)
+    table["against_process_order"] = [  # e.g. a hand-over logged before the approval
+        a in stage and b in stage and stage[b] < stage[a]
+        for a, b in zip(table["from_activity"], table["to_activity"], strict=True)]
     table = table.sort_values(["total_hours", "from_activity", "to_activity"],
                               ascending=[False, True, True]).reset_index(drop=True)
     small = table["n"] < min_group_size
@@ -537,6 +573,24 @@ def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | Non
              **proportion_ci(int((green & broken).sum()), int(green.sum()))}
             for team, green in greens.items()]
     return suppress_small_groups(pd.DataFrame(rows), min_group_size)
+
+
+def out_of_order_stages(journeys: pd.DataFrame, spec: JourneySpec,
+                        examples: int = 3) -> pd.DataFrame:
+    """Per team stage: journeys whose stage end is logged before its start, and their share.
+
+    Those journeys have no clock for the stage and no unowned time (not measurable, never
+    zero). ``example_journeys`` names a few, for the analyst to trace in the source systems
+    (it holds journey ids: drop it before publishing).
+    """
+    rows = []
+    for team in spec.teams:
+        flagged = journeys[journeys[f"team_{team.team}_reversed"]]
+        rows.append({"team": team.team, "stage": f"{team.from_} → {' / '.join(team.to)}",
+                     "journeys": len(flagged),
+                     "share": len(flagged) / len(journeys) if len(journeys) else float("nan"),
+                     "example_journeys": ", ".join(map(str, flagged["journey_id"].head(examples)))})
+    return pd.DataFrame(rows, columns=["team", "stage", "journeys", "share", "example_journeys"])
 
 
 def journey_overview(journeys: pd.DataFrame) -> pd.DataFrame:

@@ -598,3 +598,63 @@ def test_clock_comparison_on_the_story_in_days(story, spec):
     assert table.loc["hand-offs (unowned)", "estimate"] == pytest.approx(
         (89.0 + j4_unowned) / 2 / 24)
     assert J.clock_comparison(story.reset_index(), spec, min_group_size=3)["suppressed"].all()
+
+
+# --- stages logged out of order are a finding, never a zero -----------------------------------
+
+TWO_TEAMS = _spec(start="a1", end="b2", teams=[{"team": "A", "from": "a1", "to": "a2"},
+                                              {"team": "B", "from": "b1", "to": "b2"}])
+OUT_OF_ORDER = events(
+    ("J1", "C", "a1", "2026-01-01T00:00:00Z", "s"),   # in order: A 2 h, B 3 h, 1 h unowned
+    ("J1", "C", "a2", "2026-01-01T02:00:00Z", "s"),
+    ("J1", "C", "b1", "2026-01-01T03:00:00Z", "t"),
+    ("J1", "C", "b2", "2026-01-01T06:00:00Z", "t"),
+    ("J2", "C", "a2", "2026-01-01T00:30:00Z", "s"),   # A's end stamped before its start
+    ("J2", "C", "a1", "2026-01-01T01:00:00Z", "s"),
+    ("J2", "C", "b1", "2026-01-01T03:00:00Z", "t"),
+    ("J2", "C", "b2", "2026-01-01T04:00:00Z", "t"))
+
+
+def test_a_stage_ended_before_it_started_has_no_clock_and_is_counted():
+    table = J.build_journeys(OUT_OF_ORDER, TWO_TEAMS, AS_OF).set_index("journey_id")
+    j1, j2 = table.loc["J1"], table.loc["J2"]
+    assert (j1["team_A_hours"], j1["team_B_hours"], j1["unowned_hours"]) == (2.0, 3.0, 1.0)
+    assert j1["stages_out_of_order"] == 0 and not j1["team_A_reversed"]
+    assert bool(j2["team_A_reversed"]) and not j2["team_B_reversed"]
+    assert pd.isna(j2["team_A_hours"]) and j2["team_B_hours"] == 1.0  # not 0 h: not measurable
+    assert pd.isna(j2["unowned_hours"]) and j2["stages_out_of_order"] == 1
+    assert j2["e2e_hours"] == 3.0  # the customer's clock is still known
+    found = J.out_of_order_stages(table.reset_index(), TWO_TEAMS).set_index("team")
+    assert found.loc["A", ["journeys", "share", "example_journeys"]].tolist() == [1, 0.5, "J2"]
+    assert found.loc["B", "journeys"] == 0 and found.loc["A", "stage"] == "a1 → a2"
+    clocks = J.clock_comparison(table.reset_index(), TWO_TEAMS, min_group_size=1)
+    assert clocks.set_index("clock").loc["A", "n"] == 1  # only the measurable journey
+
+
+def test_a_transition_against_the_process_order_is_marked_not_read_as_a_handoff():
+    table = J.bottlenecks(OUT_OF_ORDER, TWO_TEAMS, AS_OF, min_group_size=1)
+    flagged = table[table["against_process_order"]]
+    assert flagged[["from_activity", "to_activity"]].values.tolist() == [["a2", "a1"]]
+    assert flagged["handoff"].isna().all()
+    handoff = table.set_index(["from_activity", "to_activity"]).loc[("a2", "b1")]
+    assert handoff["handoff"] == "A → B" and not handoff["against_process_order"]
+
+
+def test_a_stage_that_ends_again_after_its_start_is_measured():
+    log = events(("J", "C", "a2", "2026-01-01T00:00:00Z", "s"),  # an end left from before
+                 ("J", "C", "a1", "2026-01-01T01:00:00Z", "s"),
+                 ("J", "C", "a2", "2026-01-01T04:00:00Z", "s"),
+                 ("J", "C", "b2", "2026-01-01T05:00:00Z", "t"))
+    row = J.build_journeys(log, TWO_TEAMS, AS_OF).iloc[0]
+    assert not row["team_A_reversed"] and row["team_A_hours"] == 3.0
+
+
+def test_a_reversed_stage_on_a_business_calendar_has_no_clock_either():
+    spec = _spec(start="a1", end="b2",
+                 calendars={"always": {"hours": "00:00-23:59", "days": [
+                     "mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+                 teams=[{"team": "A", "from": "a1", "to": "a2", "calendar": "always"},
+                        {"team": "B", "from": "b1", "to": "b2"}])
+    table = J.build_journeys(OUT_OF_ORDER, spec, AS_OF).set_index("journey_id")
+    assert pd.isna(table.loc["J2", "team_A_hours"])
+    assert table.loc["J1", "team_A_hours"] == pytest.approx(2.0)
