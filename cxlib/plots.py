@@ -66,7 +66,7 @@ def completion_curves(data: pd.DataFrame, by: str | None = None,
         ax.step(np.r_[0, sf.surv_times], np.r_[1, sf.surv_prob], where="post",
                 label=f"{name} (n={len(g)})")
     ax.set(xlabel="days since the order", ylabel="share still waiting",
-           title="How long customers wait for a working service", xlim=(0, None))
+           title="How long customers wait for their journey to complete", xlim=(0, None))
     ax.legend(fontsize="small")
     return ax
 
@@ -82,13 +82,21 @@ def promise_bars(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
+DAY_BANDS = (0, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
+
+
 def satisfaction_by_days(data: pd.DataFrame, outcome: str = "csat", hue: str | None = "segment",
-                         bins: tuple[float, ...] = (0, 3, 5, 7, 10, 14, 60),
+                         bins: tuple[float, ...] = DAY_BANDS,
                          ax: Axes | None = None) -> Axes:
-    """Mean score per band of end-to-end days (95% CI), one line per ``hue``."""
+    """Mean score per band of end-to-end days (95% CI), one line per ``hue``.
+
+    The last band is open-ended, so no journey is left off however long it took.
+    """
     ax = _axes(ax)
     done = data[data["status"] == "complete"].dropna(subset=[outcome, "e2e_days"])
-    mids = pd.cut(done["e2e_days"], bins=list(bins))
+    longest = done["e2e_days"].max() if len(done) else 0.0
+    edges = [b for b in bins if b < longest] or [0.0]
+    mids = pd.cut(done["e2e_days"], bins=[*edges, float("inf")], include_lowest=True)
     centre = mids.map(lambda iv: (iv.left + min(iv.right, iv.left + 7)) / 2).astype(float)
     sns.lineplot(data=done.assign(days=centre), x="days", y=outcome, hue=hue, marker="o",
                  errorbar=("ci", 95), ax=ax)

@@ -14,19 +14,34 @@ import pandas as pd
 import statsmodels.api as sm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
+from cxlib.config import JourneySpec, WindowPromise
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, mean_ci, not_estimable, nps_ci
 
 OUTCOMES = ("csat", "nps", "ces")
 
 
-def late_or_missed(data: pd.DataFrame, promise: str = "technician_in_window") -> pd.Series:
+def late_or_missed(data: pd.DataFrame, promise: str) -> pd.Series:
     """1.0 where a window promise ended late or missed (the customer waited in vain), else 0.0.
 
     A covariate for the satisfaction models: an early arrival also breaks the promise but does
     not leave the customer waiting.
     """
     return data[f"promise_{promise}_class"].isin(["late", "missed"]).astype(float)
+
+
+def window_breaches(data: pd.DataFrame, spec: JourneySpec) -> list[str]:
+    """Add a 0/1 column ``<promise>_late_or_missed`` per window promise; return their names.
+
+    The controls a satisfaction model takes for windows the customer waited in vain (none when
+    the spec has no window promise).
+    """
+    names = []
+    for promise in spec.promises:
+        if isinstance(promise, WindowPromise) and f"promise_{promise.name}_class" in data:
+            data[f"{promise.name}_late_or_missed"] = late_or_missed(data, promise.name)
+            names.append(f"{promise.name}_late_or_missed")
+    return names
 
 
 def _completed(data: pd.DataFrame) -> pd.DataFrame:

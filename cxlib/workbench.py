@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxlib.config import JourneySpec, load_spec, parse_as_of
+from cxlib.config import JourneySpec, WindowPromise, WithinPromise, load_spec, parse_as_of
 from cxlib.io import Dataset, load_dataset
 from cxlib.journeys import build_journeys
 from cxlib.privacy import publishable
@@ -32,6 +32,52 @@ class Workbench:
     behaviour: pd.DataFrame
     segmenter: TimeSensitivitySegmenter | None
     surveys: pd.DataFrame
+
+    def missing(self, section: str) -> str:
+        """Say in one sentence why a report section does not apply to this spec and data.
+
+        Returns an empty string when it applies. Sections: ``team_clocks``, ``team_targets``,
+        ``promises``, ``window_promises``, ``customer_time``, ``behaviour``, ``surveys``,
+        ``completed``.
+        """
+        spec = self.spec
+        targets = [t for t in spec.teams if t.target is not None]
+        within = [p for p in spec.promises if isinstance(p, WithinPromise)]
+        reasons = {
+            "team_clocks": "" if spec.teams else
+            "The journey spec names no team clocks (`teams:`), so there is no inside-out clock "
+            "to set beside the customer's.",
+            "team_targets": "" if targets and within else
+            "Comparing teams' own targets with the customer's promise needs team `target`s and a "
+            "`within` promise in the journey spec; this one has "
+            f"{len(targets)} target(s) and {len(within)} `within` promise(s).",
+            "promises": "" if spec.promises else
+            "The journey spec states no promises (`promises:`), so there is nothing to keep.",
+            "window_promises": "" if any(isinstance(p, WindowPromise) for p in spec.promises)
+            else "The journey spec has no window promise, so no answer is adjusted for one.",
+            "customer_time": "" if spec.customer_time else
+            "The journey spec names no intervals of the customer's own time (`customer_time:`).",
+            "behaviour": "" if spec.behaviour is not None else
+            "The journey spec has no `behaviour:` section, so customers are not segmented by "
+            "how they treat time; every customer is in one group.",
+            "surveys": "" if self.surveys[["csat", "nps", "ces"]].notna().any().any() else
+            "There are no survey answers in this data, so satisfaction cannot be set against "
+            "time.",
+            "completed": "" if (self.journeys["status"] == "complete").any() else
+            "No journey is complete at the cut-off, so no completed duration can be shown.",
+        }
+        if section not in reasons:
+            raise ValueError(f"unknown report section {section!r}; one of {', '.join(reasons)}")
+        return reasons[section]
+
+    def applies(self, section: str) -> bool:
+        """Return whether a report section applies; when not, show the one-sentence reason."""
+        why = self.missing(section)
+        if why:
+            from IPython.display import Markdown, display
+
+            display(Markdown(f"*{why}*"))
+        return not why
 
 
 def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,

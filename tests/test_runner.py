@@ -401,3 +401,29 @@ def test_the_ci_run_leaves_the_managers_channel_alone(published_reports):
     assert (published_reports / "ci").is_symlink()
     assert not (published_reports / "latest").exists()
     assert load_published(published_reports / "ci").manifest["channel"] == "ci"
+
+
+def test_every_report_runs_on_a_real_log_with_a_spec_that_names_only_the_journey(tmp_path):
+    data = tmp_path / "helpdesk"
+    imported = run_cx("import", str(ROOT / "tests/data/eventlogs/helpdesk.xes.gz"), "--mapping",
+                      str(ROOT / "params/mappings/helpdesk.yaml"), "--out", str(data))
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    (tmp_path / "spec.yaml").write_text("journey: helpdesk_ticket\n")
+    params = tmp_path / "helpdesk.yaml"
+    params.write_text(f"title: help desk\ndata_dir: {data}\n"
+                      f"journey_spec: {tmp_path / 'spec.yaml'}\n"
+                      "as_of: '2014-01-01T00:00:00Z'\nchannel: helpdesk\nmax_bad_share: 0.05\n")
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = (tmp_path / "reports/helpdesk").resolve()
+    said = []
+    for name in NOTEBOOKS:
+        book = nbformat.read(run / f"{name}.ipynb", 4)
+        outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+        said += [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+    for reason in ("no team clocks", "no promises", "no `behaviour:` section",
+                   "no survey answers", "customer's own time"):
+        assert any(reason in text for text in said), (reason, said)
+    journeys = load_published(run).journeys
+    assert len(journeys) > 4000 and (journeys["status"] == "complete").all()

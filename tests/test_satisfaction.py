@@ -200,3 +200,26 @@ def test_ordered_labels_are_an_outcome_in_their_declared_order():
     fit = Sat.ordinal_fit(frame, "answer", ("delay",))
     assert fit.summary["estimate"].iloc[0] < 0  # longer delays: less likely satisfied
     assert list(Sat.ordinal_thresholds(fit).index) == ["dissatisfied|satisfied"]
+
+
+def test_window_breaches_add_one_control_per_window_promise():
+    from cxlib.config import JourneySpec
+
+    spec = JourneySpec.model_validate({"journey": "j", "promises": [
+        {"name": "visit", "event": "arrive", "after": "w_open", "before": "w_close"},
+        {"name": "quick", "from": "a", "to": "z", "within": "2d"}]})
+    frame = pd.DataFrame({"promise_visit_class": ["late", "on_time", "missed"]})
+    assert Sat.window_breaches(frame, spec) == ["visit_late_or_missed"]
+    assert frame["visit_late_or_missed"].tolist() == [1.0, 0.0, 1.0]
+    no_window = JourneySpec.model_validate({"journey": "j"})
+    assert Sat.window_breaches(frame, no_window) == []
+
+
+def test_satisfaction_by_days_keeps_journeys_longer_than_every_band():
+    from cxlib import plots
+
+    frame = pd.DataFrame({"status": "complete", "e2e_days": [1.0, 2.0, 400.0, 500.0],
+                          "csat": [5, 4, 1, 2], "segment": "all"})
+    ax = plots.satisfaction_by_days(frame, "csat", hue=None)
+    xs = ax.lines[0].get_xdata()
+    assert max(xs) > 365 and len(xs) == 2  # the open-ended last band is drawn
