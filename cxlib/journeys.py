@@ -166,7 +166,11 @@ def _covered_hours(team_intervals: ir.Table, bounds: ir.Table) -> ir.Table:
 
 def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                      as_of: ir.TimestampValue) -> ir.Table:
-    """One column ``promise_<name>`` (met / breached / open / not_applicable) and its lateness."""
+    """Per promise: its state, its lateness and whether the promised event happened.
+
+    ``promise_<name>`` is met / breached / open / not_applicable; ``promise_<name>_done`` says
+    the promised event happened by the cut-off, on time or not.
+    """
     a = linked.activity
     firsts: dict[str, ir.Value] = {}
     for act in sorted({x for p in spec.promises for x in p.activities()}):
@@ -180,6 +184,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     for p in spec.promises:
         if isinstance(p, WithinPromise):
             start, done = out[f"first_{p.from_}"], out[f"first_{p.to}"]
+            happened = done.notnull()
             now = ibis.least(out.clock_stop, as_of)
             elapsed = _hours(done.coalesce(now), start)
             late = ibis.greatest(elapsed - p.within, 0.0)
@@ -192,6 +197,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
         elif isinstance(p, WindowPromise):
             event, opens = out[f"first_{p.event}"], out[f"first_{p.after}"]
             closes = out[f"first_{p.before}"]
+            happened = event.notnull()
             now = ibis.least(out.clock_stop, as_of)
             klass = ibis.cases(  # a window still in progress has opened but not closed
                 (opens.isnull(), "not_applicable"),
@@ -210,6 +216,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                 (klass == "early", _hours(opens, event)), else_=ibis.null("float64"))
         else:
             event, deadline = out[f"first_{p.event}"], out[f"first_{p.before}"]
+            happened = event.notnull()
             now = ibis.least(out.clock_stop, as_of)
             late = ibis.greatest(_hours(event.coalesce(now), deadline), 0.0)
             state = ibis.cases(
@@ -218,6 +225,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                 (event.notnull() | (deadline < as_of), "breached"),
                 else_="open")
         cols[f"promise_{p.name}"] = state
+        cols[f"promise_{p.name}_done"] = happened
         is_late = (klass.isin(["late", "missed"]) if isinstance(p, WindowPromise)
                    else state == "breached")
         cols[f"promise_{p.name}_late_hours"] = ibis.cases(
@@ -591,6 +599,39 @@ def out_of_order_stages(journeys: pd.DataFrame, spec: JourneySpec,
                      "share": len(flagged) / len(journeys) if len(journeys) else float("nan"),
                      "example_journeys": ", ".join(map(str, flagged["journey_id"].head(examples)))})
     return pd.DataFrame(rows, columns=["team", "stage", "journeys", "share", "example_journeys"])
+
+
+PROMISE_OUTCOMES = ("kept", "done early", "done late", "not done by the deadline",
+                    "still undecided", "not applicable")
+
+
+def promise_outcomes(journeys: pd.DataFrame, spec: JourneySpec,
+                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Every journey's promise outcome, broken down: count and share of all journeys.
+
+    *kept*; *done early* (a window promise's event before the window opened); *done late*
+    (after the deadline); *not done by the deadline* (the deadline passed without it);
+    *still undecided* (open, deadline not passed); *not applicable* (e.g. cancelled first).
+    The headline share kept over decided journeys is :func:`promise_adherence`'s.
+    """
+    rows = []
+    for p in spec.promises:
+        state, done = journeys[f"promise_{p.name}"], journeys[f"promise_{p.name}_done"]
+        if isinstance(p, WindowPromise):
+            klass = journeys[f"promise_{p.name}_class"]
+            early, late, missed = klass == "early", klass == "late", klass == "missed"
+        else:
+            early = pd.Series(False, index=journeys.index)
+            late, missed = (state == "breached") & done, (state == "breached") & ~done
+        counts = {"kept": state == "met", "done early": early, "done late": late,
+                  "not done by the deadline": missed, "still undecided": state == "open",
+                  "not applicable": state == "not_applicable"}
+        rows += [{"promise": p.name, "outcome": outcome, "journeys": int(mask.sum()),
+                  "share": float(mask.mean()) if len(journeys) else float("nan")}
+                 for outcome, mask in counts.items()
+                 if outcome != "done early" or isinstance(p, WindowPromise)]
+    table = pd.DataFrame(rows, columns=["promise", "outcome", "journeys", "share"])
+    return suppress_small_groups(table, min_group_size, n_column="journeys")
 
 
 def journey_overview(journeys: pd.DataFrame) -> pd.DataFrame:

@@ -658,3 +658,31 @@ def test_a_reversed_stage_on_a_business_calendar_has_no_clock_either():
     table = J.build_journeys(OUT_OF_ORDER, spec, AS_OF).set_index("journey_id")
     assert pd.isna(table.loc["J2", "team_A_hours"])
     assert table.loc["J1", "team_A_hours"] == pytest.approx(2.0)
+
+
+def test_promise_outcomes_tell_late_from_never(story, spec):
+    table = J.promise_outcomes(story.reset_index(), spec, min_group_size=1)
+    within = table[table["promise"] == "live_within_7_days"].set_index("outcome")
+    # J1 kept; J4 went live 9 days after the order (late); J2 open; J3 cancelled
+    assert within["journeys"].to_dict() == {"kept": 1, "done late": 1,
+                                            "not done by the deadline": 0,
+                                            "still undecided": 1, "not applicable": 1}
+    window = table[table["promise"] == "technician_in_window"].set_index("outcome")
+    assert window.loc["done late", "journeys"] == 1 and window.loc["kept", "journeys"] == 1
+    assert "done early" in window.index and "done early" not in within.index
+    assert within["share"].sum() == pytest.approx(1.0)
+    assert J.promise_outcomes(story.reset_index(), spec)["suppressed"].all()  # all below 5
+
+
+def test_a_deadline_passed_without_the_event_is_not_done_not_late():
+    spec = _spec(start="a", end="z", promises=[
+        {"name": "p", "from": "a", "to": "done", "within": "1d"}])
+    log = events(("J1", "C", "a", "2026-01-01T00:00:00Z", "s"),
+                 ("J1", "C", "done", "2026-01-03T00:00:00Z", "s"),   # late
+                 ("J2", "C", "a", "2026-01-01T00:00:00Z", "s"),
+                 ("J2", "C", "z", "2026-01-05T00:00:00Z", "s"))      # closed, never done
+    journeys = J.build_journeys(log, spec, AS_OF)
+    assert journeys["promise_p_done"].tolist() == [True, False]
+    outcomes = J.promise_outcomes(journeys, spec, min_group_size=1).set_index("outcome")
+    assert outcomes.loc["done late", "journeys"] == 1
+    assert outcomes.loc["not done by the deadline", "journeys"] == 1
