@@ -28,7 +28,7 @@ from lxml import etree
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from cxlib.config import TimeZone, params_error
-from cxlib.errors import ContractError, ParamsError
+from cxlib.errors import ContractError, ParamsError, RefusedWrite
 from cxlib.io import DATA_NOTES, READERS, read_csv
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT
@@ -183,6 +183,24 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
             "customers": customers.reset_index(drop=True), "surveys": surveys}
 
 
+IMPORT_FILES = ("events.parquet", "surveys.parquet", "customers.parquet", DATA_NOTES)
+
+
+def check_import_target(folder: Path) -> None:
+    """Refuse to import into anything but a new, empty or earlier-import folder.
+
+    An import replaces the canonical tables; a folder holding other files (a project's
+    ``data/`` with its demo worlds, a hand-made CSV data folder) is never written into.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise RefusedWrite(f"{folder}: not a folder; an import needs a folder of its own")
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in IMPORT_FILES) \
+        if folder.is_dir() else []
+    if foreign:
+        raise RefusedWrite(f"{folder}: refusing to import into a folder that holds other files "
+                           f"({', '.join(foreign[:5])}); choose an empty or new folder")
+
+
 def import_source(source: str | Path, out: str | Path,
                   mapping: str | Path | None = None) -> dict[str, int]:
     """Import one export into a data folder of canonical Parquet tables; return row counts.
@@ -191,8 +209,9 @@ def import_source(source: str | Path, out: str | Path,
     export's naive local timestamps in that zone (counting daylight-saving resolutions).
     """
     rules = load_mapping(mapping)
-    tables = to_canonical(read_source(source, rules.encoding), rules, str(source))
     folder = resolve(out)
+    check_import_target(folder)
+    tables = to_canonical(read_source(source, rules.encoding), rules, str(source))
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         if name == "events" and isinstance(table["ts"].dtype, pd.DatetimeTZDtype):

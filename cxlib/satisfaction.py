@@ -186,20 +186,22 @@ def ordinal_thresholds(fit: OrdinalFit) -> pd.Series:
 
 
 def cost_per_day(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
-                 min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Points of ``outcome`` lost per extra end-to-end day (OLS slope), per group.
+                 min_group_size: int = MIN_GROUP_SIZE, duration: str = "e2e_days") -> pd.DataFrame:
+    """Points of ``outcome`` lost per extra unit of ``duration`` (OLS slope), per group.
 
-    Uses answers about completed journeys only: an open journey's duration is censored.
+    ``duration`` is any numeric column (default: end-to-end days; a survey's own delay in
+    minutes works the same). Uses answers about completed journeys only where the table says
+    (``status``): an open journey's duration is censored.
     """
 
     def slope(g: pd.DataFrame) -> dict[str, float]:
-        frame = g[[outcome, "e2e_days"]].dropna()
+        frame = g[[outcome, duration]].dropna()
         if len(frame) < 3:
             return not_estimable(len(frame), "p_value")
-        fit = sm.OLS(frame[outcome].astype(float), sm.add_constant(frame["e2e_days"])).fit()
-        low, high = fit.conf_int().loc["e2e_days"]
-        return {"estimate": -fit.params["e2e_days"], "ci_low": -high, "ci_high": -low,
-                "n": len(frame), "p_value": fit.pvalues["e2e_days"]}
+        fit = sm.OLS(frame[outcome].astype(float), sm.add_constant(frame[duration])).fit()
+        low, high = fit.conf_int().loc[duration]
+        return {"estimate": -fit.params[duration], "ci_low": -high, "ci_high": -low,
+                "n": len(frame), "p_value": fit.pvalues[duration]}
 
     table = grouped(_completed(data), by, slope).assign(outcome=outcome)
     return suppress_small_groups(table, min_group_size)
@@ -216,25 +218,40 @@ def _best_tau(x: np.ndarray, y: np.ndarray, extra: np.ndarray, grid: np.ndarray)
     return float(grid[int(np.argmin(sse))])
 
 
+def _threshold_grid(values: pd.Series, duration: str) -> np.ndarray:
+    """Return the candidate thresholds of a profile fit.
+
+    1 to 15 days by quarter days for end-to-end days; for any other duration, 57 points (the
+    same count) between its 5th and 95th percentiles.
+    """
+    if duration == "e2e_days":
+        return np.arange(1.0, 15.01, 0.25)
+    low, high = np.nanpercentile(values.to_numpy(float), [5, 95]) if len(values) else (0, 1)
+    return np.linspace(low, high, 57)
+
+
 def tolerance_threshold(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
                         controls: tuple[str, ...] = (), grid: np.ndarray | None = None,
                         n_boot: int = 200, random_state: int = 0,
-                        min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Tolerance threshold: the end-to-end day after which ``outcome`` starts to fall.
+                        min_group_size: int = MIN_GROUP_SIZE,
+                        duration: str = "e2e_days") -> pd.DataFrame:
+    """Tolerance threshold: the value of ``duration`` after which ``outcome`` starts to fall.
 
-    Fits ``outcome ~ a + b·max(0, days − τ) + controls`` by least squares for each ``τ`` on a
-    grid (profile fit) and keeps the best; the interval is a percentile bootstrap (``n_boot``
-    resamples). ``slope_after`` is the points lost per day beyond the threshold.
+    Fits ``outcome ~ a + b·max(0, duration − τ) + controls`` by least squares for each ``τ`` on
+    a grid (profile fit) and keeps the best; the interval is a percentile bootstrap (``n_boot``
+    resamples). ``slope_after`` is the points lost per unit beyond the threshold.
     """
-    grid = np.arange(1.0, 15.01, 0.25) if grid is None else np.asarray(grid, dtype=float)
+    done = _completed(data)
+    grid = (_threshold_grid(done[duration], duration) if grid is None
+            else np.asarray(grid, dtype=float))
     rng = np.random.default_rng(random_state)
 
     def threshold(g: pd.DataFrame) -> dict[str, float]:
-        frame = g[[outcome, "e2e_days", *controls]].dropna()
+        frame = g[[outcome, duration, *controls]].dropna()
         n = len(frame)
         if n < max(min_group_size, 20):
             return not_estimable(n, "slope_after")
-        x = frame["e2e_days"].to_numpy(float)
+        x = frame[duration].to_numpy(float)
         y = frame[outcome].to_numpy(float)
         extra = frame[list(controls)].to_numpy(float).reshape(n, len(controls))
         tau = _best_tau(x, y, extra, grid)
@@ -245,13 +262,13 @@ def tolerance_threshold(data: pd.DataFrame, outcome: str = "csat", by: str | Non
         return {"estimate": tau, "ci_low": low, "ci_high": high, "n": n,
                 "slope_after": -coef[1]}
 
-    table = grouped(_completed(data), by, threshold).assign(outcome=outcome)
+    table = grouped(done, by, threshold).assign(outcome=outcome)
     return suppress_small_groups(table, min_group_size)
 
 
 def update_effect(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
-                  informed: str = "kept_informed",
-                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+                  informed: str = "kept_informed", min_group_size: int = MIN_GROUP_SIZE,
+                  duration: str = "e2e_days") -> pd.DataFrame:
     """How much proactive updates soften the cost of each day (points per day given back).
 
     OLS of ``outcome ~ days + days×informed + informed`` per group; ``estimate`` is the
@@ -259,12 +276,12 @@ def update_effect(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
     """
 
     def softening(g: pd.DataFrame) -> dict[str, float]:
-        frame = g[[outcome, "e2e_days", informed]].dropna()
+        frame = g[[outcome, duration, informed]].dropna()
         if len(frame) < 10 or frame[informed].nunique() < 2:
             return not_estimable(len(frame), "p_value")
         inf = frame[informed].astype(float)
-        X = sm.add_constant(pd.DataFrame({"days": frame["e2e_days"], "informed": inf,
-                                          "days_x_informed": frame["e2e_days"] * inf}))
+        X = sm.add_constant(pd.DataFrame({"days": frame[duration], "informed": inf,
+                                          "days_x_informed": frame[duration] * inf}))
         fit = sm.OLS(frame[outcome].astype(float), X).fit()
         low, high = fit.conf_int().loc["days_x_informed"]
         return {"estimate": fit.params["days_x_informed"], "ci_low": low, "ci_high": high,

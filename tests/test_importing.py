@@ -142,3 +142,22 @@ def test_a_latin1_export_imports_with_the_encoding_named_in_its_mapping(tmp_path
     (tmp_path / "bad.yaml").write_text("columns: {journey_id: Ticket}\nencoding: latin-9000\n")
     with pytest.raises(ParamsError, match="unknown text encoding"):
         load_mapping(tmp_path / "bad.yaml")
+
+
+def test_an_import_never_writes_into_a_folder_holding_other_files(tmp_path):
+    from tests.conftest import run_cx
+
+    (tmp_path / "export.csv").write_text("Ticket,Step,When\nT1,opened,2026-07-01T10:00:00Z\n")
+    (tmp_path / "map.yaml").write_text("columns: {journey_id: Ticket, activity: Step, ts: When}\n")
+    project_data = tmp_path / "data"
+    (project_data / "demo").mkdir(parents=True)
+    (project_data / "README.md").write_text("demo worlds live here\n")
+    result = run_cx("import", str(tmp_path / "export.csv"), "--mapping",
+                    str(tmp_path / "map.yaml"), "--out", str(project_data))
+    assert result.returncode == 2 and "holds other files (README.md, demo)" in result.stderr
+    assert sorted(p.name for p in project_data.iterdir()) == ["README.md", "demo"]
+    again = tmp_path / "imported"
+    for _ in range(2):  # a new folder, then the same import folder again
+        ok = run_cx("import", str(tmp_path / "export.csv"), "--mapping",
+                    str(tmp_path / "map.yaml"), "--out", str(again))
+        assert ok.returncode == 0, ok.stderr

@@ -223,3 +223,19 @@ def test_satisfaction_by_days_keeps_journeys_longer_than_every_band():
     ax = plots.satisfaction_by_days(frame, "csat", hue=None)
     xs = ax.lines[0].get_xdata()
     assert max(xs) > 365 and len(xs) == 2  # the open-ended last band is drawn
+
+
+def test_a_survey_table_with_its_own_delay_column_is_analysed_without_an_event_log():
+    # no journeys, no status: answers with a measured delay in minutes, satisfaction falling
+    # after 30 minutes
+    rng = np.random.default_rng(11)
+    minutes = rng.uniform(0, 120, 600)
+    score = 4.5 - 0.03 * np.maximum(0, minutes - 30) + rng.normal(0, 0.4, 600)
+    answers = pd.DataFrame({"delay_minutes": minutes, "csat": np.clip(np.round(score), 1, 5),
+                            "segment": "all"})
+    cost = Sat.cost_per_day(answers, "csat", by=None, duration="delay_minutes").iloc[0]
+    assert cost["n"] == 600 and 0 < cost["estimate"] < 0.05  # points per minute
+    found = Sat.tolerance_threshold(answers, "csat", by=None, duration="delay_minutes",
+                                    n_boot=50).iloc[0]
+    assert found["ci_low"] <= 30 <= found["ci_high"] and 20 < found["estimate"] < 40
+    assert found["slope_after"] == pytest.approx(0.03, abs=0.01)
