@@ -568,7 +568,7 @@ def test_bottlenecks_break_ties_by_name_and_keep_their_columns_in_order():
     table = J.bottlenecks(log, _spec(), AS_OF, min_group_size=1)
     assert table.columns.tolist() == ["from_activity", "to_activity", "n", "median_hours",
                                       "p90_hours", "mean_hours", "total_hours", "handoff",
-                                      "suppressed"]
+                                      "against_process_order", "suppressed"]
     assert table[["from_activity", "to_activity"]].values.tolist() == [
         ["a", "b"], ["a", "c"], ["x", "y"]]  # equal totals: by name
     assert table.index.tolist() == [0, 1, 2] and not table["suppressed"].any()
