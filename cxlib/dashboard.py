@@ -33,7 +33,7 @@ DEFAULT_CHANNEL = "latest"
 CHANNEL_ENV = "CXLAB_CHANNEL"  # `cx serve --channel` sets it for the dashboard's kernels
 _CHANNEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TABLES = ("journey_facts", "survey_facts")
-_PROMISE_DETAIL = ("_late_hours", "_early_hours", "_class", "_done")
+_PROMISE_DETAIL = ("_late_hours", "_early_hours", "_class", "_done", "_margin_hours")
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,8 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     """Per promise: its state, its lateness and whether the promised event happened.
 
     ``promise_<name>`` is met / breached / open / not_applicable; ``promise_<name>_done`` says
-    the promised event happened by the cut-off, on time or not.
+    the promised event happened by the cut-off, on time or not; ``promise_<name>_margin_hours``
+    is when it happened relative to the deadline (negative: before it; blank: not yet).
     """
     a = linked.activity
     firsts: dict[str, ir.Value] = {}
@@ -188,6 +189,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
             now = ibis.least(out.clock_stop, as_of)
             elapsed = _hours(done.coalesce(now), start)
             late = ibis.greatest(elapsed - p.within, 0.0)
+            margin = ibis.cases((happened, elapsed - p.within), else_=ibis.null("float64"))
             state = ibis.cases(
                 (start.isnull(), "not_applicable"),
                 (done.notnull() & (elapsed <= p.within), "met"),
@@ -211,6 +213,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                                (klass.isin(["early", "late", "missed"]), "breached"),
                                (klass == "open", "open"), else_="not_applicable")
             late = ibis.greatest(_hours(event.coalesce(now), closes), 0.0)
+            margin = _hours(event, closes)
             cols[f"promise_{p.name}_class"] = klass
             cols[f"promise_{p.name}_early_hours"] = ibis.cases(
                 (klass == "early", _hours(opens, event)), else_=ibis.null("float64"))
@@ -219,6 +222,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
             happened = event.notnull()
             now = ibis.least(out.clock_stop, as_of)
             late = ibis.greatest(_hours(event.coalesce(now), deadline), 0.0)
+            margin = _hours(event, deadline)
             state = ibis.cases(
                 (deadline.isnull(), "not_applicable"),
                 (event.notnull() & (event <= deadline), "met"),
@@ -226,6 +230,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                 else_="open")
         cols[f"promise_{p.name}"] = state
         cols[f"promise_{p.name}_done"] = happened
+        cols[f"promise_{p.name}_margin_hours"] = margin
         is_late = (klass.isin(["late", "missed"]) if isinstance(p, WindowPromise)
                    else state == "breached")
         cols[f"promise_{p.name}_late_hours"] = ibis.cases(

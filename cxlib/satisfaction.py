@@ -291,6 +291,47 @@ def update_effect(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
                                  min_group_size)
 
 
+def promise_step(data: pd.DataFrame, promise: str, outcome: str = "csat",
+                 by: str | None = None, unit_hours: float = 24.0, min_each_side: int = 10,
+                 min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Satisfaction around the promised time: a step at the deadline, slopes either side.
+
+    OLS of ``outcome ~ t + after + t×after`` where ``t`` is when the promised event happened
+    relative to the deadline (``promise_<name>_margin_hours`` / ``unit_hours``; negative before)
+    and ``after`` marks answers past it. ``estimate`` is the step (the jump at the deadline, with
+    its interval and p-value: the test for a cliff); ``slope_before`` / ``slope_after`` are the
+    points per unit on either side. Needs ``min_each_side`` answers before and after.
+    """
+    column = f"promise_{promise}_margin_hours"
+
+    def step(g: pd.DataFrame) -> dict[str, float]:
+        frame = g[[outcome, column]].dropna()
+        t = frame[column].to_numpy(float) / unit_hours
+        after = (t > 0).astype(float)
+        n_after = int(after.sum())
+        if min(n_after, len(frame) - n_after) < min_each_side:
+            return not_estimable(len(frame), "p_value", "slope_before", "slope_after")
+        X = pd.DataFrame({"const": 1.0, "t": t, "after": after, "t_after": t * after})
+        fit = sm.OLS(frame[outcome].to_numpy(float), X).fit()
+        low, high = fit.conf_int().loc["after"]
+        return {"estimate": fit.params["after"], "ci_low": low, "ci_high": high,
+                "n": len(frame), "p_value": fit.pvalues["after"],
+                "slope_before": fit.params["t"],
+                "slope_after": fit.params["t"] + fit.params["t_after"]}
+
+    table = grouped(data, by, step).assign(promise=promise, outcome=outcome)
+    return suppress_small_groups(table, min_group_size)
+
+
+def score_by_promise_outcome(data: pd.DataFrame, promise: str, outcome: str = "csat",
+                             min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Mean ``outcome`` (interval, ``n``) for journeys whose promise was kept and broken."""
+    decided = data[data[f"promise_{promise}"].isin(["met", "breached"])]
+    table = grouped(decided.assign(promise_result=decided[f"promise_{promise}"].map(
+        {"met": "kept", "breached": "broken"})), "promise_result", lambda g: mean_ci(g[outcome]))
+    return suppress_small_groups(table.assign(promise=promise, outcome=outcome), min_group_size)
+
+
 def score_summary(data: pd.DataFrame, by: str | None = None,
                   min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Mean CSAT, mean CES and NPS (−100…100) with intervals and ``n``, overall or per group."""

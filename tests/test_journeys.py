@@ -686,3 +686,13 @@ def test_a_deadline_passed_without_the_event_is_not_done_not_late():
     outcomes = J.promise_outcomes(journeys, spec, min_group_size=1).set_index("outcome")
     assert outcomes.loc["done late", "journeys"] == 1
     assert outcomes.loc["not done by the deadline", "journeys"] == 1
+
+
+def test_promise_margin_is_when_the_event_happened_relative_to_the_deadline(story):
+    # J1 went live 104 h after the order (7 days = 168 h): 64 h early; J4 after 9 days: 48 h late
+    assert story.loc["J1", "promise_live_within_7_days_margin_hours"] == pytest.approx(-64.0)
+    assert story.loc["J4", "promise_live_within_7_days_margin_hours"] == pytest.approx(48.0)
+    assert pd.isna(story.loc["J2", "promise_live_within_7_days_margin_hours"])  # not yet
+    # J4's technician came 1.5 h after the window closed; J1's 3 h before it closed
+    assert story.loc["J4", "promise_technician_in_window_margin_hours"] == pytest.approx(1.5)
+    assert story.loc["J1", "promise_technician_in_window_margin_hours"] == pytest.approx(-3.0)

@@ -239,3 +239,35 @@ def test_a_survey_table_with_its_own_delay_column_is_analysed_without_an_event_l
                                     n_boot=50).iloc[0]
     assert found["ci_low"] <= 30 <= found["ci_high"] and 20 < found["estimate"] < 40
     assert found["slope_after"] == pytest.approx(0.03, abs=0.01)
+
+
+def _around_the_promise(step: float, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    days = rng.uniform(-10, 10, 800)
+    score = 4.0 - 0.05 * days + step * (days > 0) - 0.2 * np.maximum(days, 0)
+    return pd.DataFrame({"promise_p_margin_hours": days * 24,
+                         "csat": score + rng.normal(0, 0.5, 800), "segment": "all"})
+
+
+def test_a_cliff_at_the_promise_is_found_with_its_slopes():
+    found = Sat.promise_step(_around_the_promise(-1.0), "p").iloc[0]
+    assert found["ci_low"] < -1.0 < found["ci_high"] and found["p_value"] < 1e-6
+    assert found["slope_before"] == pytest.approx(-0.05, abs=0.03)
+    assert found["slope_after"] == pytest.approx(-0.25, abs=0.03)
+    assert found["n"] == 800 and found["promise"] == "p"
+
+
+def test_no_cliff_is_no_step():
+    found = Sat.promise_step(_around_the_promise(0.0), "p").iloc[0]
+    assert found["ci_low"] < 0 < found["ci_high"]
+    one_sided = _around_the_promise(0.0).query("promise_p_margin_hours < 0")
+    assert np.isnan(Sat.promise_step(one_sided, "p")["estimate"].iloc[0])
+
+
+def test_scores_by_promise_outcome_compare_kept_with_broken():
+    frame = pd.DataFrame({"promise_p": ["met"] * 6 + ["breached"] * 6 + ["open"] * 3,
+                          "csat": [5, 5, 4, 4, 5, 4, 2, 1, 3, 2, 2, 1, 5, 5, 5]})
+    table = Sat.score_by_promise_outcome(frame, "p").set_index("promise_result")
+    assert table.loc["kept", "estimate"] == pytest.approx(4.5)
+    assert table.loc["broken", "estimate"] == pytest.approx(11 / 6)
+    assert table["n"].to_dict() == {"broken": 6, "kept": 6}  # open journeys left out
