@@ -11,6 +11,13 @@ activities are renamed, so nobody edits code for their own export::
     lifecycle: [complete]          # XES: keep these lifecycle:transition values (default: all)
     timezone: Europe/Berlin        # the zone of timestamps without a UTC offset
 
+A *wide* export (one row per order, one timestamp column per milestone) names its milestones
+instead of an activity and a timestamp column; each filled cell becomes one event::
+
+    columns: {journey_id: order_id, customer_id: customer_id}
+    milestones: {order_placed: purchased_at, approved: approved_at, delivered: delivered_at,
+                 delivery_promised: estimated_delivery_date}
+
 XES's standard keys map by default; where no customer column is mapped, each journey is its own
 customer. XES is read with a streaming parser (lxml ``iterparse``), one trace at a time.
 """
@@ -48,6 +55,7 @@ class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     columns: dict[str, str] = {}
+    milestones: dict[str, str] = {}  # wide exports: activity → the column holding its timestamp
     source: str | None = None
     activities: dict[str, str] = {}
     lifecycle: tuple[str, ...] = ()
@@ -139,10 +147,39 @@ def read_source(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     return read_csv(p, encoding) if p.suffix == ".csv" else READERS[p.suffix](p)
 
 
+def _milestone_events(raw: pd.DataFrame, mapping: Mapping, columns: dict[str, str],
+                      origin: str) -> pd.DataFrame:
+    """One event per filled milestone cell of a wide export, each order's events together.
+
+    An empty cell is a milestone not reached (yet): no event, and nothing to quarantine.
+    """
+    present = ", ".join(map(str, raw.columns))
+    for activity, column in mapping.milestones.items():
+        if column not in raw.columns:
+            raise ContractError(origin, column, None, f"named as milestone {activity!r} but not "
+                                f"in the export (columns: {present})")
+    parts = []
+    for activity, column in mapping.milestones.items():
+        cells = raw[column]
+        reached = cells.notna() & (cells.astype("str").str.strip() != "")
+        parts.append(pd.DataFrame({**{c: raw.loc[reached, s] for c, s in columns.items()},
+                                   "activity": activity, "ts": cells[reached]}))
+    return pd.concat(parts).sort_index(kind="stable")
+
+
 def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, pd.DataFrame]:
-    """Map a flat export to the canonical events, customers and (empty) surveys tables."""
+    """Map a flat export to the canonical events, customers and (empty) surveys tables.
+
+    A long export maps an activity and a timestamp column; a wide one names its ``milestones``.
+    """
     columns = {**(XES_DEFAULTS if "concept:name" in raw.columns else {}), **mapping.columns}
     present = ", ".join(map(str, raw.columns)) or "none"
+    if mapping.milestones:
+        both = [c for c in ("activity", "ts") if c in columns]
+        if both:
+            raise ParamsError(origin, f"columns.{both[0]}", "a wide export names its timestamp "
+                              "columns under `milestones:` (activity: column); map no "
+                              "`activity` or `ts` column as well")
     for canonical, source_col in columns.items():
         if canonical not in CONTRACT["events"]:
             raise ParamsError(origin, f"columns.{canonical}", "not a column of the events "
@@ -150,7 +187,8 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
         if source_col not in raw.columns:
             raise ContractError(origin, source_col, None, f"mapped to {canonical} but not in "
                                 f"the export (columns: {present})")
-    unmapped = [c for c in REQUIRED_EVENT_COLUMNS if c not in columns]
+    required = ("journey_id",) if mapping.milestones else REQUIRED_EVENT_COLUMNS
+    unmapped = [c for c in required if c not in columns]
     if unmapped:
         example = ", ".join(f"{c}: <your column>" for c in unmapped)
         raise ContractError(origin, ", ".join(unmapped), None,
@@ -161,7 +199,9 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
     if mapping.lifecycle and "lifecycle:transition" in raw.columns:
         raw = raw[raw["lifecycle:transition"].astype("str").str.lower()
                   .isin([v.lower() for v in mapping.lifecycle])]
-    events = pd.DataFrame({c: raw[s] for c, s in columns.items()})
+    events = (_milestone_events(raw, mapping, columns, origin) if mapping.milestones
+              else pd.DataFrame({c: raw[s] for c, s in columns.items()}))
+    owner = raw[columns.get("customer_id", columns["journey_id"])]  # per row of the export
     if "customer_id" not in events.columns:
         events["customer_id"] = events["journey_id"]  # each journey its own customer
     if "source" not in events.columns:
@@ -172,7 +212,7 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
     customers = events[["customer_id"]].dropna().drop_duplicates().astype("str")
     region = mapping.region
     if region and region in raw.columns:
-        first = raw.assign(customer_id=events["customer_id"]).groupby("customer_id")[region]
+        first = raw.assign(customer_id=owner.astype("str")).groupby("customer_id")[region]
         customers = customers.merge(first.first().rename("region").reset_index(), how="left")
     if "region" in customers.columns:
         customers["region"] = customers["region"].fillna("unknown").astype("str")

@@ -161,3 +161,70 @@ def test_an_import_never_writes_into_a_folder_holding_other_files(tmp_path):
         ok = run_cx("import", str(tmp_path / "export.csv"), "--mapping",
                     str(tmp_path / "map.yaml"), "--out", str(again))
         assert ok.returncode == 0, ok.stderr
+
+
+WIDE_ORDERS = "\n".join([
+    "order_id,customer_id,customer_state,purchased_at,approved_at,carrier_at,delivered_at,"
+    "estimated_delivery",
+    "o1,c1,SP,2026-03-01 10:00:00,2026-03-01 11:00:00,2026-03-02 09:00:00,2026-03-05 15:00:00,"
+    "2026-03-10 00:00:00",
+    "o2,c2,RJ,2026-03-01 10:00:00,2026-03-01 12:00:00,2026-03-03 09:00:00,2026-03-12 15:00:00,"
+    "2026-03-10 00:00:00",
+    "o3,c3,SP,2026-03-01 10:00:00,2026-03-02 10:00:00,,,2026-03-10 00:00:00",
+    "o4,c1,SP,2026-03-01 10:00:00,2026-03-01 10:30:00,2026-03-01 09:00:00,2026-03-04 10:00:00,"
+    "2026-03-10 00:00:00", ""])
+WIDE_MAPPING = """columns: {journey_id: order_id, customer_id: customer_id}
+region: customer_state
+source: orders
+timezone: America/Sao_Paulo
+milestones: {order_placed: purchased_at, approved: approved_at, handed_to_carrier: carrier_at,
+             delivered: delivered_at, delivery_promised: estimated_delivery}
+"""
+WIDE_SPEC = """journey: order
+start: order_placed
+end: delivered
+promises: [{name: delivered_by_promise, event: delivered, before: delivery_promised}]
+teams:
+  - {team: approval, from: order_placed, to: approved}
+  - {team: shipping, from: approved, to: handed_to_carrier}
+"""
+
+
+def test_a_wide_order_export_becomes_journeys_with_promises_and_stages(tmp_path):
+    from cxlib.config import load_spec
+    from cxlib.journeys import build_journeys, promise_outcomes
+
+    (tmp_path / "orders.csv").write_text(WIDE_ORDERS)
+    (tmp_path / "map.yaml").write_text(WIDE_MAPPING)
+    (tmp_path / "spec.yaml").write_text(WIDE_SPEC)
+    counts = import_source(tmp_path / "orders.csv", tmp_path / "data", tmp_path / "map.yaml")
+    assert counts["events"] == 18  # a blank milestone is not reached: no event
+    data = load_dataset(tmp_path / "data")  # the mapping's zone travels with the folder
+    assert data.quarantine.empty
+    o1 = data.events[data.events["journey_id"] == "o1"]
+    assert o1["activity"].tolist() == ["order_placed", "approved", "handed_to_carrier",
+                                       "delivered", "delivery_promised"]
+    assert o1["ts"].iloc[0] == pd.Timestamp("2026-03-01 13:00", tz="UTC")  # UTC−3
+    assert data.customers.set_index("customer_id")["region"].to_dict() == {
+        "c1": "SP", "c2": "RJ", "c3": "SP"}
+    spec = load_spec(tmp_path / "spec.yaml")
+    journeys = build_journeys(data.events, spec, "2026-04-01T00:00:00Z").set_index("journey_id")
+    assert journeys["status"].to_dict() == {"o1": "complete", "o2": "complete", "o3": "open",
+                                            "o4": "complete"}
+    assert journeys.loc["o4", "team_shipping_reversed"]  # handed over before approval
+    outcomes = promise_outcomes(journeys.reset_index(), spec, min_group_size=1)
+    assert outcomes.set_index("outcome")["journeys"].to_dict() == {
+        "kept": 2, "done late": 1, "not done by the deadline": 1, "still undecided": 0,
+        "not applicable": 0}
+
+
+def test_a_wide_mapping_names_a_missing_milestone_column_and_refuses_a_long_one_too(tmp_path):
+    (tmp_path / "orders.csv").write_text(WIDE_ORDERS)
+    (tmp_path / "typo.yaml").write_text(WIDE_MAPPING.replace("carrier_at", "carier_at"))
+    with pytest.raises(ContractError) as err:
+        import_source(tmp_path / "orders.csv", tmp_path / "a", tmp_path / "typo.yaml")
+    assert err.value.column == "carier_at" and "handed_to_carrier" in err.value.rule
+    (tmp_path / "both.yaml").write_text(WIDE_MAPPING.replace(
+        "customer_id: customer_id}", "customer_id: customer_id, ts: purchased_at}"))
+    with pytest.raises(ParamsError, match="milestones"):
+        import_source(tmp_path / "orders.csv", tmp_path / "b", tmp_path / "both.yaml")
