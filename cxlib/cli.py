@@ -67,7 +67,7 @@ def _journeys(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from cxlib.importing import import_source
 
-    counts = import_source(args.source, args.out, args.mapping)
+    counts = import_source(args.source, args.out, args.mapping, table=args.table)
     print(f"imported {args.source} into {args.out}: " +
           ", ".join(f"{n} {name}" for name, n in counts.items()))
     return EXIT_OK
@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", help="YAML mapping of columns and activities "
                    "(params/mappings/*.yaml); XES standard keys map without one")
     p.add_argument("--out", required=True, help="data folder to write")
+    p.add_argument("--table", choices=["events", "surveys"], default="events",
+                   help="what the export holds: events (default) or survey answers")
     p.set_defaults(func=_import)
 
     p = sub.add_parser("journeys", help="build the journey table")

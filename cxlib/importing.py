@@ -56,6 +56,7 @@ class Mapping(BaseModel):
 
     columns: dict[str, str] = {}
     milestones: dict[str, str] = {}  # wide exports: activity → the column holding its timestamp
+    scores: dict[str, dict[str, int]] = {}  # surveys: score → {label: value on its scale}
     source: str | None = None
     activities: dict[str, str] = {}
     lifecycle: tuple[str, ...] = ()
@@ -223,6 +224,72 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
             "customers": customers.reset_index(drop=True), "surveys": surveys}
 
 
+SCORES = ("csat", "nps", "ces")
+
+
+def survey_table(raw: pd.DataFrame, mapping: Mapping, origin: str,
+                 events: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+    """Map a survey export to the canonical ``surveys`` table.
+
+    Returns the table and how many repeated response ids were made unique.
+    ``mapping.columns`` names the export's columns for the canonical ones; ``scores`` turns
+    labels into the contract's scales (``csat: {dissatisfied: 1, satisfied: 5}``). Without a
+    response id, one is made from the file and row; an id repeated for different journeys gets
+    a ``~2``, ``~3`` suffix (counted, never quarantined). Without a customer or a timestamp, the
+    journey's customer and its last event come from ``events`` (the folder's events table).
+    Other columns (a measured delay, a channel) are kept as they are.
+    """
+    contract = CONTRACT["surveys"]
+    present = ", ".join(map(str, raw.columns)) or "none"
+    for canonical, column in mapping.columns.items():
+        if canonical not in contract:
+            raise ParamsError(origin, f"columns.{canonical}", "not a column of the surveys "
+                              f"table ({', '.join(contract)})")
+        if column not in raw.columns:
+            raise ContractError(origin, column, None, f"mapped to {canonical} but not in the "
+                                f"export (columns: {present})")
+    for score in mapping.scores:
+        if score not in SCORES:
+            raise ParamsError(origin, f"scores.{score}", f"not a score ({', '.join(SCORES)})")
+    columns = mapping.columns
+    if not {"journey_id", "customer_id"} & set(columns) or not set(SCORES) & set(columns):
+        raise ContractError(origin, ", ".join(c for c in ("journey_id", "csat") if c not in
+                                             columns) or "-", None,
+                            "a survey export needs a `journey_id` or `customer_id` column and "
+                            "at least one score (csat, nps, ces) under `columns:` in its mapping "
+                            f"(columns in the export: {present})")
+    out = raw.rename(columns={v: k for k, v in columns.items()}).copy()
+    for score, labels in mapping.scores.items():
+        if score in out:
+            out[score] = out[score].map(lambda v, m=labels: m.get(str(v).strip(), v))
+    if "response_id" not in columns:
+        out["response_id"] = [f"{Path(origin).name.split('.')[0]}-{i}"
+                              for i in range(1, len(out) + 1)]
+    out["response_id"] = out["response_id"].astype("str")
+    made_unique = 0
+    if "journey_id" in out:
+        first = ~out.duplicated(subset=["response_id", "journey_id"])
+        seen = out[first].groupby("response_id").cumcount()
+        clash = seen > 0
+        made_unique = int(clash.sum())
+        out.loc[seen.index[clash], "response_id"] = (out.loc[seen.index[clash], "response_id"]
+                                                     + "~" + (seen[clash] + 1).astype("str"))
+    known = (events.dropna(subset=["journey_id"]).groupby("journey_id")
+             .agg(customer_id=("customer_id", "first"), ts=("ts", "max"))
+             if events is not None and "journey_id" in out else None)
+    for column in ("customer_id", "ts"):
+        if column not in out:
+            if known is None:
+                raise ContractError(origin, column, None, f"no column is mapped to {column} and "
+                                    "there are no imported events to take it from; map it under "
+                                    "`columns:`, or import the events into the folder first")
+            out[column] = out["journey_id"].map(known[column])
+    for column in contract:
+        if column not in out:
+            out[column] = pd.Series(pd.NA, index=out.index, dtype="object")
+    return out[[*contract, *[c for c in out.columns if c not in contract]]], made_unique
+
+
 IMPORT_FILES = ("events.parquet", "surveys.parquet", "customers.parquet", DATA_NOTES)
 
 
@@ -241,17 +308,31 @@ def check_import_target(folder: Path) -> None:
                            f"({', '.join(foreign[:5])}); choose an empty or new folder")
 
 
-def import_source(source: str | Path, out: str | Path,
-                  mapping: str | Path | None = None) -> dict[str, int]:
+def import_source(source: str | Path, out: str | Path, mapping: str | Path | None = None,
+                  table: str = "events") -> dict[str, int]:
     """Import one export into a data folder of canonical Parquet tables; return row counts.
 
     A mapping's ``timezone`` goes into the folder's ``data.yaml``, so every later load reads the
     export's naive local timestamps in that zone (counting daylight-saving resolutions).
+    ``table="surveys"`` imports a survey export into the folder (see :func:`survey_table`),
+    leaving its events and customers as they are; an events import keeps earlier surveys.
     """
     rules = load_mapping(mapping)
     folder = resolve(out)
     check_import_target(folder)
-    tables = to_canonical(read_source(source, rules.encoding), rules, str(source))
+    raw = read_source(source, rules.encoding)
+    if table == "surveys":
+        events = (pd.read_parquet(folder / "events.parquet")
+                  if (folder / "events.parquet").is_file() else None)
+        surveys, made_unique = survey_table(raw, rules, str(source), events)
+        folder.mkdir(parents=True, exist_ok=True)
+        surveys.to_parquet(folder / "surveys.parquet", index=False)
+        return {"surveys": len(surveys), "response ids made unique": made_unique}
+    if table != "events":
+        raise ParamsError("cx import", "--table", f"unknown table {table!r} (events, surveys)")
+    tables = to_canonical(raw, rules, str(source))
+    if (folder / "surveys.parquet").is_file():
+        tables.pop("surveys")  # keep the answers an earlier survey import wrote
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
         if name == "events" and isinstance(table["ts"].dtype, pd.DatetimeTZDtype):

@@ -228,3 +228,59 @@ def test_a_wide_mapping_names_a_missing_milestone_column_and_refuses_a_long_one_
         "customer_id: customer_id}", "customer_id: customer_id, ts: purchased_at}"))
     with pytest.raises(ParamsError, match="milestones"):
         import_source(tmp_path / "orders.csv", tmp_path / "b", tmp_path / "both.yaml")
+
+
+def _orders_folder(tmp_path):
+    (tmp_path / "orders.csv").write_text(WIDE_ORDERS)
+    (tmp_path / "map.yaml").write_text(WIDE_MAPPING)
+    import_source(tmp_path / "orders.csv", tmp_path / "data", tmp_path / "map.yaml")
+    return tmp_path / "data"
+
+
+def test_a_review_export_imports_as_surveys_linked_to_the_orders(tmp_path):
+    data_dir = _orders_folder(tmp_path)
+    (tmp_path / "reviews.csv").write_text(
+        "review_id,order_id,review_score,review_creation_date\n"
+        "r1,o1,5,2026-03-06 09:00:00\n"
+        "r2,o2,1,2026-03-13 09:00:00\n"
+        "r2,o4,4,2026-03-05 09:00:00\n")  # the same review id for another order
+    (tmp_path / "reviews.yaml").write_text(
+        "columns: {response_id: review_id, journey_id: order_id, csat: review_score, "
+        "ts: review_creation_date}\n")
+    counts = import_source(tmp_path / "reviews.csv", data_dir, tmp_path / "reviews.yaml",
+                           table="surveys")
+    assert counts == {"surveys": 3, "response ids made unique": 1}
+    data = load_dataset(data_dir)  # naive review times read in the folder's zone
+    surveys = data.surveys.set_index("response_id")
+    assert sorted(surveys.index) == ["r1", "r2", "r2~2"] and data.quarantine.empty
+    assert surveys.loc["r2~2", "journey_id"] == "o4" and surveys.loc["r2~2", "customer_id"] == "c1"
+    assert surveys.loc["r1", "csat"] == 5 and pd.isna(surveys.loc["r1", "nps"])
+    assert surveys.loc["r1", "ts"] == pd.Timestamp("2026-03-06 12:00", tz="UTC")
+    again = run_cx("import", str(tmp_path / "orders.csv"), "--mapping",
+                   str(tmp_path / "map.yaml"), "--out", str(data_dir))
+    assert again.returncode == 0 and len(load_dataset(data_dir).surveys) == 3  # kept
+
+
+def test_labelled_answers_without_ids_or_times_take_them_from_the_journeys(tmp_path):
+    data_dir = _orders_folder(tmp_path)
+    (tmp_path / "survey.csv").write_text(
+        "order,answer,delay_minutes\no1,satisfied,12\no2,dissatisfied,95\no4,satisfied,30\n")
+    (tmp_path / "survey.yaml").write_text(
+        "columns: {journey_id: order, csat: answer}\n"
+        "scores: {csat: {dissatisfied: 1, satisfied: 5}}\n")
+    import_source(tmp_path / "survey.csv", data_dir, tmp_path / "survey.yaml", table="surveys")
+    surveys = load_dataset(data_dir).surveys.set_index("journey_id")
+    assert surveys["csat"].to_dict() == {"o1": 5, "o2": 1, "o4": 5}
+    assert surveys.loc["o2", "response_id"] == "survey-2"
+    assert surveys.loc["o2", "ts"] == pd.Timestamp("2026-03-12 18:00", tz="UTC")  # delivered
+    assert surveys["delay_minutes"].tolist() == ["12", "95", "30"]  # kept for analysis
+
+
+def test_a_survey_export_without_a_score_is_bad_data_naming_what_is_missing(tmp_path):
+    (tmp_path / "survey.csv").write_text("order,answer\no1,yes\n")
+    (tmp_path / "survey.yaml").write_text("columns: {journey_id: order}\n")
+    result = run_cx("import", str(tmp_path / "survey.csv"), "--mapping",
+                    str(tmp_path / "survey.yaml"), "--out", str(tmp_path / "d"),
+                    "--table", "surveys")
+    assert result.returncode == 3 and "csat" in result.stderr and "answer" in result.stderr
+    assert "Traceback" not in result.stderr
