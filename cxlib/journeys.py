@@ -568,9 +568,10 @@ def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | Non
     """Where internal KPIs say green while customers say red.
 
     For each team with a ``target``: the share of completed journeys where that team met its own
-    target (``team_green``), and — among those green journeys — the share whose customer promise
-    was broken anyway (``estimate``, with interval and ``n`` = green journeys). The last row,
-    ``all teams``, takes journeys where *every* team was green.
+    target (``team_green``, over journeys whose clock could be measured), and — among those
+    green journeys — the share whose customer promise was broken anyway (``estimate``, with
+    interval and ``n`` = green journeys). The last row, ``all teams``, takes journeys where
+    *every* team was green.
     """
     within = [p for p in spec.promises if isinstance(p, WithinPromise)]
     name = promise or (within[0].name if within else None)
@@ -578,11 +579,16 @@ def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | Non
         raise ValueError("kpi_disconnect needs a 'within' promise in the journey spec")
     done = journeys[journeys["status"] == "complete"]
     broken = done[f"promise_{name}"] == "breached"
-    greens = {t.team: done[f"team_{t.team}_hours"] <= t.target for t in spec.teams
-              if t.target is not None}
+    # a clock that cannot be measured (a stage logged out of order) is neither green nor red
+    hours = {t.team: done[f"team_{t.team}_hours"] for t in spec.teams if t.target is not None}
+    greens = {t.team: hours[t.team] <= t.target for t in spec.teams if t.target is not None}
+    measured = {team: h.notna() for team, h in hours.items()}
     if greens:
         greens["all teams"] = pd.concat(greens.values(), axis=1).all(axis=1)
-    rows = [{"team": team, "promise": name, "team_green": float(green.mean()),
+        measured["all teams"] = pd.concat(measured.values(), axis=1).all(axis=1)
+    rows = [{"team": team, "promise": name,
+             "team_green": float(green[measured[team]].mean()) if measured[team].any()
+             else float("nan"),
              **proportion_ci(int((green & broken).sum()), int(green.sum()))}
             for team, green in greens.items()]
     return suppress_small_groups(pd.DataFrame(rows), min_group_size)

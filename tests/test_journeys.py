@@ -696,3 +696,16 @@ def test_promise_margin_is_when_the_event_happened_relative_to_the_deadline(stor
     # J4's technician came 1.5 h after the window closed; J1's 3 h before it closed
     assert story.loc["J4", "promise_technician_in_window_margin_hours"] == pytest.approx(1.5)
     assert story.loc["J1", "promise_technician_in_window_margin_hours"] == pytest.approx(-3.0)
+
+
+def test_a_clock_that_cannot_be_measured_is_neither_green_nor_red():
+    spec = _spec(start="a1", end="b2",
+                 promises=[{"name": "p", "from": "a1", "to": "b2", "within": "5h"}],
+                 teams=[{"team": "A", "from": "a1", "to": "a2", "target": "3h"},
+                        {"team": "B", "from": "b1", "to": "b2", "target": "4h"}])
+    table = J.build_journeys(OUT_OF_ORDER, spec, AS_OF)  # J2's stage A is out of order
+    kpis = J.kpi_disconnect(table, spec, min_group_size=1).set_index("team")
+    assert kpis.loc["A", "team_green"] == 1.0  # J1 only: J2's A clock is not measurable
+    assert kpis.loc["B", "team_green"] == 1.0 and kpis.loc["all teams", "team_green"] == 1.0
+    assert kpis.loc["A", "n"] == 1 and kpis.loc["B", "n"] == 2  # green journeys
+    assert kpis.loc["B", "estimate"] == 0.5  # J1 took 6 h: its 5-hour promise broke anyway
