@@ -24,6 +24,7 @@ import pandas as pd
 import traitlets
 
 from cxlib import plots
+from cxlib.journeys import promise_names
 from cxlib.paths import reports_dir
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import km_median, mean_ci, nps_ci, proportion_ci
@@ -33,7 +34,6 @@ DEFAULT_CHANNEL = "latest"
 CHANNEL_ENV = "CXLAB_CHANNEL"  # `cx serve --channel` sets it for the dashboard's kernels
 _CHANNEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TABLES = ("journey_facts", "survey_facts")
-_PROMISE_DETAIL = ("_late_hours", "_early_hours", "_class", "_done", "_margin_hours")
 
 
 @dataclass(frozen=True)
@@ -231,9 +231,7 @@ class ExecutiveDashboard:
         plots.set_theme()
         self.run = load_published(run_dir, channel)
         self.journeys, self.surveys = self.run.journeys, self.run.surveys
-        promises = [c.removeprefix("promise_") for c in self.journeys.columns
-                    if c.startswith("promise_") and not c.endswith(_PROMISE_DETAIL)]
-        self.promise = promise or promises[0]
+        self.promise = promise or promise_names(self.journeys.columns)[0]
         self.min_group_size = min_group_size or self.run.min_group_size
         regions = sorted(self.journeys["region"].dropna().unique())
         self.region = widgets.Dropdown(options=[ALL, *regions], value=ALL,

@@ -15,7 +15,7 @@ A *wide* export (one row per order, one timestamp column per milestone) names it
 instead of an activity and a timestamp column; each filled cell becomes one event::
 
     columns: {journey_id: order_id, customer_id: customer_id}
-    milestones: {order_placed: purchased_at, approved: approved_at, delivered: delivered_at,
+    milestones: {purchase: purchased_at, approval: approved_at, delivery: delivered_at,
                  delivery_promised: estimated_delivery_date}
 
 XES's standard keys map by default; where no customer column is mapped, each journey is its own
@@ -252,9 +252,12 @@ def survey_table(raw: pd.DataFrame, mapping: Mapping, origin: str,
         if score not in SCORES:
             raise ParamsError(origin, f"scores.{score}", f"not a score ({', '.join(SCORES)})")
     columns = mapping.columns
-    if not {"journey_id", "customer_id"} & set(columns) or not set(SCORES) & set(columns):
-        raise ContractError(origin, ", ".join(c for c in ("journey_id", "csat") if c not in
-                                             columns) or "-", None,
+    unmapped = [needed for needed, options in (("journey_id or customer_id",
+                                                ("journey_id", "customer_id")),
+                                               ("csat, nps or ces", SCORES))
+                if not set(options) & set(columns)]
+    if unmapped:
+        raise ContractError(origin, " and ".join(unmapped), None,
                             "a survey export needs a `journey_id` or `customer_id` column and "
                             "at least one score (csat, nps, ces) under `columns:` in its mapping "
                             f"(columns in the export: {present})")

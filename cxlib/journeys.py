@@ -164,6 +164,15 @@ def _covered_hours(team_intervals: ir.Table, bounds: ir.Table) -> ir.Table:
         covered_hours=_hours(islands.hi, islands.lo).sum())
 
 
+PROMISE_DETAILS = ("_late_hours", "_early_hours", "_class", "_done", "_margin_hours")
+
+
+def promise_names(columns: list[str] | pd.Index) -> list[str]:
+    """Return the promises of a journey table, from its ``promise_<name>`` state columns."""
+    return [c.removeprefix("promise_") for c in columns
+            if c.startswith("promise_") and not c.endswith(PROMISE_DETAILS)]
+
+
 def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                      as_of: ir.TimestampValue) -> ir.Table:
     """Per promise: its state, its lateness and whether the promised event happened.
@@ -580,9 +589,10 @@ def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | Non
     done = journeys[journeys["status"] == "complete"]
     broken = done[f"promise_{name}"] == "breached"
     # a clock that cannot be measured (a stage logged out of order) is neither green nor red
-    hours = {t.team: done[f"team_{t.team}_hours"] for t in spec.teams if t.target is not None}
-    greens = {t.team: hours[t.team] <= t.target for t in spec.teams if t.target is not None}
-    measured = {team: h.notna() for team, h in hours.items()}
+    hours = {t.team: (done[f"team_{t.team}_hours"], t.target) for t in spec.teams
+             if t.target is not None}
+    greens = {team: h <= target for team, (h, target) in hours.items()}
+    measured = {team: h.notna() for team, (h, _) in hours.items()}
     if greens:
         greens["all teams"] = pd.concat(greens.values(), axis=1).all(axis=1)
         measured["all teams"] = pd.concat(measured.values(), axis=1).all(axis=1)
@@ -610,10 +620,6 @@ def out_of_order_stages(journeys: pd.DataFrame, spec: JourneySpec,
                      "share": len(flagged) / len(journeys) if len(journeys) else float("nan"),
                      "example_journeys": ", ".join(map(str, flagged["journey_id"].head(examples)))})
     return pd.DataFrame(rows, columns=["team", "stage", "journeys", "share", "example_journeys"])
-
-
-PROMISE_OUTCOMES = ("kept", "done early", "done late", "not done by the deadline",
-                    "still undecided", "not applicable")
 
 
 def promise_outcomes(journeys: pd.DataFrame, spec: JourneySpec,

@@ -167,14 +167,17 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
     resolved: list[pd.DataFrame] = []
     bad = np.zeros(len(df), bool)
 
+    def record(mask: np.ndarray, column: str, rule: str | np.ndarray,
+               shown: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame({"table": table, "file": file, "row": df["_row"].to_numpy()[mask],
+                             "column": column, "rule": rule,
+                             "value": shown[mask].astype("str").to_numpy()})
+
     def flag(mask: pd.Series | np.ndarray, column: str, rule: str, shown: pd.Series) -> None:
         nonlocal bad
         mask = np.asarray(mask, bool) & ~bad
         if mask.any():
-            records.append(pd.DataFrame({
-                "table": table, "file": file, "row": df["_row"].to_numpy()[mask],
-                "column": column, "rule": rule,
-                "value": shown[mask].astype("str").to_numpy()}))
+            records.append(record(mask, column, rule, shown))
             bad |= mask
 
     for column, spec in contract.items():
@@ -188,10 +191,7 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
             flag(original.notna() & df[column].isna(), column, "not a valid timestamp", original)
             kept = how.notna().to_numpy()
             if kept.any():
-                resolved.append(pd.DataFrame({
-                    "table": table, "file": file, "row": df["_row"].to_numpy()[kept],
-                    "column": column, "rule": how[kept].to_numpy(),
-                    "value": original[kept].astype("str").to_numpy()}))
+                resolved.append(record(kept, column, how[kept].to_numpy(), original))
         else:
             df[column], not_whole = _as_score(original)
             flag(not_whole, column, "not a whole number", original)
@@ -213,7 +213,6 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
     clean = df[~bad].rename(columns={"_row": "source_row"}).reset_index(drop=True)
     notes = (pd.concat(resolved, ignore_index=True) if resolved
              else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-    notes = notes[~notes["row"].isin(quarantine["row"])] if len(notes) and len(quarantine) \
-        else notes
+    notes = notes[~notes["row"].isin(quarantine["row"])]  # a quarantined row is not kept
     return CheckedTable(clean, quarantine.astype({"row": "int64"}), len(df), n_dupes,
                         notes.astype({"row": "int64"}).reset_index(drop=True))

@@ -132,18 +132,24 @@ def browser():
             chromium.close()
 
 
+@contextmanager
+def dashboard_page(reports: Path, channel: str, log: Path, *voila_args: str):
+    """`cx serve` plus a watched browser page showing the dashboard's tiles; yields both."""
+    with serving(reports, channel, log, *voila_args) as (url, server), browser() as new:
+        watched = new()
+        watched.page.goto(url, timeout=90_000)
+        watched.page.wait_for_selector(".cx-value", timeout=90_000)
+        yield watched, server
+
+
 def _tiles(page) -> list[str]:
     return page.locator(".cx-value").all_inner_texts()
 
 
 def test_manager_sees_numbers_of_a_named_run_and_the_filter_redraws_the_figure(
         published_reports, tmp_path):
-    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, _), \
-            browser() as new:
-        watched = new()
+    with dashboard_page(published_reports, "ci", tmp_path / "voila.log") as (watched, _):
         page = watched.page
-        page.goto(url, timeout=90_000)
-        page.wait_for_selector(".cx-value", timeout=90_000)
         values = _tiles(page)
         assert len(values) == 4
         assert all(any(ch.isdigit() for ch in v) for v in values), values
@@ -204,12 +210,9 @@ CULL_FAST = ("--MappingKernelManager.cull_idle_timeout=3",
 def test_a_page_whose_kernel_is_gone_greys_its_numbers_and_says_reload(published_reports,
                                                                        tmp_path, how):
     voila_args = CULL_FAST if how == "culled" else ()
-    with serving(published_reports, "ci", tmp_path / "voila.log", *voila_args) \
-            as (url, server), browser() as new:
-        watched = new()
+    with dashboard_page(published_reports, "ci", tmp_path / "voila.log",
+                        *voila_args) as (watched, server):
         page = watched.page
-        page.goto(url, timeout=90_000)
-        page.wait_for_selector(".cx-value", timeout=90_000)
         before = _tiles(page)
         kernels = kernels_of(server)
         assert len(kernels) == 1
@@ -264,12 +267,8 @@ def hostile_reports(tmp_path_factory, demo_ci):
 
 
 def test_hostile_names_are_shown_as_text_never_run(hostile_reports, tmp_path):
-    with serving(hostile_reports, "hostile", tmp_path / "voila.log") as (url, _), \
-            browser() as new:
-        watched = new()
+    with dashboard_page(hostile_reports, "hostile", tmp_path / "voila.log") as (watched, _):
         page = watched.page
-        page.goto(url, timeout=90_000)
-        page.wait_for_selector(".cx-value", timeout=90_000)
         text = page.inner_text("body")
         assert HOSTILE["promise"] in text and HOSTILE["title"] in text  # shown, as text
         before = "|".join(_tiles(page))

@@ -709,3 +709,7 @@ def test_a_clock_that_cannot_be_measured_is_neither_green_nor_red():
     assert kpis.loc["B", "team_green"] == 1.0 and kpis.loc["all teams", "team_green"] == 1.0
     assert kpis.loc["A", "n"] == 1 and kpis.loc["B", "n"] == 2  # green journeys
     assert kpis.loc["B", "estimate"] == 0.5  # J1 took 6 h: its 5-hour promise broke anyway
+
+
+def test_every_promise_column_of_the_journey_table_is_read_back_as_its_promise(story, spec):
+    assert J.promise_names(story.columns) == [p.name for p in spec.promises]
