@@ -62,6 +62,8 @@ class WithinPromise(_Strict):
     """``to`` must follow ``from`` within a duration (e.g. live within 5 days of the order).
 
     Done exactly at ``from`` + ``within`` is kept; undone at the cut-off before then is open.
+    When the spec names a ``timezone``, a whole number of days counts local calendar days:
+    the deadline is the same wall-clock time that many days later (see :mod:`cxlib.localtime`).
     """
 
     name: str
@@ -195,6 +197,7 @@ class JourneySpec(_Strict):
     """One journey type: where the customer's clock starts and stops, and what to measure."""
 
     journey: str
+    timezone: TimeZone | None = None  # promises of whole days count local calendar days here
     start: str | None = None  # default: the journey's first event
     end: str | None = None  # default: its last event (every journey then counts as complete)
     cancel: str | None = None

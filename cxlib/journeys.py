@@ -21,6 +21,7 @@ import pandas as pd
 
 from cxlib.config import JourneySpec, TeamClock, WindowPromise, WithinPromise, parse_as_of
 from cxlib.engines import events_table, execute, execute_scalar, unix_micros
+from cxlib.localtime import calendar_deadline_us
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 from cxlib.workhours import business_hours
@@ -173,6 +174,23 @@ def promise_names(columns: list[str] | pd.Index) -> list[str]:
             if c.startswith("promise_") and not c.endswith(PROMISE_DETAILS)]
 
 
+def _within_deadline_us(events: ir.Table, start_us: ir.IntegerValue, within: float,
+                        timezone: str | None) -> ir.IntegerValue:
+    """Return a within-promise's deadline in UTC microseconds.
+
+    ``within`` hours after the start or — in a spec with a ``timezone`` and a whole number of
+    days — that many local calendar days after it.
+    """
+    days, rest = divmod(within, 24.0)
+    if timezone is None or rest or not days:
+        return start_us + round(within * _US_PER_HOUR)
+    earliest, latest = execute_scalar(ibis.struct(
+        {"earliest": events.ts.min(), "latest": events.ts.max()})).values()
+    if earliest is None:  # no events: nothing to compute, any deadline will do
+        return start_us + round(within * _US_PER_HOUR)
+    return calendar_deadline_us(start_us, int(days), timezone, earliest, latest)
+
+
 def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
                      as_of: ir.TimestampValue) -> ir.Table:
     """Per promise: its state, its lateness and whether the promised event happened.
@@ -195,14 +213,15 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
         if isinstance(p, WithinPromise):
             start, done = out[f"first_{p.from_}"], out[f"first_{p.to}"]
             happened = done.notnull()
-            now = ibis.least(out.clock_stop, as_of)
-            elapsed = _hours(done.coalesce(now), start)
-            late = ibis.greatest(elapsed - p.within, 0.0)
-            margin = ibis.cases((happened, elapsed - p.within), else_=ibis.null("float64"))
+            now = unix_micros(ibis.least(out.clock_stop, as_of))
+            deadline = _within_deadline_us(linked, unix_micros(start), p.within, spec.timezone)
+            past = (unix_micros(done).coalesce(now) - deadline).cast("float64") / _US_PER_HOUR
+            late = ibis.greatest(past, 0.0)
+            margin = ibis.cases((happened, past), else_=ibis.null("float64"))
             state = ibis.cases(
                 (start.isnull(), "not_applicable"),
-                (done.notnull() & (elapsed <= p.within), "met"),
-                (elapsed > p.within, "breached"),
+                (done.notnull() & (past <= 0), "met"),
+                (past > 0, "breached"),
                 (out.status == "open", "open"),
                 else_="not_applicable")
         elif isinstance(p, WindowPromise):

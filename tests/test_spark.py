@@ -73,3 +73,17 @@ def test_a_params_file_names_the_engine_for_every_notebook(tmp_path, demo_ci):
     params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\nengine: polars\n")
     with pytest.raises(ParamsError, match="engine"):
         load_params(params)
+
+
+def test_local_calendar_day_promises_are_identical_on_spark():
+    _require_spark()
+    from cxlib.engines import events_table
+    from tests import test_localtime as local
+
+    log = local.events(*local.AUTUMN, *local.AUTUMN_LATE, *local.SPRING, *local.OPEN)
+    spec = local._sixty_days("Europe/Berlin")
+    on_duckdb = J.build_journeys(log, spec, local.LATER)
+    on_spark = J.build_journeys(events_table(log, "pyspark"), spec, local.LATER)
+    assert on_duckdb["promise_in_60_days"].tolist() == ["met", "breached", "met", "breached"]
+    pd.testing.assert_frame_equal(on_spark.sort_values("journey_id").reset_index(drop=True),
+                                  on_duckdb, check_dtype=False)
