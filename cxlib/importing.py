@@ -11,6 +11,13 @@ activities are renamed, so nobody edits code for their own export::
     lifecycle: [complete]          # XES: keep these lifecycle:transition values (default: all)
     timezone: Europe/Berlin        # the zone of timestamps without a UTC offset
 
+A ``start`` and the next ``complete`` of the same activity in a journey (XES
+``lifecycle:transition``, or a ``lifecycle`` column) become one **activity instance**: one event at
+its completion with ``start_ts`` (when work on it began), as PM4Py's interval logs have; an
+interval log's own ``start_timestamp`` maps to ``start_ts`` directly. Other transitions stay
+events of their own, their ``lifecycle`` kept. Each event keeps the UTC offset its timestamp was
+written with (``utc_offset``, e.g. ``+01:00``; blank for local times without one).
+
 A *wide* export (one row per order, one timestamp column per milestone) names its milestones
 instead of an activity and a timestamp column; each filled cell becomes one event::
 
@@ -38,11 +45,14 @@ from cxlib.config import TimeZone, params_error
 from cxlib.errors import ContractError, ParamsError, RefusedWrite
 from cxlib.io import DATA_NOTES, READERS, read_csv
 from cxlib.paths import resolve
-from cxlib.schema import CONTRACT
+from cxlib.schema import CONTRACT, as_timestamp, utc_offsets
 
 REQUIRED_EVENT_COLUMNS = ("journey_id", "activity", "ts")  # customer_id and source have defaults
+# optional event columns an import fills when the export has them
+INSTANCE_COLUMNS = ("start_ts", "lifecycle")
 XES_DEFAULTS = {"journey_id": "case:concept:name", "activity": "concept:name",
-                "ts": "time:timestamp"}
+                "ts": "time:timestamp", "start_ts": "start_timestamp",
+                "lifecycle": "lifecycle:transition"}
 _XES_TYPES: dict[str, Callable[[str], object]] = {
     "string": str, "id": str, "date": str,
     "int": int, "float": float, "boolean": lambda v: v.lower() == "true",
@@ -121,12 +131,50 @@ def iter_xes(path: str | Path) -> Iterator[dict[str, object]]:
 
 
 def read_xes(path: str | Path) -> pd.DataFrame:
-    """Read an XES (or .xes.gz) event log into a flat DataFrame, one row per event."""
+    """Read an XES (or .xes.gz) event log into a flat DataFrame, one row per event.
+
+    Timestamps become UTC; the offset ``time:timestamp`` was written with is kept in
+    ``utc_offset``.
+    """
     frame = pd.DataFrame.from_records(iter_xes(path))
     if "time:timestamp" in frame.columns:
-        frame["time:timestamp"] = pd.to_datetime(frame["time:timestamp"], utc=True,
-                                                 format="ISO8601")
+        frame["utc_offset"] = utc_offsets(frame["time:timestamp"])
+    for key in ("time:timestamp", "start_timestamp"):
+        if key in frame.columns:
+            frame[key] = pd.to_datetime(frame[key], utc=True, format="ISO8601")
     return frame
+
+
+def activity_instances(events: pd.DataFrame) -> pd.DataFrame:
+    """Pair each ``start`` with the next ``complete`` of the same activity in its journey.
+
+    The pair becomes one event at the completion, with ``start_ts`` (first come, first
+    served, as PM4Py's ``to_interval``). A start without a later completion stays an event of
+    its own (work begun, not finished); so do other transitions.
+    """
+    stage = events["lifecycle"].astype("str").str.strip().str.lower()
+    if not (stage == "start").any():
+        return events
+    when = pd.to_datetime(events["ts"], utc=True, format="ISO8601", errors="coerce")
+    pairing = stage.isin(["start", "complete"]) & events["journey_id"].notna() & when.notna()
+    order = events[pairing].assign(_stage=stage[pairing], _ts=when[pairing])
+    order = order.sort_values(["_ts"], kind="stable")
+    waiting: dict[tuple[object, object], list[object]] = {}
+    start_of: dict[object, object] = {}  # complete row → its start row
+    for row, journey, activity, kind in zip(order.index, order["journey_id"],
+                                            order["activity"], order["_stage"], strict=True):
+        queue = waiting.setdefault((journey, activity), [])
+        if kind == "start":
+            queue.append(row)
+        elif queue:
+            start_of[row] = queue.pop(0)
+    out = events.drop(index=list(start_of.values())).copy()
+    if "start_ts" not in out.columns:
+        out["start_ts"] = pd.Series(None, index=out.index, dtype="object")
+    out["start_ts"] = out["start_ts"].astype("object")
+    completes = list(start_of)
+    out.loc[completes, "start_ts"] = events.loc[list(start_of.values()), "ts"].to_numpy()
+    return out
 
 
 def read_source(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
@@ -181,8 +229,10 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
             raise ParamsError(origin, f"columns.{both[0]}", "a wide export names its timestamp "
                               "columns under `milestones:` (activity: column); map no "
                               "`activity` or `ts` column as well")
+    columns = {k: v for k, v in columns.items()
+               if k not in INSTANCE_COLUMNS or v in raw.columns or k in mapping.columns}
     for canonical, source_col in columns.items():
-        if canonical not in CONTRACT["events"]:
+        if canonical not in CONTRACT["events"] and canonical not in INSTANCE_COLUMNS:
             raise ParamsError(origin, f"columns.{canonical}", "not a column of the events "
                               f"table ({', '.join(CONTRACT['events'])})")
         if source_col not in raw.columns:
@@ -202,6 +252,13 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
                   .isin([v.lower() for v in mapping.lifecycle])]
     events = (_milestone_events(raw, mapping, columns, origin) if mapping.milestones
               else pd.DataFrame({c: raw[s] for c, s in columns.items()}))
+    events["utc_offset"] = (raw.loc[events.index, "utc_offset"] if "utc_offset" in raw.columns
+                            else utc_offsets(events["ts"]))
+    if "lifecycle" in events.columns:
+        events = activity_instances(events)
+    if "start_ts" in events.columns:
+        events["start_ts"], _ = as_timestamp(events["start_ts"], origin,
+                                             columns.get("start_ts", "start_ts"), mapping.timezone)
     owner = raw[columns.get("customer_id", columns["journey_id"])]  # per row of the export
     if "customer_id" not in events.columns:
         events["customer_id"] = events["journey_id"]  # each journey its own customer
@@ -209,7 +266,10 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
         events["source"] = mapping.source or Path(origin).name.split(".")[0]
     if mapping.activities:
         events["activity"] = events["activity"].replace(mapping.activities)
-    events = events[list(CONTRACT["events"])]
+    extras = [c for c in (*INSTANCE_COLUMNS, "utc_offset") if c in events.columns]
+    if not events["utc_offset"].notna().any():
+        extras.remove("utc_offset")
+    events = events[[*CONTRACT["events"], *extras]]
     customers = events[["customer_id"]].dropna().drop_duplicates().astype("str")
     region = mapping.region
     if region and region in raw.columns:
@@ -347,4 +407,8 @@ def import_source(source: str | Path, out: str | Path, mapping: str | Path | Non
                          f"timezone: {rules.timezone}\n")
     else:
         notes.unlink(missing_ok=True)  # a re-import without a zone leaves no stale one
-    return {name: len(table) for name, table in tables.items()}
+    counts = {name: len(table) for name, table in tables.items()}
+    if "start_ts" in tables["events"].columns:
+        counts["activity instances (start and completion)"] = int(
+            tables["events"]["start_ts"].notna().sum())
+    return counts

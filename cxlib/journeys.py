@@ -496,13 +496,39 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
 
 def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
                    activities: list[str] | None = None) -> pd.DataFrame:
-    """Per activity: how many times it happened and the mean and median wait before it (hours)."""
+    """Per activity: how many times it happened and the mean and median wait before it (hours).
+
+    Where the log gives an activity instance's start (``start_ts``), the wait runs from the
+    previous event to that start: the time working on it is its service time
+    (:func:`service_times`), not waiting.
+    """
     ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
-    t = ev.mutate(wait=_hours(ev.ts, ev.ts.lag().over(w)))
+    began = ev.start_ts.coalesce(ev.ts) if "start_ts" in ev.columns else ev.ts
+    t = ev.mutate(wait=_hours(began, ev.ts.lag().over(w)))
     t = t.filter(t.wait.notnull())
     return execute(t.group_by("activity").aggregate(
         n=t.count(), mean_hours=t.wait.mean(), median_hours=t.wait.median()
+    ).order_by([ibis.desc("mean_hours"), "activity"]))
+
+
+def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+                  activities: list[str] | None = None) -> pd.DataFrame:
+    """Per activity: instances with a logged start, and their mean and median service hours.
+
+    Service time is from an activity instance's start (``start_ts``: a lifecycle start paired
+    with its completion, or an interval log's start) to its completion. Empty when the log
+    gives no starts.
+    """
+    ev, _ = _path_events(events, spec, as_of, activities)
+    if "start_ts" not in ev.columns:
+        return pd.DataFrame({"activity": pd.Series(dtype="str"), "n": pd.Series(dtype="int64"),
+                             "mean_hours": pd.Series(dtype="float64"),
+                             "median_hours": pd.Series(dtype="float64")})
+    t = ev.filter(ev.start_ts.notnull())
+    t = t.mutate(service=_hours(t.ts, t.start_ts))
+    return execute(t.group_by("activity").aggregate(
+        n=t.count(), mean_hours=t.service.mean(), median_hours=t.service.median()
     ).order_by([ibis.desc("mean_hours"), "activity"]))
 
 

@@ -29,6 +29,9 @@ UNDECODABLE_RULE = ("text is not valid UTF-8 (undecodable bytes shown as \ufffd)
                     "mapping (e.g. encoding: latin-1)")
 
 
+_OFFSET = r"(?:Z|[+-]\d\d:?\d\d)\s*$"  # a timestamp text's UTC offset
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of the contract."""
@@ -105,8 +108,18 @@ def local_to_utc(local: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]
     return utc, how
 
 
-def _as_timestamp(values: pd.Series, file: str, column: str,
-                  timezone: str | None) -> tuple[pd.Series, pd.Series]:
+def utc_offsets(stamps: pd.Series) -> pd.Series:
+    """Return the UTC offset each timestamp text was written with (``+01:00``), else None."""
+    if not (pd.api.types.is_object_dtype(stamps) or pd.api.types.is_string_dtype(stamps)):
+        return pd.Series(None, index=stamps.index, dtype="object")
+    found = stamps.astype("str").str.extract(f"({_OFFSET})", expand=False)
+    found = found.str.strip().str.replace("Z", "+00:00")
+    found = found.str.replace(r"^([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+    return found.where(stamps.notna(), None).astype("object")
+
+
+def as_timestamp(values: pd.Series, file: str, column: str,
+                 timezone: str | None) -> tuple[pd.Series, pd.Series]:
     """Coerce to UTC. Offsets are honoured; naive values need ``timezone``; junk becomes NaT.
 
     Also returns, per value, the daylight-saving rule that resolved it (see
@@ -119,7 +132,7 @@ def _as_timestamp(values: pd.Series, file: str, column: str,
         text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").where(values.notna(), None)
     else:
         text = values.astype("str").where(values.notna(), None)
-    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)\s*$", regex=True, na=False)
+    has_offset = text.str.contains(_OFFSET, regex=True, na=False)
     naive = text.str.match(r"^\s*\d{4}-\d\d-\d\d", na=False) & ~has_offset
     if naive.any() and timezone is None:
         row = int(np.flatnonzero(naive)[0]) + 1
@@ -187,7 +200,7 @@ def check_table(raw: pd.DataFrame, table: str, file: str,
             flag(df[column].str.contains(UNDECODABLE, regex=False, na=False), column,
                  UNDECODABLE_RULE, original)
         elif spec.kind == "timestamp":
-            df[column], how = _as_timestamp(original, file, column, timezone)
+            df[column], how = as_timestamp(original, file, column, timezone)
             flag(original.notna() & df[column].isna(), column, "not a valid timestamp", original)
             kept = how.notna().to_numpy()
             if kept.any():

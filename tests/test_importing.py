@@ -284,3 +284,96 @@ def test_a_survey_export_without_a_score_is_bad_data_naming_what_is_missing(tmp_
                     "--table", "surveys")
     assert result.returncode == 3 and "csat" in result.stderr and "answer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+LIFECYCLE_XES = """<?xml version="1.0" encoding="UTF-8"?>
+<log xes.version="1.0" xmlns="http://www.xes-standard.org/">
+  <trace><string key="concept:name" value="T1"/>
+    <event><string key="concept:name" value="review"/>
+      <string key="lifecycle:transition" value="start"/>
+      <date key="time:timestamp" value="2026-03-01T09:00:00.000+01:00"/></event>
+    <event><string key="concept:name" value="review"/>
+      <string key="lifecycle:transition" value="start"/>
+      <date key="time:timestamp" value="2026-03-01T09:30:00.000+01:00"/></event>
+    <event><string key="concept:name" value="review"/>
+      <string key="lifecycle:transition" value="suspend"/>
+      <date key="time:timestamp" value="2026-03-01T09:40:00.000+01:00"/></event>
+    <event><string key="concept:name" value="review"/>
+      <string key="lifecycle:transition" value="complete"/>
+      <date key="time:timestamp" value="2026-03-01T10:00:00.000+01:00"/></event>
+    <event><string key="concept:name" value="review"/>
+      <string key="lifecycle:transition" value="complete"/>
+      <date key="time:timestamp" value="2026-03-01T11:30:00.000+01:00"/></event>
+    <event><string key="concept:name" value="sign"/>
+      <string key="lifecycle:transition" value="complete"/>
+      <date key="time:timestamp" value="2026-03-01T11:00:00.000Z"/></event>
+    <event><string key="concept:name" value="file"/>
+      <string key="lifecycle:transition" value="start"/>
+      <date key="time:timestamp" value="2026-03-01T12:00:00.000Z"/></event>
+  </trace>
+</log>"""
+
+
+def test_start_and_complete_pairs_become_activity_instances_with_their_offsets(tmp_path):
+    (tmp_path / "life.xes").write_text(LIFECYCLE_XES)
+    counts = import_source(tmp_path / "life.xes", tmp_path / "data")
+    assert counts["activity instances (start and completion)"] == 2
+    data = load_dataset(tmp_path / "data")
+    assert data.rows_quarantined == 0
+    ev = data.events.sort_values("source_row")
+    hhmm = "%H:%M"
+    got = [(a, lc, ts.strftime(hhmm), None if pd.isna(st) else st.strftime(hhmm), off)
+           for a, lc, ts, st, off in zip(ev["activity"], ev["lifecycle"], ev["ts"],
+                                         ev["start_ts"], ev["utc_offset"], strict=True)]
+    assert got == [  # first come, first served: 09:00 → 10:00, 09:30 → 11:30 (UTC below)
+        ("review", "suspend", "08:40", None, "+01:00"),
+        ("review", "complete", "09:00", "08:00", "+01:00"),
+        ("review", "complete", "10:30", "08:30", "+01:00"),
+        ("sign", "complete", "11:00", None, "+00:00"),  # no start logged: an instant
+        ("file", "start", "12:00", None, "+00:00"),  # begun, not finished: kept as it is
+    ]
+    service = J.service_times(data.events, JourneySpec(journey="t"), "2026-03-02T00:00:00Z")
+    assert service.set_index("activity")["mean_hours"].to_dict() == {"review": 1.5}
+
+
+def test_a_lifecycle_log_and_its_interval_form_import_alike_and_match_pm4py(tmp_path):
+    """PM4Py turns its interval log into start/complete pairs; both import to one table."""
+    pm4py = pytest.importorskip("pm4py")
+    from pm4py.objects.log.util import interval_lifecycle
+
+    interval = LOGS / "interval_event_log.xes.gz"
+    lifecycle = tmp_path / "lifecycle.xes"
+    pm4py.write_xes(interval_lifecycle.to_lifecycle(
+        pm4py.read_xes(str(interval), return_legacy_log_object=True)), str(lifecycle))
+    tables = {}
+    for name, path in (("interval", interval), ("lifecycle", lifecycle)):
+        import_source(path, tmp_path / name)
+        data = load_dataset(tmp_path / name)
+        assert data.rows_quarantined == 0 and data.quality["duplicates_removed"].sum() == 0
+        tables[name] = data.events
+    columns = ["journey_id", "activity", "ts", "start_ts"]
+    one, other = (tables[n][columns].sort_values(columns).reset_index(drop=True)
+                  for n in ("interval", "lifecycle"))
+    assert len(one) == 8109 and one["start_ts"].notna().all()
+    pd.testing.assert_frame_equal(one, other)
+    ours = J.service_times(tables["lifecycle"], JourneySpec(journey="orders"),
+                           "2030-01-01T00:00:00Z").set_index("activity")["mean_hours"] * 3600
+    theirs = pm4py.get_service_time(pm4py.read_xes(str(interval)),
+                                    start_timestamp_key="start_timestamp")
+    assert ours.to_dict() == pytest.approx(theirs, abs=1e-6)
+
+
+def test_a_csv_export_names_its_lifecycle_column(tmp_path):
+    pd.DataFrame({"case": ["A", "A", "A"], "step": ["fix", "fix", "close"],
+                  "phase": ["start", "complete", "complete"],
+                  "at": ["2026-01-01 09:00", "2026-01-01 11:00", "2026-01-01 12:00"]}
+                 ).to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "map.yaml").write_text(
+        "columns: {journey_id: case, activity: step, ts: at, lifecycle: phase}\n"
+        "timezone: Europe/Berlin\n")
+    import_source(tmp_path / "log.csv", tmp_path / "data", tmp_path / "map.yaml")
+    data = load_dataset(tmp_path / "data")
+    fix = data.events.set_index("activity").loc["fix"]
+    assert (fix["start_ts"], fix["ts"]) == (pd.Timestamp("2026-01-01 08:00", tz="UTC"),
+                                            pd.Timestamp("2026-01-01 10:00", tz="UTC"))
+    assert "utc_offset" not in data.events.columns  # local times: no offset was written

@@ -87,3 +87,22 @@ def test_local_calendar_day_promises_are_identical_on_spark():
     assert on_duckdb["promise_in_60_days"].tolist() == ["met", "breached", "met", "breached"]
     pd.testing.assert_frame_equal(on_spark.sort_values("journey_id").reset_index(drop=True),
                                   on_duckdb, check_dtype=False)
+
+
+def test_service_times_of_activity_instances_are_identical_on_spark(tmp_path):
+    _require_spark()
+    from cxlib.engines import events_table
+    from cxlib.importing import import_source
+    from cxlib.io import load_dataset
+    from tests.test_importing import LIFECYCLE_XES
+
+    (tmp_path / "life.xes").write_text(LIFECYCLE_XES)
+    import_source(tmp_path / "life.xes", tmp_path / "data")
+    log = load_dataset(tmp_path / "data").events
+    spec, as_of = J.JourneySpec(journey="t"), "2026-03-02T00:00:00Z"
+    on_duckdb = J.service_times(log, spec, as_of)
+    assert len(on_duckdb) == 1
+    pd.testing.assert_frame_equal(J.service_times(events_table(log, "pyspark"), spec, as_of),
+                                  on_duckdb, check_dtype=False)
+    pd.testing.assert_frame_equal(J.activity_waits(events_table(log, "pyspark"), spec, as_of),
+                                  J.activity_waits(log, spec, as_of), check_dtype=False)
