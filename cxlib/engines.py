@@ -17,7 +17,7 @@ import pandas as pd
 
 ENGINES = ("duckdb", "pyspark")
 EVENT_COLUMNS = ["journey_id", "customer_id", "activity", "ts", "source", "source_row",
-                 "start_ts"]  # start_ts: when an activity instance began, where the log says
+                 "activity_start_ts"]  # when an activity instance began, where the log says
 SPARK_DEFAULTS = {"spark.master": "local[2]", "spark.sql.session.timeZone": "UTC",
                   "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
                   "spark.sql.shuffle.partitions": "8"}
@@ -50,7 +50,7 @@ def events_table(events: pd.DataFrame, engine: str = "duckdb",
     frame = frame.astype({c: object for c in ("journey_id", "customer_id", "activity",
                                               "source")})
     frame = frame.where(frame.notna(), None)
-    for column in ("ts", "start_ts"):  # the session's zone is UTC
+    for column in ("ts", "activity_start_ts"):  # the session's zone is UTC
         if column in frame.columns:
             frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
     view = "cx_events"

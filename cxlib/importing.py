@@ -12,11 +12,12 @@ activities are renamed, so nobody edits code for their own export::
     timezone: Europe/Berlin        # the zone of timestamps without a UTC offset
 
 A ``start`` and the next ``complete`` of the same activity in a journey (XES
-``lifecycle:transition``, or a ``lifecycle`` column) become one **activity instance**: one event at
-its completion with ``start_ts`` (when work on it began), as PM4Py's interval logs have; an
-interval log's own ``start_timestamp`` maps to ``start_ts`` directly. Other transitions stay
-events of their own, their ``lifecycle`` kept. Each event keeps the UTC offset its timestamp was
-written with (``utc_offset``, e.g. ``+01:00``; blank for local times without one).
+``lifecycle:transition``, or a ``lifecycle`` column) become one **activity instance**: one
+event at its completion with ``activity_start_ts`` (when work on it began), as PM4Py's interval
+logs have; an interval log's own ``start_timestamp`` maps to ``activity_start_ts`` directly.
+Other transitions stay events of their own, their ``lifecycle`` kept. Each event keeps the UTC
+offset its timestamp was written with (``utc_offset``, e.g. ``+01:00``; blank for local times
+without one).
 
 A *wide* export (one row per order, one timestamp column per milestone) names its milestones
 instead of an activity and a timestamp column; each filled cell becomes one event::
@@ -49,9 +50,9 @@ from cxlib.schema import CONTRACT, as_timestamp, utc_offsets
 
 REQUIRED_EVENT_COLUMNS = ("journey_id", "activity", "ts")  # customer_id and source have defaults
 # optional event columns an import fills when the export has them
-INSTANCE_COLUMNS = ("start_ts", "lifecycle")
+INSTANCE_COLUMNS = ("activity_start_ts", "lifecycle")
 XES_DEFAULTS = {"journey_id": "case:concept:name", "activity": "concept:name",
-                "ts": "time:timestamp", "start_ts": "start_timestamp",
+                "ts": "time:timestamp", "activity_start_ts": "start_timestamp",
                 "lifecycle": "lifecycle:transition"}
 _XES_TYPES: dict[str, Callable[[str], object]] = {
     "string": str, "id": str, "date": str,
@@ -148,7 +149,7 @@ def read_xes(path: str | Path) -> pd.DataFrame:
 def activity_instances(events: pd.DataFrame) -> pd.DataFrame:
     """Pair each ``start`` with the next ``complete`` of the same activity in its journey.
 
-    The pair becomes one event at the completion, with ``start_ts`` (first come, first
+    The pair becomes one event at the completion, with ``activity_start_ts`` (first come, first
     served, as PM4Py's ``to_interval``). A start without a later completion stays an event of
     its own (work begun, not finished); so do other transitions.
     """
@@ -169,11 +170,11 @@ def activity_instances(events: pd.DataFrame) -> pd.DataFrame:
         elif queue:
             start_of[row] = queue.pop(0)
     out = events.drop(index=list(start_of.values())).copy()
-    if "start_ts" not in out.columns:
-        out["start_ts"] = pd.Series(None, index=out.index, dtype="object")
-    out["start_ts"] = out["start_ts"].astype("object")
+    if "activity_start_ts" not in out.columns:
+        out["activity_start_ts"] = pd.Series(None, index=out.index, dtype="object")
+    out["activity_start_ts"] = out["activity_start_ts"].astype("object")
     completes = list(start_of)
-    out.loc[completes, "start_ts"] = events.loc[list(start_of.values()), "ts"].to_numpy()
+    out.loc[completes, "activity_start_ts"] = events.loc[list(start_of.values()), "ts"].to_numpy()
     return out
 
 
@@ -256,9 +257,10 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
                             else utc_offsets(events["ts"]))
     if "lifecycle" in events.columns:
         events = activity_instances(events)
-    if "start_ts" in events.columns:
-        events["start_ts"], _ = as_timestamp(events["start_ts"], origin,
-                                             columns.get("start_ts", "start_ts"), mapping.timezone)
+    if "activity_start_ts" in events.columns:
+        began = columns.get("activity_start_ts", "the starts of its lifecycle pairs")
+        events["activity_start_ts"], _ = as_timestamp(events["activity_start_ts"], origin,
+                                                      began, mapping.timezone)
     owner = raw[columns.get("customer_id", columns["journey_id"])]  # per row of the export
     if "customer_id" not in events.columns:
         events["customer_id"] = events["journey_id"]  # each journey its own customer
@@ -408,7 +410,7 @@ def import_source(source: str | Path, out: str | Path, mapping: str | Path | Non
     else:
         notes.unlink(missing_ok=True)  # a re-import without a zone leaves no stale one
     counts = {name: len(table) for name, table in tables.items()}
-    if "start_ts" in tables["events"].columns:
+    if "activity_start_ts" in tables["events"].columns:
         counts["activity instances (start and completion)"] = int(
-            tables["events"]["start_ts"].notna().sum())
+            tables["events"]["activity_start_ts"].notna().sum())
     return counts

@@ -50,11 +50,19 @@ def _until_cutoff(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
 
 def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
-    """Add ``activity_rank`` so identical timestamps sort by the documented tie-break."""
+    """Add ``activity_rank`` so identical timestamps sort by the documented tie-break.
+
+    Also ``began``: when the event's activity instance started (``activity_start_ts``, where the
+    log records one), else the event's own time. An activity that opens an interval (the
+    journey's start, a clock's or a within promise's ``from``) opens it when work on it began;
+    one that closes an interval closes it when it completed (``ts``).
+    """
     order = spec.activities()
     rank = (ibis.cases(*[(events.activity == a, i) for i, a in enumerate(order)],
                        else_=len(order)) if order else ibis.literal(0))
-    return events.mutate(activity_rank=rank.cast("int32"))
+    began = (events.activity_start_ts.coalesce(events.ts)
+             if "activity_start_ts" in events.columns else events.ts)
+    return events.mutate(activity_rank=rank.cast("int32"), began=began)
 
 
 def _tie_break(t: ir.Table) -> list[ir.Value]:
@@ -73,11 +81,12 @@ def _bounds(events: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue,
     Attributed contacts never start, end or cancel a journey. ``per_journey`` adds aggregates
     over the same events (one pass instead of a second aggregate and a join).
     """
-    a, ts, own = events.activity, events.ts, ~events.attributed
+    a, ts, own, began = events.activity, events.ts, ~events.attributed, events.began
     agg = {
         "customer_id": events.customer_id.min(),
-        "first_ts": ts.min(where=own),
-        "start_ts": ts.min(where=own & (a == spec.start)) if spec.start else ts.min(where=own),
+        "first_ts": began.min(where=own),
+        "start_ts": (began.min(where=own & (a == spec.start)) if spec.start
+                     else began.min(where=own)),
         "end_ts": ts.min(where=own & (a == spec.end)) if spec.end else ts.max(where=own),
         "cancel_ts": (ts.min(where=own & (a == spec.cancel)) if spec.cancel
                       else ibis.null("timestamp('UTC')")),
@@ -133,7 +142,9 @@ def _intervals(events: ir.Table, kind: str, defs: list[tuple[str, str, tuple[str
     parts = []
     for name, start, ends in defs:
         sel = events.filter(events.activity.isin([start, *ends]))
-        parts.append(sel.mutate(name=ibis.literal(name), is_from=(sel.activity == start)))
+        opens = sel.activity == start  # an interval opens when work on its activity began
+        parts.append(sel.mutate(name=ibis.literal(name), is_from=opens,
+                                ts=ibis.cases((opens, sel.began), else_=sel.ts)))
     rows = ibis.union(*parts)
     w = ibis.window(group_by=[rows.journey_id, rows.name],
                     order_by=[*_tie_break(rows), ibis.desc(rows.is_from)], rows=(None, 0))
@@ -203,6 +214,9 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     firsts: dict[str, ir.Value] = {}
     for act in sorted({x for p in spec.promises for x in p.activities()}):
         firsts[f"first_{act}"] = linked.ts.min(where=a == act)
+    for p in spec.promises:  # a within promise runs from when work on its `from` began
+        if isinstance(p, WithinPromise):
+            firsts[f"began_{p.from_}"] = linked.began.min(where=a == p.from_)
     per = linked.group_by("journey_id").aggregate(**firsts) if firsts else None
     out = bounds.select("journey_id", "status", "clock_stop")
     if per is None:
@@ -211,7 +225,7 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     cols = {}
     for p in spec.promises:
         if isinstance(p, WithinPromise):
-            start, done = out[f"first_{p.from_}"], out[f"first_{p.to}"]
+            start, done = out[f"began_{p.from_}"], out[f"first_{p.to}"]
             happened = done.notnull()
             now = unix_micros(ibis.least(out.clock_stop, as_of))
             deadline = _within_deadline_us(linked, unix_micros(start), p.within, spec.timezone)
@@ -318,7 +332,7 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     w = ibis.window(group_by=je.journey_id, order_by=_tie_break(je))
     own_ts = ibis.cases((~je.attributed, je.ts), else_=ibis.null("timestamp('UTC')"))
     gaps = je.mutate(  # an attributed contact never ends a journey (see _bounds)
-        gap=_hours(je.ts, je.ts.lag().over(w)),
+        gap=_hours(je.began, je.ts.lag().over(w)),  # working on an activity is not waiting
         is_end=~je.attributed & ((je.activity == spec.end) if spec.end else
                                  (je.ts == own_ts.max().over(w))))
     a = gaps.activity
@@ -498,14 +512,13 @@ def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: st
                    activities: list[str] | None = None) -> pd.DataFrame:
     """Per activity: how many times it happened and the mean and median wait before it (hours).
 
-    Where the log gives an activity instance's start (``start_ts``), the wait runs from the
+    Where the log gives an activity instance's start (``activity_start_ts``), the wait runs from the
     previous event to that start: the time working on it is its service time
     (:func:`service_times`), not waiting.
     """
     ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
-    began = ev.start_ts.coalesce(ev.ts) if "start_ts" in ev.columns else ev.ts
-    t = ev.mutate(wait=_hours(began, ev.ts.lag().over(w)))
+    t = ev.mutate(wait=_hours(ev.began, ev.ts.lag().over(w)))
     t = t.filter(t.wait.notnull())
     return execute(t.group_by("activity").aggregate(
         n=t.count(), mean_hours=t.wait.mean(), median_hours=t.wait.median()
@@ -513,23 +526,28 @@ def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: st
 
 
 def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-                  activities: list[str] | None = None) -> pd.DataFrame:
+                  activities: list[str] | None = None,
+                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Per activity: instances with a logged start, and their mean and median service hours.
 
-    Service time is from an activity instance's start (``start_ts``: a lifecycle start paired
-    with its completion, or an interval log's start) to its completion. Empty when the log
-    gives no starts.
+    Service time is from an activity instance's start (``activity_start_ts``: a lifecycle start
+    paired with its completion, or an interval log's start) to its completion. Empty when the log
+    gives no starts; activities with fewer than ``min_group_size`` instances are suppressed.
     """
     ev, _ = _path_events(events, spec, as_of, activities)
-    if "start_ts" not in ev.columns:
-        return pd.DataFrame({"activity": pd.Series(dtype="str"), "n": pd.Series(dtype="int64"),
-                             "mean_hours": pd.Series(dtype="float64"),
-                             "median_hours": pd.Series(dtype="float64")})
-    t = ev.filter(ev.start_ts.notnull())
-    t = t.mutate(service=_hours(t.ts, t.start_ts))
-    return execute(t.group_by("activity").aggregate(
-        n=t.count(), mean_hours=t.service.mean(), median_hours=t.service.median()
-    ).order_by([ibis.desc("mean_hours"), "activity"]))
+    if "activity_start_ts" not in ev.columns:
+        table = pd.DataFrame({"activity": pd.Series(dtype="str"), "n": pd.Series(dtype="int64"),
+                              "mean_hours": pd.Series(dtype="float64"),
+                              "median_hours": pd.Series(dtype="float64")})
+    else:
+        t = ev.filter(ev.activity_start_ts.notnull())
+        t = t.mutate(service=_hours(t.ts, t.began))
+        table = execute(t.group_by("activity").aggregate(
+            n=t.count(), mean_hours=t.service.mean(), median_hours=t.service.median()
+        ).order_by([ibis.desc("mean_hours"), "activity"]))
+    small = table["n"] < min_group_size
+    table.loc[small, ["mean_hours", "median_hours"]] = float("nan")
+    return table.assign(suppressed=small)
 
 
 def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,

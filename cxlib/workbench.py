@@ -38,7 +38,7 @@ class Workbench:
 
         Returns an empty string when it applies. Sections: ``team_clocks``, ``team_targets``,
         ``promises``, ``window_promises``, ``customer_time``, ``behaviour``, ``surveys``,
-        ``completed``.
+        ``completed``, ``service_times``.
         """
         spec = self.spec
         targets = [t for t in spec.teams if t.target is not None]
@@ -65,6 +65,10 @@ class Workbench:
             "time.",
             "completed": "" if (self.journeys["status"] == "complete").any() else
             "No journey is complete at the cut-off, so no completed duration can be shown.",
+            "service_times": "" if "activity_start_ts" in self.dataset.events.columns
+            and self.dataset.events["activity_start_ts"].notna().any() else
+            "The log records no activity starts (only completions), so the time spent working "
+            "on each activity cannot be told from the time waiting for it.",
         }
         if section not in reasons:
             raise ValueError(f"unknown report section {section!r}; one of {', '.join(reasons)}")

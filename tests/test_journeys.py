@@ -713,3 +713,26 @@ def test_a_clock_that_cannot_be_measured_is_neither_green_nor_red():
 
 def test_every_promise_column_of_the_journey_table_is_read_back_as_its_promise(story, spec):
     assert J.promise_names(story.columns) == [p.name for p in spec.promises]
+
+
+def test_an_activity_instance_opens_an_interval_when_work_began_and_closes_it_when_done():
+    spec = _spec(start="apply", end="decide",
+                 teams=[{"team": "desk", "from": "review", "to": "decide"}],
+                 promises=[{"name": "fast", "from": "review", "to": "decide", "within": "2h"}])
+    log = events(("J", "C", "apply", "2026-01-01T09:00:00Z", "s"),
+                 ("J", "C", "review", "2026-01-01T12:00:00Z", "s"),
+                 ("J", "C", "decide", "2026-01-01T13:00:00Z", "s"))
+    log["activity_start_ts"] = pd.to_datetime(
+        ["2026-01-01T08:00:00Z", "2026-01-01T10:30:00Z", "2026-01-01T12:30:00Z"], utc=True)
+    row = J.build_journeys(log, spec, AS_OF).iloc[0]
+    assert row["start_ts"] == pd.Timestamp("2026-01-01T08:00:00Z")  # applying began at 8
+    assert row["e2e_hours"] == 5.0
+    assert row["team_desk_hours"] == 2.5  # from when the review began to the decision
+    assert row["unowned_hours"] == 2.5
+    assert row["promise_fast"] == "breached" and row["promise_fast_late_hours"] == 0.5
+    # the longest wait runs from one completion to the next start: 09:00 → 10:30
+    assert row["longest_wait_hours"] == 1.5
+    waits = J.activity_waits(log, spec, AS_OF).set_index("activity")["mean_hours"]
+    assert waits.to_dict() == {"review": 1.5, "decide": 0.5}
+    without = J.build_journeys(log.drop(columns="activity_start_ts"), spec, AS_OF).iloc[0]
+    assert (without["e2e_hours"], without["team_desk_hours"]) == (4.0, 1.0)
