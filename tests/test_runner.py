@@ -403,27 +403,49 @@ def test_the_ci_run_leaves_the_managers_channel_alone(published_reports):
     assert load_published(published_reports / "ci").manifest["channel"] == "ci"
 
 
-def test_every_report_runs_on_a_real_log_with_a_spec_that_names_only_the_journey(tmp_path):
-    data = tmp_path / "helpdesk"
-    imported = run_cx("import", str(ROOT / "tests/data/eventlogs/helpdesk.xes.gz"), "--mapping",
-                      str(ROOT / "params/mappings/helpdesk.yaml"), "--out", str(data))
+def _run_on_a_real_log(tmp_path: Path, log: str, mapping: list[str], spec: str,
+                       as_of: str) -> tuple[Path, list[str]]:
+    """Import a shipped real log, run every report on it; return the run and what it said."""
+    data = tmp_path / "data"
+    imported = run_cx("import", str(ROOT / "tests/data/eventlogs" / log), *mapping,
+                      "--out", str(data))
     assert imported.returncode == 0, imported.stderr[-2000:]
-    (tmp_path / "spec.yaml").write_text("journey: helpdesk_ticket\n")
-    params = tmp_path / "helpdesk.yaml"
-    params.write_text(f"title: help desk\ndata_dir: {data}\n"
-                      f"journey_spec: {tmp_path / 'spec.yaml'}\n"
-                      "as_of: '2014-01-01T00:00:00Z'\nchannel: helpdesk\nmax_bad_share: 0.05\n")
+    (tmp_path / "spec.yaml").write_text(spec)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"title: {log}\ndata_dir: {data}\njourney_spec: {tmp_path / 'spec.yaml'}\n"
+                      f"as_of: '{as_of}'\nchannel: real\nmax_bad_share: 0.05\n")
     result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
     assert result.returncode == 0, result.stderr[-3000:]
-    run = (tmp_path / "reports/helpdesk").resolve()
+    run = (tmp_path / "reports/real").resolve()
     said = []
     for name in NOTEBOOKS:
         book = nbformat.read(run / f"{name}.ipynb", 4)
         outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
         said += [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+    return run, said
+
+
+def test_every_report_runs_on_a_real_log_with_a_spec_that_names_only_the_journey(tmp_path):
+    run, said = _run_on_a_real_log(
+        tmp_path, "helpdesk.xes.gz", ["--mapping", str(ROOT / "params/mappings/helpdesk.yaml")],
+        "journey: helpdesk_ticket\n", "2014-01-01T00:00:00Z")
     for reason in ("no team clocks", "no promises", "no `behaviour:` section",
-                   "no survey answers", "customer's own time"):
+                   "no survey answers", "customer's own time", "no activity starts"):
         assert any(reason in text for text in said), (reason, said)
     journeys = load_published(run).journeys
     assert len(journeys) > 4000 and (journeys["status"] == "complete").all()
+
+
+def test_every_report_runs_on_a_real_log_of_start_and_complete_pairs(tmp_path):
+    spec = ("journey: order\nstart: place order\ncancel: cancel order\n"
+            "teams: [{team: warehouse, from: prepare delivery, to: make delivery}]\n"
+            "promises: [{name: paid_in_a_week, from: send invoice, to: pay, within: 7d}]\n")
+    run, said = _run_on_a_real_log(tmp_path, "interval_event_log_lifecycle.xes.gz", [], spec,
+                                   "2015-10-01T00:00:00Z")
+    assert not any("no activity starts" in text for text in said)
+    service = pd.read_parquet(run / "tables/service_times.parquet").set_index("activity")
+    assert service["n"].sum() == 8109 and not service["suppressed"].any()
+    journeys = load_published(run).journeys
+    assert len(journeys) == 1266 and journeys["team_warehouse_hours"].notna().any()
+    assert set(journeys["promise_paid_in_a_week"]) >= {"met", "breached"}
