@@ -25,6 +25,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     out = write_demo(args.out, customers=args.customers, seed=args.seed)
     print(f"demo data ({args.customers} customers, seed {args.seed}) written to {out}")
+    if args.export_shapes:
+        from cxlib.demo_exports import export_shapes
+        from cxlib.io import load_dataset
+
+        commands = export_shapes(load_dataset(out), Path(args.export_shapes).resolve())
+        print(f"the same world as a company's exports, in {args.export_shapes}; import with:\n"
+              + "\n".join(commands))
     return EXIT_OK
 
 
@@ -67,7 +74,8 @@ def _journeys(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from cxlib.importing import import_source
 
-    counts = import_source(args.source, args.out, args.mapping, table=args.table)
+    counts = import_source(args.source, args.out, args.mapping, table=args.table,
+                           append=args.append)
     print(f"imported {args.source} into {args.out}: " +
           ", ".join(f"{n} {name}" for name, n in counts.items()))
     return EXIT_OK
@@ -112,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(at least 50; default 20000)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", default="data/demo")
+    p.add_argument("--export-shapes", metavar="DIR",
+                   help="also write the world as a company's exports (a wide orders CSV in "
+                   "local time, an XES log, a contacts CSV, a labelled survey CSV) with their "
+                   "mapping files and import commands")
     p.set_defaults(func=_demo)
 
     p = sub.add_parser("validate", help="check a data folder against the data contract",
@@ -129,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="data folder to write")
     p.add_argument("--table", choices=["events", "surveys"], default="events",
                    help="what the export holds: events (default) or survey answers")
+    p.add_argument("--append", action="store_true",
+                   help="add these events to the folder's (one export per source system)")
     p.set_defaults(func=_import)
 
     p = sub.add_parser("journeys", help="build the journey table")

@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from cxlib.config import TimeZone, params_error
 from cxlib.errors import ContractError, ParamsError, RefusedWrite
-from cxlib.io import DATA_NOTES, READERS, read_csv
+from cxlib.io import DATA_NOTES, READERS, folder_timezone, read_csv
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT, as_timestamp, utc_offsets
 
@@ -239,7 +239,12 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
         if source_col not in raw.columns:
             raise ContractError(origin, source_col, None, f"mapped to {canonical} but not in "
                                 f"the export (columns: {present})")
-    required = ("journey_id",) if mapping.milestones else REQUIRED_EVENT_COLUMNS
+    # a contacts export (calls, chats) has no journey id: its events find their journey by
+    # customer and time, so it names the customer instead
+    owner_key = "journey_id" if "journey_id" in columns or "customer_id" not in columns \
+        else "customer_id"
+    required = (owner_key,) if mapping.milestones else (
+        owner_key, *REQUIRED_EVENT_COLUMNS[1:])
     unmapped = [c for c in required if c not in columns]
     if unmapped:
         example = ", ".join(f"{c}: <your column>" for c in unmapped)
@@ -261,7 +266,9 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
         began = columns.get("activity_start_ts", "the starts of its lifecycle pairs")
         events["activity_start_ts"], _ = as_timestamp(events["activity_start_ts"], origin,
                                                       began, mapping.timezone)
-    owner = raw[columns.get("customer_id", columns["journey_id"])]  # per row of the export
+    owner = raw[columns.get("customer_id", columns.get("journey_id"))]  # per row of the export
+    if "journey_id" not in events.columns:
+        events["journey_id"] = None  # attributed to the customer's journey open at the time
     if "customer_id" not in events.columns:
         events["customer_id"] = events["journey_id"]  # each journey its own customer
     if "source" not in events.columns:
@@ -358,29 +365,72 @@ def survey_table(raw: pd.DataFrame, mapping: Mapping, origin: str,
 IMPORT_FILES = ("events.parquet", "surveys.parquet", "customers.parquet", DATA_NOTES)
 
 
-def check_import_target(folder: Path) -> None:
-    """Refuse to import into anything but a new, empty or earlier-import folder.
+def check_import_target(folder: Path, own_files: tuple[str, ...] = IMPORT_FILES,
+                        what: str = "import") -> None:
+    """Refuse to write into anything but a new or empty folder, or one this writer filled.
 
     An import replaces the canonical tables; a folder holding other files (a project's
     ``data/`` with its demo worlds, a hand-made CSV data folder) is never written into.
     """
     if folder.exists() and not folder.is_dir():
-        raise RefusedWrite(f"{folder}: not a folder; an import needs a folder of its own")
-    foreign = sorted(p.name for p in folder.iterdir() if p.name not in IMPORT_FILES) \
+        raise RefusedWrite(f"{folder}: not a folder; an {what} needs a folder of its own")
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in own_files) \
         if folder.is_dir() else []
     if foreign:
-        raise RefusedWrite(f"{folder}: refusing to import into a folder that holds other files "
+        raise RefusedWrite(f"{folder}: refusing to {what} into a folder that holds other files "
                            f"({', '.join(foreign[:5])}); choose an empty or new folder")
 
 
+def _appended(folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Add an export's events and customers to those the folder already holds.
+
+    A customer known with a region keeps it; one seen first without (a contacts export) gains
+    the region a later export gives.
+    """
+    out = dict(tables)
+    for name in ("events", "customers"):
+        path = folder / f"{name}.parquet"
+        if path.is_file():
+            parts = [pd.read_parquet(path), tables[name]]
+            if name == "events" and len({str(p["ts"].dtype) for p in parts}) > 1:
+                # naive local text beside instants: keep both as text for the contract to read
+                parts = [p.assign(ts=p["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z"))
+                         if isinstance(p["ts"].dtype, pd.DatetimeTZDtype) else p for p in parts]
+            out[name] = pd.concat(parts, ignore_index=True)
+    customers = out["customers"]
+    known = customers["region"].ne("unknown")
+    out["customers"] = (customers.assign(_unknown=~known)
+                        .sort_values("_unknown", kind="stable")
+                        .drop_duplicates("customer_id").drop(columns="_unknown")
+                        .sort_index().reset_index(drop=True))
+    return out
+
+
+def _write_timezone(folder: Path, zone: str | None, append: bool) -> None:
+    """Keep the zone of the folder's naive timestamps in its ``data.yaml``."""
+    notes = folder / DATA_NOTES
+    declared = folder_timezone(folder) if append else None
+    if zone and declared and zone != declared:
+        raise ParamsError(str(notes), "timezone", f"the folder's naive times are {declared!r} "
+                          f"local time; this mapping says {zone!r} — one folder, one zone for "
+                          "times without an offset (give this export's times an offset, or "
+                          "import it into its own folder)")
+    if zone:
+        notes.write_text(f"# written by cx import: naive timestamps here are local time in\n"
+                         f"timezone: {zone}\n")
+    elif not append:
+        notes.unlink(missing_ok=True)  # a re-import without a zone leaves no stale one
+
+
 def import_source(source: str | Path, out: str | Path, mapping: str | Path | None = None,
-                  table: str = "events") -> dict[str, int]:
+                  table: str = "events", append: bool = False) -> dict[str, int]:
     """Import one export into a data folder of canonical Parquet tables; return row counts.
 
     A mapping's ``timezone`` goes into the folder's ``data.yaml``, so every later load reads the
     export's naive local timestamps in that zone (counting daylight-saving resolutions).
     ``table="surveys"`` imports a survey export into the folder (see :func:`survey_table`),
     leaving its events and customers as they are; an events import keeps earlier surveys.
+    ``append`` adds the export's events to the folder's (one export per source system).
     """
     rules = load_mapping(mapping)
     folder = resolve(out)
@@ -396,20 +446,17 @@ def import_source(source: str | Path, out: str | Path, mapping: str | Path | Non
     if table != "events":
         raise ParamsError("cx import", "--table", f"unknown table {table!r} (events, surveys)")
     tables = to_canonical(raw, rules, str(source))
+    if isinstance(tables["events"]["ts"].dtype, pd.DatetimeTZDtype):
+        tables["events"]["ts"] = tables["events"]["ts"].dt.tz_convert("UTC")
+    counts = {name: len(table) for name, table in tables.items()}
     if (folder / "surveys.parquet").is_file():
         tables.pop("surveys")  # keep the answers an earlier survey import wrote
     folder.mkdir(parents=True, exist_ok=True)
+    _write_timezone(folder, rules.timezone, append)
+    if append:
+        tables = _appended(folder, tables)
     for name, table in tables.items():
-        if name == "events" and isinstance(table["ts"].dtype, pd.DatetimeTZDtype):
-            table = table.assign(ts=table["ts"].dt.tz_convert("UTC"))
         table.to_parquet(folder / f"{name}.parquet", index=False)
-    notes = folder / DATA_NOTES
-    if rules.timezone:
-        notes.write_text(f"# written by cx import: naive timestamps here are local time in\n"
-                         f"timezone: {rules.timezone}\n")
-    else:
-        notes.unlink(missing_ok=True)  # a re-import without a zone leaves no stale one
-    counts = {name: len(table) for name, table in tables.items()}
     if "activity_start_ts" in tables["events"].columns:
         counts["activity instances (start and completion)"] = int(
             tables["events"]["activity_start_ts"].notna().sum())

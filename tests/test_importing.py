@@ -383,3 +383,26 @@ def test_a_csv_export_names_its_lifecycle_column(tmp_path):
     assert (fix["activity_start_ts"], fix["ts"]) == (pd.Timestamp("2026-01-01 08:00", tz="UTC"),
                                             pd.Timestamp("2026-01-01 10:00", tz="UTC"))
     assert "utc_offset" not in data.events.columns  # local times: no offset was written
+
+
+def test_appending_an_export_in_another_local_zone_is_refused(tmp_path):
+    for name, zone in (("a", "Europe/London"), ("b", "Europe/Berlin")):
+        pd.DataFrame({"case": ["X"], "step": ["s"], "at": ["2026-01-01 09:00"]}).to_csv(
+            tmp_path / f"{name}.csv", index=False)
+        (tmp_path / f"{name}.yaml").write_text(
+            f"columns: {{journey_id: case, activity: step, ts: at}}\ntimezone: {zone}\n")
+    import_source(tmp_path / "a.csv", tmp_path / "data", tmp_path / "a.yaml")
+    result = run_cx("import", str(tmp_path / "b.csv"), "--mapping", str(tmp_path / "b.yaml"),
+                    "--out", str(tmp_path / "data"), "--append")
+    assert result.returncode == 2 and "Traceback" not in result.stderr  # the mapping's fault
+    assert "'Europe/London'" in result.stderr and "'Europe/Berlin'" in result.stderr
+    assert len(load_dataset(tmp_path / "data").events) == 1  # the folder is as it was
+
+
+def test_a_contacts_export_without_journey_ids_names_its_customers(tmp_path):
+    pd.DataFrame({"who": ["c1"], "what": ["call"], "when": ["2026-01-01T09:00:00Z"]}).to_csv(
+        tmp_path / "calls.csv", index=False)
+    (tmp_path / "map.yaml").write_text("columns: {customer_id: who, activity: what, ts: when}\n")
+    import_source(tmp_path / "calls.csv", tmp_path / "data", tmp_path / "map.yaml")
+    events = load_dataset(tmp_path / "data").events
+    assert events["journey_id"].isna().all() and events["customer_id"].tolist() == ["c1"]
