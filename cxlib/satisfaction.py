@@ -30,17 +30,25 @@ def late_or_missed(data: pd.DataFrame, promise: str) -> pd.Series:
     return data[f"promise_{promise}_class"].isin(["late", "missed"]).astype(float)
 
 
-def window_breaches(data: pd.DataFrame, spec: JourneySpec) -> list[str]:
-    """Add a 0/1 column ``<promise>_late_or_missed`` per window promise; return their names.
+def promise_controls(data: pd.DataFrame, spec: JourneySpec) -> list[str]:
+    """Add a 0/1 column per promise the customer saw broken; return their names.
 
-    The controls a satisfaction model takes for windows the customer waited in vain (none when
-    the spec has no window promise).
+    ``<promise>_late_or_missed`` for a window promise (waited in vain: an early arrival breaks
+    the promise but leaves nobody waiting), ``<promise>_broken`` for the others. The controls
+    a satisfaction model takes so that a day's cost and the tolerance threshold are not
+    confused with the loss when a promise breaks (none when the spec states no promise).
     """
     names = []
     for promise in spec.promises:
         if isinstance(promise, WindowPromise) and f"promise_{promise.name}_class" in data:
-            data[f"{promise.name}_late_or_missed"] = late_or_missed(data, promise.name)
-            names.append(f"{promise.name}_late_or_missed")
+            name = f"{promise.name}_late_or_missed"
+            data[name] = late_or_missed(data, promise.name)
+        elif not isinstance(promise, WindowPromise) and f"promise_{promise.name}" in data:
+            name = f"{promise.name}_broken"
+            data[name] = (data[f"promise_{promise.name}"] == "breached").astype(float)
+        else:
+            continue
+        names.append(name)
     return names
 
 

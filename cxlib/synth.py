@@ -4,7 +4,9 @@
 departments each keep their own clock, and writes down every parameter it planted — each
 customer's true time-sensitivity segment, the satisfaction response to end-to-end duration per
 segment (a tolerance threshold and a slope), the penalty of a broken technician-window promise,
-and the softening effect of proactive updates — so tests can check the analyses recover it.
+a cliff when the "live within 7 days" promise is broken, the softening effect of proactive
+updates, and the journeys whose back-office stage is logged out of order — so tests can check
+the analyses recover it.
 
 Source systems (``source`` column): ``crm`` (retail order), ``backoffice``, ``fieldforce``
 (4-hour appointment windows, early / on-time / late / no-show technicians, repeat visits),
@@ -82,6 +84,9 @@ class DemoWorld:
     satisfaction_base: float = 2.4  # latent satisfaction of an on-time, promise-kept journey
     window_breach_penalty: float = 1.2  # latent loss when the technician misses the window
     csat_cuts: tuple[float, ...] = (-2.0, -0.6, 0.8, 2.2)  # latent → CSAT 1..5
+    promise_days: float = 7.0  # the promise "live within 7 days" of the order …
+    promise_cliff: float = 0.8  # … and the latent loss, all at once, when it is broken
+    backoffice_misstamped_rate: float = 0.015  # receipt logged after the booking it led to
 
 
 @dataclass(frozen=True)
@@ -167,6 +172,12 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     t_confirmed = t_order + _lognormal(rng, 1.5, 0.8, n) * HOUR
     t_bo_received = t_confirmed + _lognormal(rng, 14, 0.9, n) * HOUR  # unowned hand-off
     t_booked = t_bo_received + _lognormal(rng, 20, 0.8, n) * HOUR
+    # the back office's system sometimes stamps a receipt when it is keyed in, after the
+    # booking it led to: a stage logged out of order (its own stream, so the rest of the
+    # world stays as it was)
+    plants = np.random.default_rng([seed, 1])
+    misstamped = plants.random(n) < world.backoffice_misstamped_rate
+    t_bo_logged = np.where(misstamped, t_booked + plants.uniform(1, 6, n) * HOUR, t_bo_received)
 
     # --- appointment: earliest slot depends on field capacity; segments choose differently ---
     capacity_crunch = 0.5 + rng.gamma(2.0, 1.2, n)  # days to the earliest free slot
@@ -201,6 +212,10 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     t_cancel = t_booked + rng.uniform(0.1, 0.9, n) * (t_window - t_booked)
     t_end = np.where(cancelled, t_cancel, t_active)
 
+    def logged(t: np.ndarray) -> np.ndarray:
+        """Whether an event at ``t`` is in the data: before the cut-off and any cancellation."""
+        return (t <= horizon) & (~cancelled | (t <= t_cancel))
+
     def keep(mask: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Events that happen, for journeys in ``mask``, before any cancellation."""
         m = mask & (~cancelled | (t <= t_cancel))
@@ -210,7 +225,7 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     for activity, source, t, mask, res in [
         ("order_placed", "crm", t_order, all_j, 1),
         ("order_confirmed", "crm", t_confirmed, all_j, 1),
-        ("backoffice_received", "backoffice", t_bo_received, all_j, 1),
+        ("backoffice_received", "backoffice", t_bo_logged, all_j, 1),
         ("appointment_booked", "backoffice", t_booked, all_j, 1),
         ("window_start", "fieldforce", t_window, all_j, 60),
         ("window_end", "fieldforce", t_window + 4 * HOUR, all_j, 60),
@@ -289,6 +304,7 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     latent = (world.satisfaction_base
               - slope * np.maximum(0.0, e2e_days - attr["threshold_days"])
               - world.window_breach_penalty * window_breached
+              - world.promise_cliff * (e2e_days > world.promise_days)
               + rng.logistic(0, 1, n))
     csat = 1 + np.searchsorted(np.array(world.csat_cuts), latent)
     nps = np.clip(np.round(6.8 + 1.5 * latent + rng.normal(0, 1.0, n)), 0, 10)
@@ -322,6 +338,10 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
         "kept_informed_journeys": int(informed.sum()),
         "cancelled_journeys": int(cancelled.sum()),
         "open_journeys_at_cutoff": int(((~cancelled) & (t_active > horizon)).sum()),
+        # journeys whose back-office stage is logged end before start, as the data shows it
+        # (a rebooking after a missed visit is a later end, so that stage reads forwards)
+        "backoffice_out_of_order": jids[
+            misstamped & logged(t_bo_logged) & ~(no_show & logged(t_rebooked))].tolist(),
         "surveys": int(len(surveys)),
     }
     return DemoData(events, surveys, customers_df, truth)

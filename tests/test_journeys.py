@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from cxlib import journeys as J
 from cxlib.config import JourneySpec
+from cxlib.synth import read_truth
 from tests.conftest import AS_OF, events
 
 STORY = events(
@@ -147,10 +148,13 @@ def ci_journeys(ci_dataset, spec):
 
 def test_demo_journeys_hold_the_clock_invariants(ci_journeys, spec, ci_dataset):
     done = ci_journeys[ci_journeys["status"] == "complete"]
-    for team in spec.teams:
-        assert (done["e2e_hours"] + 1e-9 >= done[f"team_{team.team}_hours"]).all()
-    assert (ci_journeys["unowned_hours"] >= 0).all()
-    assert (ci_journeys["unowned_hours"] <= ci_journeys["e2e_hours"] + 1e-9).all()
+    for team in spec.teams:  # a clock logged out of order is blank, and only then
+        clock = done[f"team_{team.team}_hours"]
+        assert (clock.isna() == done[f"team_{team.team}_reversed"]).all()
+        assert not (done["e2e_hours"] + 1e-9 < clock).any()
+    unowned = ci_journeys["unowned_hours"]
+    assert (unowned.isna() == (ci_journeys["stages_out_of_order"] > 0)).all()
+    assert not (unowned < 0).any() and not (unowned > ci_journeys["e2e_hours"] + 1e-9).any()
     assert ci_journeys["journey_id"].is_unique
     assert set(ci_journeys["journey_id"]) == set(ci_dataset.events["journey_id"].dropna())
     assert set(ci_journeys["status"]) == {"complete", "open", "abandoned"}
@@ -736,3 +740,15 @@ def test_an_activity_instance_opens_an_interval_when_work_began_and_closes_it_wh
     assert waits.to_dict() == {"review": 1.5, "decide": 0.5}
     without = J.build_journeys(log.drop(columns="activity_start_ts"), spec, AS_OF).iloc[0]
     assert (without["e2e_hours"], without["team_desk_hours"]) == (4.0, 1.0)
+
+
+def test_the_stages_the_demo_logs_out_of_order_are_exactly_the_ones_flagged(ci_journeys, spec,
+                                                                            demo_ci):
+    planted = set(read_truth(demo_ci)["backoffice_out_of_order"])
+    assert len(planted) > 10
+    flagged = ci_journeys[ci_journeys["team_backoffice_reversed"]]
+    assert set(flagged["journey_id"]) == planted
+    assert flagged["team_backoffice_hours"].isna().all() and flagged["unowned_hours"].isna().all()
+    found = J.out_of_order_stages(ci_journeys, spec).set_index("team")
+    assert found.loc["backoffice", "journeys"] == len(planted)
+    assert (found.drop(index="backoffice")["journeys"] == 0).all()

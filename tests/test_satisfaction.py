@@ -20,6 +20,7 @@ def answers(demo_full, spec):
                              "segment": list(truth["segment_of_customer"].values())})
     frame = Sat.survey_journeys(data.surveys, journeys, data.customers, segments)
     frame["window_breached"] = Sat.late_or_missed(frame, "technician_in_window")
+    frame["promise_broken"] = (frame["promise_live_within_7_days"] == "breached").astype(float)
     return frame, truth["world"]
 
 
@@ -32,7 +33,8 @@ def test_every_answer_is_kept_and_joined(answers, demo_full):
 
 def test_tolerance_thresholds_recover_the_planted_ones(answers):
     frame, world = answers
-    table = Sat.tolerance_threshold(frame, "csat", by="segment", controls=("window_breached",),
+    table = Sat.tolerance_threshold(frame, "csat", by="segment",
+                                    controls=("window_breached", "promise_broken"),
                                     n_boot=60).set_index("segment")
     for name, planted in world["segments"].items():
         row = table.loc[name]
@@ -202,17 +204,20 @@ def test_ordered_labels_are_an_outcome_in_their_declared_order():
     assert list(Sat.ordinal_thresholds(fit).index) == ["dissatisfied|satisfied"]
 
 
-def test_window_breaches_add_one_control_per_window_promise():
+def test_promise_controls_add_one_control_per_promise_the_data_carries():
     from cxlib.config import JourneySpec
 
     spec = JourneySpec.model_validate({"journey": "j", "promises": [
         {"name": "visit", "event": "arrive", "after": "w_open", "before": "w_close"},
-        {"name": "quick", "from": "a", "to": "z", "within": "2d"}]})
-    frame = pd.DataFrame({"promise_visit_class": ["late", "on_time", "missed"]})
-    assert Sat.window_breaches(frame, spec) == ["visit_late_or_missed"]
+        {"name": "quick", "from": "a", "to": "z", "within": "2d"},
+        {"name": "dated", "event": "z", "before": "promised"}]})
+    frame = pd.DataFrame({"promise_visit_class": ["late", "on_time", "missed"],
+                          "promise_quick": ["met", "breached", "open"]})
+    assert Sat.promise_controls(frame, spec) == ["visit_late_or_missed", "quick_broken"]
     assert frame["visit_late_or_missed"].tolist() == [1.0, 0.0, 1.0]
-    no_window = JourneySpec.model_validate({"journey": "j"})
-    assert Sat.window_breaches(frame, no_window) == []
+    assert frame["quick_broken"].tolist() == [0.0, 1.0, 0.0]  # open: not broken (yet)
+    no_promise = JourneySpec.model_validate({"journey": "j"})
+    assert Sat.promise_controls(frame, no_promise) == []
 
 
 def test_satisfaction_by_days_keeps_journeys_longer_than_every_band():
@@ -271,3 +276,19 @@ def test_scores_by_promise_outcome_compare_kept_with_broken():
     assert table.loc["kept", "estimate"] == pytest.approx(4.5)
     assert table.loc["broken", "estimate"] == pytest.approx(11 / 6)
     assert table["n"].to_dict() == {"broken": 6, "kept": 6}  # open journeys left out
+
+
+def test_the_planted_cliff_at_the_promise_is_found_beside_the_thresholds(answers):
+    """The demo drops latent satisfaction by a step when 'live within 7 days' breaks."""
+    frame, world = answers
+    assert world["promise_cliff"] > 0
+    step = Sat.promise_step(frame, "live_within_7_days").iloc[0]
+    assert step["ci_high"] < 0 and step["p_value"] < 0.001
+    # on the latent scale (logistic noise of scale 1) the ordinal model's coefficient of the
+    # broken promise is the planted cliff, once the days past each true threshold are in it
+    thresholds = frame["segment"].map({k: v["threshold_days"]
+                                       for k, v in world["segments"].items()})
+    frame = frame.assign(days_past=(frame["e2e_days"] - thresholds).clip(lower=0))
+    fit = Sat.ordinal_fit(frame, "csat", ("days_past", "window_breached", "promise_broken"))
+    row = fit.summary.set_index("term").loc["promise_broken"]
+    assert row["ci_low"] <= -world["promise_cliff"] <= row["ci_high"]
