@@ -306,6 +306,7 @@ class RunParams(_Strict):
     channel: str = Field("latest", pattern=r"^[A-Za-z0-9_.-]+$")  # reports/<channel> pointer
     keep_runs: int = Field(30, ge=1)  # runs of this params file kept; older ones deleted
     timezone: TimeZone | None = None  # zone of timestamps without a UTC offset
+    survey_duration: str = ""  # survey answers' own measured wait (a column), for surveys alone
     engine: Literal["duckdb", "pyspark"] = "duckdb"  # where journeys are computed
     spark_conf: dict[str, str] = {}  # e.g. {spark.master: "spark://host:7077"}
     demo: DemoData | None = None
@@ -332,6 +333,7 @@ class RunParams(_Strict):
             "min_group_size": self.min_group_size,
             "max_bad_share": self.max_bad_share,
             "timezone": self.timezone or "",
+            "survey_duration": self.survey_duration,
             "region": "",
             "engine": self.engine,
             "spark_conf": dict(self.spark_conf),

@@ -305,7 +305,8 @@ def survey_table(raw: pd.DataFrame, mapping: Mapping, origin: str,
     labels into the contract's scales (``csat: {dissatisfied: 1, satisfied: 5}``). Without a
     response id, one is made from the file and row; an id repeated for different journeys gets
     a ``~2``, ``~3`` suffix (counted, never quarantined). Without a customer or a timestamp, the
-    journey's customer and its last event come from ``events`` (the folder's events table).
+    journey's customer and its last event come from ``events`` (the folder's events table);
+    with no events at all (survey answers alone), each answer is its own respondent.
     Other columns (a measured delay, a channel) are kept as they are.
     """
     contract = CONTRACT["surveys"]
@@ -321,15 +322,15 @@ def survey_table(raw: pd.DataFrame, mapping: Mapping, origin: str,
         if score not in SCORES:
             raise ParamsError(origin, f"scores.{score}", f"not a score ({', '.join(SCORES)})")
     columns = mapping.columns
-    unmapped = [needed for needed, options in (("journey_id or customer_id",
-                                                ("journey_id", "customer_id")),
-                                               ("csat, nps or ces", SCORES))
-                if not set(options) & set(columns)]
+    needs = [("csat, nps or ces", SCORES)]
+    if events is not None:  # answers beside an event log must say whose journey they rate
+        needs.insert(0, ("journey_id or customer_id", ("journey_id", "customer_id")))
+    unmapped = [needed for needed, options in needs if not set(options) & set(columns)]
     if unmapped:
         raise ContractError(origin, " and ".join(unmapped), None,
-                            "a survey export needs a `journey_id` or `customer_id` column and "
-                            "at least one score (csat, nps, ces) under `columns:` in its mapping "
-                            f"(columns in the export: {present})")
+                            "a survey export needs at least one score (csat, nps, ces) under "
+                            "`columns:` in its mapping, and beside an event log a `journey_id` "
+                            f"or `customer_id` column (columns in the export: {present})")
     out = raw.rename(columns={v: k for k, v in columns.items()}).copy()
     for score, labels in mapping.scores.items():
         if score in out:
@@ -349,6 +350,8 @@ def survey_table(raw: pd.DataFrame, mapping: Mapping, origin: str,
     known = (events.dropna(subset=["journey_id"]).groupby("journey_id")
              .agg(customer_id=("customer_id", "first"), ts=("ts", "max"))
              if events is not None and "journey_id" in out else None)
+    if "customer_id" not in out and events is None:
+        out["customer_id"] = out["response_id"]  # survey answers alone: each its own respondent
     for column in ("customer_id", "ts"):
         if column not in out:
             if known is None:
@@ -441,6 +444,7 @@ def import_source(source: str | Path, out: str | Path, mapping: str | Path | Non
                   if (folder / "events.parquet").is_file() else None)
         surveys, made_unique = survey_table(raw, rules, str(source), events)
         folder.mkdir(parents=True, exist_ok=True)
+        _write_timezone(folder, rules.timezone, append=True)
         surveys.to_parquet(folder / "surveys.parquet", index=False)
         return {"surveys": len(surveys), "response ids made unique": made_unique}
     if table != "events":

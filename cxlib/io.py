@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cxlib.errors import ContractError
+from cxlib.errors import ContractError, ParamsError
 from cxlib.paths import resolve
-from cxlib.schema import QUARANTINE_COLUMNS, check_table
+from cxlib.schema import CONTRACT, QUARANTINE_COLUMNS, check_table
 
 TABLES = ("events", "surveys", "customers")
 DATA_NOTES = "data.yaml"  # what `cx import` knows about a folder's data: its time zone
@@ -79,6 +79,24 @@ def find_table_file(data_dir: Path, table: str) -> Path:
     return found[0]
 
 
+SURVEY_ONLY = "(none: the folder holds survey answers only)"
+
+
+def _survey_only(folder: Path) -> bool:
+    """Whether a folder holds survey answers and nothing else (no event log, no customers)."""
+    has = {table: any((folder / f"{table}{suffix}").is_file() for suffix in READERS)
+           for table in TABLES}
+    return has["surveys"] and not has["events"] and not has["customers"]
+
+
+def _empty(table: str) -> pd.DataFrame:
+    """Return a table of the contract with no rows (a survey-only folder's events)."""
+    kinds = {"str": "str", "timestamp": "datetime64[us, UTC]", "score": "Int64"}
+    frame = pd.DataFrame({c: pd.Series(dtype=kinds[col.kind])
+                          for c, col in CONTRACT[table].items()})
+    return frame.assign(source_row=pd.Series(dtype="int64"))
+
+
 @dataclass(frozen=True)
 class Dataset:
     """The canonical tables of one data folder, plus what failed the contract."""
@@ -89,6 +107,17 @@ class Dataset:
     quarantine: pd.DataFrame
     quality: pd.DataFrame
     resolved: pd.DataFrame  # values kept but read by a documented rule (daylight saving)
+
+    @property
+    def survey_only(self) -> bool:
+        """Whether the data is survey answers alone, with no event log to build journeys from."""
+        return bool(self.quality["file"].eq(SURVEY_ONLY).any())
+
+    def check_survey_column(self, column: str, file: str, key: str = "survey_duration") -> None:
+        """Raise :class:`ParamsError` (naming ``file`` and ``key``) if answers lack ``column``."""
+        if column not in self.surveys.columns:
+            raise ParamsError(file, key, f"{column!r} is not a column of the survey answers "
+                              f"(columns: {', '.join(map(str, self.surveys.columns))})")
 
     @property
     def rows_read(self) -> int:
@@ -123,7 +152,14 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
                             "run `cx demo --out DIR` or `make data`)")
     timezone = _timezone_of(folder, timezone)
     checked, quality, quarantines, resolved = {}, [], [], []
+    survey_only = _survey_only(folder)
     for table in TABLES:
+        if survey_only and table != "surveys":
+            checked[table] = _empty(table)
+            quality.append({"table": table, "file": SURVEY_ONLY, "rows_read": 0,
+                            "rows_quarantined": 0, "duplicates_removed": 0, "rows_kept": 0,
+                            "bad_share": 0.0, "times_resolved": 0})
+            continue
         path = find_table_file(folder, table)
         try:
             raw = READERS[path.suffix](path)
@@ -148,6 +184,10 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
                         "times_resolved": len(result.resolved)})
     quality_df = pd.DataFrame(quality)
     quarantine = _stack(quarantines)
+    if survey_only:  # each respondent known only by their answers, in no region
+        checked["customers"] = pd.DataFrame({
+            "customer_id": checked["surveys"]["customer_id"].drop_duplicates().to_numpy(),
+            "region": "unknown"})
     dataset = Dataset(checked["events"], checked["surveys"], checked["customers"], quarantine,
                       quality_df, _stack(resolved))
     if max_bad_share is not None:

@@ -7,7 +7,8 @@ runs on its own (in JupyterLab or under papermill) with the same numbers as ever
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -32,52 +33,70 @@ class Workbench:
     behaviour: pd.DataFrame
     segmenter: TimeSensitivitySegmenter | None
     surveys: pd.DataFrame
+    wait: str = "e2e_days"  # the duration satisfaction is set against (a column of surveys)
+    said: set[str] = field(default_factory=set, repr=False)  # reasons already shown
 
     def missing(self, section: str) -> str:
         """Say in one sentence why a report section does not apply to this spec and data.
 
-        Returns an empty string when it applies. Sections: ``team_clocks``, ``team_targets``,
-        ``promises``, ``window_promises``, ``customer_time``, ``behaviour``, ``surveys``,
-        ``completed``, ``service_times``.
+        Returns an empty string when it applies. Sections: ``journeys``, ``team_clocks``,
+        ``team_targets``, ``promises``, ``window_promises``, ``customer_time``, ``behaviour``,
+        ``surveys``, ``wait``, ``completed``, ``service_times``.
         """
         spec = self.spec
         targets = [t for t in spec.teams if t.target is not None]
         within = [p for p in spec.promises if isinstance(p, WithinPromise)]
-        reasons = {
-            "team_clocks": "" if spec.teams else
+        events = self.dataset.events if self.dataset is not None else pd.DataFrame()
+        reasons: dict[str, Callable[[], str]] = {
+            "journeys": lambda: "" if self.dataset is None or not self.dataset.survey_only else
+            "This data holds survey answers only, with no event log, so there are no journeys "
+            "to time; the satisfaction report works from the answers' own measured wait.",
+            "team_clocks": lambda: "" if spec.teams else
             "The journey spec names no team clocks (`teams:`), so there is no inside-out clock "
             "to set beside the customer's.",
-            "team_targets": "" if targets and within else
-            "Comparing teams' own targets with the customer's promise needs team `target`s and a "
-            "`within` promise in the journey spec; this one has "
+            "team_targets": lambda: "" if targets and within else
+            "Comparing teams' own targets with the customer's promise needs team `target`s and "
+            "a `within` promise in the journey spec; this one has "
             f"{len(targets)} target(s) and {len(within)} `within` promise(s).",
-            "promises": "" if spec.promises else
+            "promises": lambda: "" if spec.promises else
             "The journey spec states no promises (`promises:`), so there is nothing to keep.",
-            "window_promises": "" if any(isinstance(p, WindowPromise) for p in spec.promises)
+            "window_promises": lambda: "" if any(isinstance(p, WindowPromise)
+                                                 for p in spec.promises)
             else "The journey spec has no window promise, so no answer is adjusted for one.",
-            "customer_time": "" if spec.customer_time else
+            "customer_time": lambda: "" if spec.customer_time else
             "The journey spec names no intervals of the customer's own time (`customer_time:`).",
-            "behaviour": "" if spec.behaviour is not None else
+            "behaviour": lambda: "" if spec.behaviour is not None else
             "The journey spec has no `behaviour:` section, so customers are not segmented by "
             "how they treat time; every customer is in one group.",
-            "surveys": "" if self.surveys[["csat", "nps", "ces"]].notna().any().any() else
-            "There are no survey answers in this data, so satisfaction cannot be set against "
-            "time.",
-            "completed": "" if (self.journeys["status"] == "complete").any() else
+            "surveys": lambda: "" if self.surveys[["csat", "nps", "ces"]].notna().any().any()
+            else "There are no survey answers in this data, so satisfaction cannot be set "
+            "against time.",
+            "completed": lambda: "" if (self.journeys["status"] == "complete").any() else
             "No journey is complete at the cut-off, so no completed duration can be shown.",
-            "service_times": "" if "activity_start_ts" in self.dataset.events.columns
-            and self.dataset.events["activity_start_ts"].notna().any() else
+            "wait": lambda: "" if self.wait in self.surveys.columns else
+            "The answers carry no measured wait and there are no journeys to time them by; "
+            "name the answers' own duration column with `survey_duration` in the params file.",
+            "service_times": lambda: "" if "activity_start_ts" in events.columns
+            and events["activity_start_ts"].notna().any() else
             "The log records no activity starts (only completions), so the time spent working "
             "on each activity cannot be told from the time waiting for it.",
         }
         if section not in reasons:
             raise ValueError(f"unknown report section {section!r}; one of {', '.join(reasons)}")
-        return reasons[section]
+        journeys_missing = "" if section == "journeys" else reasons["journeys"]()
+        own = reasons[section]()
+        return journeys_missing if journeys_missing and section not in ("surveys", "wait") \
+            else own
 
     def applies(self, section: str) -> bool:
-        """Return whether a report section applies; when not, show the one-sentence reason."""
+        """Return whether a report section applies; when not, show the one-sentence reason.
+
+        A reason is shown once per report (a survey-only data set's, for instance, applies to
+        every journey section).
+        """
         why = self.missing(section)
-        if why:
+        if why and why not in self.said:
+            self.said.add(why)
             from IPython.display import Markdown, display
 
             display(Markdown(f"*{why}*"))
@@ -87,14 +106,18 @@ class Workbench:
 def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
                    max_bad_share: float | None = None, timezone: str | None = None,
                    random_state: int = 0, region: str = "", engine: str = "duckdb",
-                   spark_conf: dict[str, str] | None = None) -> Workbench:
+                   spark_conf: dict[str, str] | None = None,
+                   survey_duration: str = "") -> Workbench:
     """Load ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
 
     Segments are learned when the spec has a ``behaviour`` section; otherwise the ``segment``
     column reads ``"all customers"``. With ``region``, journeys, behaviour and answers are
     narrowed to that region's customers *after* segmenting, so segment names mean the same in
     every regional report. ``engine`` (``"duckdb"`` or ``"pyspark"``, with ``spark_conf``)
-    says where the journey table is computed.
+    says where the journey table is computed. ``survey_duration`` names a column of the survey
+    answers holding their own measured wait (a delay in minutes): satisfaction is then set
+    against it instead of the journey's end-to-end days (``Workbench.wait``) — the way to
+    analyse survey answers without an event log.
     """
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)
@@ -111,9 +134,13 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     journeys = (journeys.merge(data.customers[["customer_id", "region"]], on="customer_id",
                                how="left")
                 .merge(behaviour[["customer_id", "segment"]], on="customer_id", how="left"))
-    surveys = survey_journeys(data.surveys, journeys.drop(columns=["region", "segment"]),
-                              data.customers[["customer_id", "region"]],
-                              behaviour[["customer_id", "segment"]])
+    if data.survey_only:  # answers alone: their own columns, one group, no journey to join
+        surveys = data.surveys.merge(data.customers[["customer_id", "region"]],
+                                     on="customer_id", how="left").assign(segment="all customers")
+    else:
+        surveys = survey_journeys(data.surveys, journeys.drop(columns=["region", "segment"]),
+                                  data.customers[["customer_id", "region"]],
+                                  behaviour[["customer_id", "segment"]])
     if region:
         known = sorted(data.customers["region"].dropna().unique())
         if region not in known:
@@ -122,7 +149,10 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         journeys = journeys[journeys["region"] == region].reset_index(drop=True)
         behaviour = behaviour[behaviour["customer_id"].isin(in_region)].reset_index(drop=True)
         surveys = surveys[surveys["region"] == region].reset_index(drop=True)
-    return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys)
+    if survey_duration:
+        data.check_survey_column(survey_duration, "open_workbench")
+    return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys,
+                     survey_duration or "e2e_days")
 
 
 def save_table(table: pd.DataFrame, output_dir: str | Path | None, name: str) -> None:

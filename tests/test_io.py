@@ -281,3 +281,17 @@ def test_a_folder_imported_with_a_timezone_reads_its_local_times_in_it(tmp_path)
     (tmp_path / "mars.yaml").write_text("columns: {journey_id: Ticket}\ntimezone: Mars/Olympus\n")
     with pytest.raises(ParamsError, match="timezone"):
         import_source(tmp_path / "export.csv", data_dir, tmp_path / "mars.yaml")
+
+
+def test_a_folder_of_survey_answers_alone_loads_with_no_events(tmp_path):
+    pd.DataFrame({"response_id": ["R1", "R2"], "customer_id": ["R1", "R2"],
+                  "journey_id": ["", ""], "ts": ["2026-01-05T00:00:00Z"] * 2, "csat": [5, 2],
+                  "nps": ["", ""], "ces": ["", ""], "comment": ["", ""]}).to_csv(
+        tmp_path / "surveys.csv", index=False)
+    data = load_dataset(tmp_path)
+    assert data.survey_only and data.events.empty and len(data.surveys) == 2
+    assert data.customers["region"].tolist() == ["unknown", "unknown"]
+    pd.DataFrame({"customer_id": ["R1"], "region": ["North"]}).to_csv(
+        tmp_path / "customers.csv", index=False)
+    with pytest.raises(ContractError, match="no 'events' file"):  # customers but no events
+        load_dataset(tmp_path)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -449,3 +450,54 @@ def test_every_report_runs_on_a_real_log_of_start_and_complete_pairs(tmp_path):
     journeys = load_published(run).journeys
     assert len(journeys) == 1266 and journeys["team_warehouse_hours"].notna().any()
     assert set(journeys["promise_paid_in_a_week"]) >= {"met", "breached"}
+
+
+def _survey_answers_alone(folder: Path, threshold_minutes: float = 30.0) -> Path:
+    """A survey export with no event log: a satisfied / dissatisfied verdict beside a measured
+    delay in minutes, local answer times, no respondent ids; satisfaction falls after 30 min."""
+    rng = np.random.default_rng(5)
+    n = 800
+    minutes = rng.uniform(0, 120, n)
+    latent = 2.0 - 0.06 * np.maximum(0, minutes - threshold_minutes) + rng.logistic(0, 1, n)
+    hours = rng.uniform(0, 24 * 60, n).astype(int)
+    folder.mkdir(parents=True)
+    pd.DataFrame({
+        "answered": (pd.Timestamp("2026-02-01 08:00") + pd.to_timedelta(hours, unit="h"))
+        .strftime("%Y-%m-%d %H:%M"),
+        "verdict": np.where(latent > 0, "satisfied", "dissatisfied"),
+        "delay_minutes": np.round(minutes, 1)}).to_csv(folder / "answers.csv", index=False)
+    (folder / "answers.yaml").write_text(
+        "columns: {ts: answered, csat: verdict}\n"
+        "scores: {csat: {dissatisfied: 1, satisfied: 5}}\ntimezone: Europe/Paris\n")
+    return folder
+
+
+def test_every_report_runs_on_survey_answers_alone_with_their_own_delay(tmp_path):
+    src = _survey_answers_alone(tmp_path / "export")
+    imported = run_cx("import", str(src / "answers.csv"), "--table", "surveys", "--mapping",
+                      str(src / "answers.yaml"), "--out", str(tmp_path / "data"))
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    (tmp_path / "spec.yaml").write_text("journey: service_call\n")
+    params = tmp_path / "answers.yaml"
+    base = (f"title: answers alone\ndata_dir: {tmp_path / 'data'}\n"
+            f"journey_spec: {tmp_path / 'spec.yaml'}\nas_of: '2026-06-01T00:00:00Z'\n"
+            "channel: answers\n")
+    params.write_text(base + "survey_duration: delay_minute\n")  # a typo stops the run early
+    refused = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
+    assert refused.returncode == 2 and "delay_minutes" in refused.stderr
+    assert not (tmp_path / "reports/runs").exists() or not any(
+        (tmp_path / "reports/runs").iterdir())
+    params.write_text(base + "survey_duration: delay_minutes\n")
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = (tmp_path / "reports/answers").resolve()
+    for name in NOTEBOOKS:
+        book = nbformat.read(run / f"{name}.ipynb", 4)
+        outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+        said = [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+        assert sum("survey answers only" in text for text in said) == 1, name  # said once
+    found = pd.read_parquet(run / "tables/tolerance_thresholds.parquet").iloc[0]
+    assert found["ci_low"] <= 30 <= found["ci_high"] and found["n"] == 800
+    fit = pd.read_parquet(run / "tables/ordinal_fit.parquet").set_index("term")
+    assert fit.loc["delay_minutes", "ci_high"] < 0

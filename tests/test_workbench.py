@@ -42,3 +42,18 @@ def test_a_full_spec_lacks_nothing():
                          "promises": [{"name": "p", "from": "a", "to": "z", "within": "2d"}]})
     assert "0 target(s) and 1 `within` promise(s)" in targetless.missing("team_targets")
     assert not targetless.applies("team_targets")
+
+
+def test_without_journeys_a_named_wait_carries_the_satisfaction_sections():
+    bench = _bench({})
+    assert "no measured wait" in bench.missing("wait")  # e2e_days is not among the answers
+    timed = Workbench(**{**bench.__dict__, "surveys": pd.DataFrame(
+        {"csat": [4], "nps": None, "ces": None, "delay_minutes": [12.0]}),
+        "wait": "delay_minutes", "said": set()})
+    assert timed.missing("wait") == ""
+
+
+def test_a_reason_is_said_once_per_report(capsys):
+    bench = _bench({})
+    assert not bench.applies("team_clocks") and not bench.applies("team_clocks")
+    assert bench.said == {bench.missing("team_clocks")}
