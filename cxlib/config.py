@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import yaml
 from pydantic import (
     BaseModel,
@@ -197,6 +198,8 @@ class JourneySpec(_Strict):
     """One journey type: where the customer's clock starts and stops, and what to measure."""
 
     journey: str
+    title: str | None = None  # how reports name the journey, in people's words
+    labels: dict[str, str] = {}  # human wording for activities, teams, promises, intervals
     timezone: TimeZone | None = None  # promises of whole days count local calendar days here
     start: str | None = None  # default: the journey's first event
     end: str | None = None  # default: its last event (every journey then counts as complete)
@@ -227,6 +230,19 @@ class JourneySpec(_Strict):
         if dupes:
             raise ValueError(f"names must be unique, repeated: {', '.join(dupes)}")
         return items
+
+    @property
+    def heading(self) -> str:
+        """Return how reports name this journey: its ``title``, else its name in words."""
+        return self.title or self.label(self.journey)
+
+    def label(self, name: str) -> str:
+        """Return the human wording for a name of the spec (``labels``, else the name in words)."""
+        return self.labels.get(name) or name.replace("_", " ")
+
+    def relabel(self, table: pd.DataFrame, column: str) -> pd.DataFrame:
+        """Return ``table`` with the names in ``column`` in human wording (for figures)."""
+        return table.assign(**{column: table[column].map(self.label)})
 
     def milestones(self) -> list[str]:
         """Return the process skeleton: start, end, cancel, team and promise activities."""

@@ -88,6 +88,11 @@ class Workbench:
         return journeys_missing if journeys_missing and section not in ("surveys", "wait") \
             else own
 
+    def header(self) -> str:
+        """Return one Markdown line saying what this report is about: journey, cut-off, sizes."""
+        return (f"**{self.spec.heading}** · cut-off {self.as_of:%Y-%m-%d %H:%M} UTC · "
+                f"{len(self.journeys):,} journeys · {len(self.surveys):,} survey answers")
+
     def applies(self, section: str) -> bool:
         """Return whether a report section applies; when not, show the one-sentence reason.
 

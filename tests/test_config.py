@@ -100,3 +100,17 @@ def test_a_typo_deep_in_a_spec_is_named_with_its_nearest_key(tmp_path):
     assert problems["promises.0.whithin"] == "unknown key — did you mean 'within'?"
     assert problems["promises.1.aftr"] == "unknown key — did you mean 'after'?"
     assert problems["calendars.office.hourz"] == "unknown key — did you mean 'hours'?"
+
+
+def test_reports_word_the_spec_s_names_as_its_labels_say():
+    import pandas as pd
+
+    from cxlib.config import JourneySpec
+
+    spec = JourneySpec.model_validate({"journey": "home_move", "labels": {"p7": "Moved in 7 days"}})
+    assert spec.heading == "home move" and spec.label("p7") == "Moved in 7 days"
+    assert spec.label("field_visit") == "field visit"
+    shown = spec.relabel(pd.DataFrame({"promise": ["p7", "other_one"], "n": [1, 2]}), "promise")
+    assert shown["promise"].tolist() == ["Moved in 7 days", "other one"]
+    titled = JourneySpec.model_validate({"journey": "j", "title": "Getting connected"})
+    assert titled.heading == "Getting connected"
