@@ -55,7 +55,8 @@ def _orders(events: pd.DataFrame, customers: pd.DataFrame) -> tuple[pd.DataFrame
     wide = wide.join(customers.set_index("customer_id")[["region", "plan"]], on="customer_id")
     orders = wide.reset_index().rename(columns={"journey_id": "order_id"})
     mapping = {"columns": {"journey_id": "order_id", "customer_id": "customer_id"},
-               "source": ORDER_SYSTEM, "region": "region", "timezone": ZONE,
+               "source": ORDER_SYSTEM, "region": "region", "customer_attributes": ["plan"],
+               "timezone": ZONE,
                "milestones": {a: c for a, c in ORDER_MILESTONES.items()}}
     return orders, mapping
 

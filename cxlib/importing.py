@@ -72,6 +72,7 @@ class Mapping(BaseModel):
     activities: dict[str, str] = {}
     lifecycle: tuple[str, ...] = ()
     region: str | None = None  # a customer attribute column to use as region
+    customer_attributes: tuple[str, ...] = ()  # more columns about the customer (plan, tenure)
     timezone: TimeZone | None = None  # of timestamps without a UTC offset; kept in data.yaml
     encoding: str = "utf-8"  # of a CSV export, e.g. latin-1 or cp1252
 
@@ -280,10 +281,18 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
         extras.remove("utc_offset")
     events = events[[*CONTRACT["events"], *extras]]
     customers = events[["customer_id"]].dropna().drop_duplicates().astype("str")
-    region = mapping.region
-    if region and region in raw.columns:
-        first = raw.assign(customer_id=owner.astype("str")).groupby("customer_id")[region]
-        customers = customers.merge(first.first().rename("region").reset_index(), how="left")
+    missing = [c for c in (mapping.region, *mapping.customer_attributes)
+               if c and c not in raw.columns]
+    if missing:
+        raise ContractError(origin, ", ".join(missing), None, "named as a customer attribute "
+                            f"in the mapping but not in the export (columns: {present})")
+    wanted = {c: c for c in mapping.customer_attributes}
+    if mapping.region:
+        wanted[mapping.region] = "region"
+    if wanted:  # each customer's first value in the export
+        per_customer = (raw.assign(customer_id=owner.astype("str"))
+                        .groupby("customer_id")[list(wanted)].first().rename(columns=wanted))
+        customers = customers.merge(per_customer.reset_index(), how="left")
     if "region" in customers.columns:
         customers["region"] = customers["region"].fillna("unknown").astype("str")
     else:

@@ -50,9 +50,9 @@ def test_importing_the_exports_reproduces_the_canonical_journeys_exactly(shapes)
     got = J.build_journeys(imported.events, spec, AS_OF)
     pd.testing.assert_frame_equal(got, expected)
     pd.testing.assert_frame_equal(
-        imported.customers[["customer_id", "region"]].sort_values("customer_id")
+        imported.customers[["customer_id", "region", "plan"]].sort_values("customer_id")
         .reset_index(drop=True),
-        canonical.customers[["customer_id", "region"]].sort_values("customer_id")
+        canonical.customers[["customer_id", "region", "plan"]].sort_values("customer_id")
         .reset_index(drop=True))
     answers = ["response_id", "journey_id", "customer_id", "ts", "csat", "nps", "ces", "comment"]
     pd.testing.assert_frame_equal(

@@ -170,17 +170,18 @@ def test_an_import_never_writes_into_a_folder_holding_other_files(tmp_path):
 
 
 WIDE_ORDERS = "\n".join([
-    "order_id,customer_id,customer_state,purchased_at,approved_at,carrier_at,delivered_at,"
-    "estimated_delivery",
-    "o1,c1,SP,2026-03-01 10:00:00,2026-03-01 11:00:00,2026-03-02 09:00:00,2026-03-05 15:00:00,"
-    "2026-03-10 00:00:00",
-    "o2,c2,RJ,2026-03-01 10:00:00,2026-03-01 12:00:00,2026-03-03 09:00:00,2026-03-12 15:00:00,"
-    "2026-03-10 00:00:00",
-    "o3,c3,SP,2026-03-01 10:00:00,2026-03-02 10:00:00,,,2026-03-10 00:00:00",
-    "o4,c1,SP,2026-03-01 10:00:00,2026-03-01 10:30:00,2026-03-01 09:00:00,2026-03-04 10:00:00,"
-    "2026-03-10 00:00:00", ""])
+    "order_id,customer_id,customer_state,customer_city,purchased_at,approved_at,carrier_at,"
+    "delivered_at,estimated_delivery",
+    "o1,c1,SP,Campinas,2026-03-01 10:00:00,2026-03-01 11:00:00,2026-03-02 09:00:00,"
+    "2026-03-05 15:00:00,2026-03-10 00:00:00",
+    "o2,c2,RJ,Niterói,2026-03-01 10:00:00,2026-03-01 12:00:00,2026-03-03 09:00:00,"
+    "2026-03-12 15:00:00,2026-03-10 00:00:00",
+    "o3,c3,SP,Santos,2026-03-01 10:00:00,2026-03-02 10:00:00,,,2026-03-10 00:00:00",
+    "o4,c1,SP,Campinas,2026-03-01 10:00:00,2026-03-01 10:30:00,2026-03-01 09:00:00,"
+    "2026-03-04 10:00:00,2026-03-10 00:00:00", ""])
 WIDE_MAPPING = """columns: {journey_id: order_id, customer_id: customer_id}
 region: customer_state
+customer_attributes: [customer_city]
 source: orders
 timezone: America/Sao_Paulo
 milestones: {order_placed: purchased_at, approved: approved_at, handed_to_carrier: carrier_at,
@@ -213,6 +214,8 @@ def test_a_wide_order_export_becomes_journeys_with_promises_and_stages(tmp_path)
     assert o1["ts"].iloc[0] == pd.Timestamp("2026-03-01 13:00", tz="UTC")  # UTC−3
     assert data.customers.set_index("customer_id")["region"].to_dict() == {
         "c1": "SP", "c2": "RJ", "c3": "SP"}
+    assert data.customers.set_index("customer_id")["customer_city"].to_dict() == {
+        "c1": "Campinas", "c2": "Niterói", "c3": "Santos"}
     spec = load_spec(tmp_path / "spec.yaml")
     journeys = build_journeys(data.events, spec, "2026-04-01T00:00:00Z").set_index("journey_id")
     assert journeys["status"].to_dict() == {"o1": "complete", "o2": "complete", "o3": "open",
