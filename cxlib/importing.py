@@ -236,7 +236,7 @@ def to_canonical(raw: pd.DataFrame, mapping: Mapping, origin: str) -> dict[str, 
     for canonical, source_col in columns.items():
         if canonical not in CONTRACT["events"] and canonical not in INSTANCE_COLUMNS:
             raise ParamsError(origin, f"columns.{canonical}", "not a column of the events "
-                              f"table ({', '.join(CONTRACT['events'])})")
+                              f"table ({', '.join([*CONTRACT['events'], *INSTANCE_COLUMNS])})")
         if source_col not in raw.columns:
             raise ContractError(origin, source_col, None, f"mapped to {canonical} but not in "
                                 f"the export (columns: {present})")
