@@ -1,7 +1,8 @@
 """The executive dashboard: KPI tiles and a filtered figure over a published run's tables.
 
-The dashboard never reads raw data: only the result tables a run published
-(``tables/journey_facts.parquet``, ``tables/survey_facts.parquet``) and its ``manifest.json``.
+The dashboard never reads raw data: only the result tables a run published, read through the
+publishing schema (:mod:`cxlib.publishing`: ``journey_facts``, ``survey_facts``), and its
+``manifest.json``.
 All numbers come from the same tested functions the reports use, with small groups suppressed.
 Every string that reaches the page (from a spec, params or data) is HTML-escaped.
 """
@@ -27,6 +28,7 @@ from cxlib import plots
 from cxlib.journeys import promise_names
 from cxlib.paths import reports_dir
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
+from cxlib.publishing import read_table
 from cxlib.stats import km_median, mean_ci, nps_ci, proportion_ci
 
 ALL = "All regions"
@@ -90,7 +92,7 @@ def load_published(run_dir: str | Path | None = None,
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
         manifest = {}
-    frames = {name: pd.read_parquet(tables / f"{name}.parquet") for name in TABLES}
+    frames = {name: read_table(folder, name) for name in TABLES}
     return PublishedRun(folder, manifest if isinstance(manifest, dict) else {},
                         frames["journey_facts"], frames["survey_facts"])
 

@@ -503,8 +503,8 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
         for a, b in zip(table["from_activity"], table["to_activity"], strict=True)]
     table = table.sort_values(["total_hours", "from_activity", "to_activity"],
                               ascending=[False, True, True]).reset_index(drop=True)
-    small = table["n"] < min_group_size
-    table.loc[small, ["median_hours", "p90_hours", "mean_hours"]] = float("nan")
+    small = table["n"] < min_group_size  # a total beside n would give the mean back
+    table.loc[small, ["median_hours", "p90_hours", "mean_hours", "total_hours"]] = float("nan")
     return table.assign(suppressed=small)
 
 

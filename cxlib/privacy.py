@@ -1,4 +1,7 @@
-"""Privacy rules for everything a report shows: minimum group size, no ids, scrubbed text."""
+"""Privacy rules for everything a report shows: minimum group size and scrubbed text.
+
+What a published table may carry (no identifiers, no free text) is :mod:`cxlib.publishing`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import re
 import pandas as pd
 
 MIN_GROUP_SIZE = 5
-IDENTIFIER_COLUMNS = ("customer_id", "response_id", "comment")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{6,}\d(?!\w)")
 
@@ -31,8 +33,3 @@ def scrub_text(text: str | None) -> str | None:
     if text is None or (isinstance(text, float) and pd.isna(text)):
         return None
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", str(text)))
-
-
-def publishable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Drop customer identifiers and raw free text from a table before it is published."""
-    return frame.drop(columns=[c for c in IDENTIFIER_COLUMNS if c in frame.columns])

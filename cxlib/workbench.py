@@ -17,7 +17,6 @@ import pandas as pd
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, load_spec, parse_as_of
 from cxlib.io import Dataset, load_dataset
 from cxlib.journeys import build_journeys
-from cxlib.privacy import publishable
 from cxlib.satisfaction import survey_journeys
 from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
 
@@ -158,15 +157,3 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         data.check_survey_column(survey_duration, "open_workbench")
     return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys,
                      survey_duration or "e2e_days")
-
-
-def save_table(table: pd.DataFrame, output_dir: str | Path | None, name: str) -> None:
-    """Write a result table to ``<output_dir>/<name>.parquet`` (no-op without an output dir).
-
-    Customer ids and free-text comments are dropped first: published tables are anonymous.
-    """
-    if not output_dir:
-        return
-    folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    publishable(table).to_parquet(folder / f"{name}.parquet", index=False)

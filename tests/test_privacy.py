@@ -2,7 +2,8 @@ import math
 
 import pandas as pd
 
-from cxlib.privacy import publishable, scrub_text, suppress_small_groups
+from cxlib.privacy import scrub_text, suppress_small_groups
+from cxlib.publishing import deidentified
 
 
 def test_groups_below_the_minimum_show_no_statistic_but_keep_n():
@@ -21,10 +22,12 @@ def test_comments_are_scrubbed_of_emails_and_phone_numbers():
     assert scrub_text(None) is None
 
 
-def test_published_tables_carry_no_customer_ids_or_free_text():
-    frame = pd.DataFrame({"customer_id": ["C1"], "response_id": ["R1"], "comment": ["x"],
-                          "csat": [5]})
-    assert publishable(frame).columns.tolist() == ["csat"]
+def test_published_tables_carry_no_ids_or_free_text_and_records_only_days():
+    frame = pd.DataFrame({"customer_id": ["C1"], "journey_id": ["J1"], "response_id": ["R1"],
+                          "comment": ["x"], "csat": [5],
+                          "ts": pd.to_datetime(["2026-03-01T17:45:12Z"], utc=True)})
+    assert deidentified(frame).columns.tolist() == ["csat", "ts"]
+    assert deidentified(frame, records=True)["ts"].iloc[0] == pd.Timestamp("2026-03-01", tz="UTC")
 
 
 def test_a_group_exactly_at_the_minimum_is_shown_and_labels_are_never_blanked():

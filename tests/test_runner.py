@@ -47,10 +47,36 @@ def test_a_run_publishes_notebooks_html_tables_and_manifest(published_reports):
     assert latest.resolve().name in index and "(ci)" in index
 
 
-def test_published_tables_hold_no_customer_ids(published_reports):
-    for path in (published_reports / "ci/tables").glob("*.parquet"):
-        columns = pd.read_parquet(path).columns
-        assert "customer_id" not in columns and "comment" not in columns, path.name
+def test_every_published_table_is_in_the_schema_anonymous_and_suppressed(published_reports):
+    from cxlib.dashboard import TABLES
+    from cxlib.publishing import IDENTIFIERS, SCHEMA
+
+    published = {p.stem: pd.read_parquet(p)
+                 for p in (published_reports / "ci/tables").glob("*.parquet")}
+    assert set(published) <= set(SCHEMA) and set(TABLES) <= set(published)
+    for name, table in published.items():
+        assert not set(IDENTIFIERS) & set(table.columns), name
+        if SCHEMA[name].records:  # what a dashboard filters: days, never instants
+            for column in table.select_dtypes("datetimetz"):
+                stamps = table[column].dropna()
+                assert (stamps == stamps.dt.floor("D")).all(), (name, column)
+        if "suppressed" in table.columns:  # nothing of a small group survives beside its n
+            hidden = table[table["suppressed"]]
+            stats = [c for c in hidden.select_dtypes("float").columns if c != "n"]
+            assert hidden[stats].isna().all().all(), name
+    assert published["bottlenecks"]["suppressed"].any()  # the walk met suppressed rows
+
+
+def test_a_table_outside_the_schema_or_off_its_columns_is_refused(tmp_path):
+    from cxlib.publishing import save_table
+
+    with pytest.raises(ValueError, match="'waits' is not a published table"):
+        save_table(pd.DataFrame({"n": [1]}), tmp_path, "waits")
+    with pytest.raises(ValueError, match=r"missing \['share'\], not allowed \['mean'\]"):
+        save_table(pd.DataFrame({"promise": ["p"], "outcome": ["kept"], "journeys": [3],
+                                 "suppressed": [False], "mean": [1.0]}), tmp_path,
+                   "promise_outcomes")
+    assert not list(tmp_path.iterdir())
 
 
 def _nothing_new_published(reports, before, runs_before):
