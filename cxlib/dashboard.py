@@ -25,7 +25,7 @@ import pandas as pd
 import traitlets
 
 from cxlib import plots
-from cxlib.journeys import promise_names
+from cxlib.journeys import completion_curve, promise_names
 from cxlib.paths import reports_dir
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.publishing import read_table
@@ -269,7 +269,8 @@ class ExecutiveDashboard:
                             + "</div>")
         journeys, _ = self.selected()
         fig, ax = plt.subplots(figsize=(8, 4))
-        plots.completion_curves(journeys, by="segment", ax=ax)
+        curve = completion_curve(journeys, by="segment", min_group_size=self.min_group_size)
+        plots.completion_curves(curve, by="segment", ax=ax)
         ax.set_title(f"How long customers wait — {self.region.value}")
         png = io.BytesIO()
         fig.savefig(png, format="png", dpi=100, bbox_inches="tight")

@@ -17,7 +17,9 @@ from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+from statsmodels.duration.survfunc import SurvfuncRight
 
 from cxlib.config import JourneySpec, TeamClock, WindowPromise, WithinPromise, parse_as_of
 from cxlib.engines import events_table, execute, execute_scalar, unix_micros
@@ -621,6 +623,33 @@ def time_to_completion(journeys: pd.DataFrame, by: str | None = None,
     live = journeys[journeys["status"] != "abandoned"]
     table = grouped(live, by, lambda g: km_median(g["e2e_days"], g["status"] == "complete"))
     return suppress_small_groups(table, min_group_size)
+
+
+def completion_curve(journeys: pd.DataFrame, by: str | None = None,
+                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
+    """Kaplan–Meier curve per group: the share of journeys still waiting, by day.
+
+    One row per step (``day``, ``share_waiting``) with the group's ``n``, starting at day 0
+    with everyone waiting; open journeys are censored, abandoned ones left out. A group smaller
+    than ``min_group_size`` gets one suppressed row and no curve (each step would be a journey).
+    """
+    live = journeys[journeys["status"] != "abandoned"].dropna(subset=["e2e_days"])
+    key = by or "group"
+    groups = live.groupby(by, observed=True, sort=True) if by else [("all journeys", live)]
+    parts = []
+    for name, g in groups:
+        done = (g["status"] == "complete").to_numpy()
+        if len(g) < min_group_size or not done.any():
+            parts.append(pd.DataFrame({key: [name], "day": [float("nan")],
+                                       "share_waiting": [float("nan")], "n": [len(g)],
+                                       "suppressed": [len(g) < min_group_size]}))
+            continue
+        sf = SurvfuncRight(g["e2e_days"].to_numpy(float), done)
+        parts.append(pd.DataFrame({key: name, "day": np.r_[0.0, sf.surv_times],
+                                   "share_waiting": np.r_[1.0, sf.surv_prob], "n": len(g),
+                                   "suppressed": False}))
+    columns = [key, "day", "share_waiting", "n", "suppressed"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def customer_time(journeys: pd.DataFrame, spec: JourneySpec, by: str | None = None,

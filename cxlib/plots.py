@@ -7,11 +7,9 @@ a tidy table produced by a tested cxlib function, so a figure never computes its
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from statsmodels.duration.survfunc import SurvfuncRight
 
 PALETTE = {"team": "#4c72b0", "unowned": "#c44e52", "customer": "#55a868"}
 
@@ -55,19 +53,21 @@ def team_vs_customer_clock(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def completion_curves(data: pd.DataFrame, by: str | None = None,
-                      ax: Axes | None = None) -> Axes:
-    """Kaplan–Meier curves: share of journeys not yet complete by day (open ones censored)."""
+def completion_curves(curve: pd.DataFrame, by: str = "group", ax: Axes | None = None) -> Axes:
+    """Kaplan–Meier curves from :func:`cxlib.journeys.completion_curve`, one per group.
+
+    Suppressed groups draw no curve; the legend says they are too small to show.
+    """
     ax = _axes(ax)
-    live = data[data["status"] != "abandoned"]
-    groups = live.groupby(by, observed=True) if by else [("all journeys", live)]
-    for name, g in groups:
-        sf = SurvfuncRight(g["e2e_days"].to_numpy(float), (g["status"] == "complete").to_numpy())
-        ax.step(np.r_[0, sf.surv_times], np.r_[1, sf.surv_prob], where="post",
-                label=f"{name} (n={len(g)})")
-    ax.set(xlabel="days since the order", ylabel="share still waiting",
+    for name, g in curve.groupby(by, observed=True, sort=True):
+        if g["suppressed"].any():
+            ax.plot([], [], linestyle="none", label=f"{name} (too few to show)")
+            continue
+        ax.step(g["day"], g["share_waiting"], where="post", label=f"{name} (n={g['n'].iloc[0]})")
+    ax.set(xlabel="days since the journey started", ylabel="share still waiting",
            title="How long customers wait for their journey to complete", xlim=(0, None))
-    ax.legend(fontsize="small")
+    if len(curve):
+        ax.legend(fontsize="small")
     return ax
 
 
@@ -82,26 +82,26 @@ def promise_bars(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-DAY_BANDS = (0, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
-
-
-def satisfaction_by_days(data: pd.DataFrame, outcome: str = "csat", hue: str | None = "segment",
-                         bins: tuple[float, ...] = DAY_BANDS,
+def satisfaction_by_days(bands: pd.DataFrame, hue: str | None = "segment",
                          ax: Axes | None = None) -> Axes:
-    """Mean score per band of end-to-end days (95% CI), one line per ``hue``.
+    """Mean score per band of days (95% CI) from :func:`cxlib.satisfaction.score_by_band`.
 
-    The last band is open-ended, so no journey is left off however long it took.
+    One line per ``hue``; suppressed bands are left out.
     """
     ax = _axes(ax)
-    done = data[data["status"] == "complete"].dropna(subset=[outcome, "e2e_days"])
-    longest = done["e2e_days"].max() if len(done) else 0.0
-    edges = [b for b in bins if b < longest] or [0.0]
-    mids = pd.cut(done["e2e_days"], bins=[*edges, float("inf")], include_lowest=True)
-    centre = mids.map(lambda iv: (iv.left + min(iv.right, iv.left + 7)) / 2).astype(float)
-    sns.lineplot(data=done.assign(days=centre), x="days", y=outcome, hue=hue, marker="o",
-                 errorbar=("ci", 95), ax=ax)
-    ax.set(xlabel="end-to-end days (banded)", ylabel=f"mean {outcome.upper()}",
-           title=f"What each day costs in {outcome.upper()}")
+    shown = bands[~bands["suppressed"]]
+    groups = shown.groupby(hue, observed=True, sort=True) if hue else [(None, shown)]
+    for name, g in groups:
+        g = g.sort_values("band_mid")
+        ax.errorbar(g["band_mid"], g["estimate"], marker="o", capsize=3, label=name,
+                    yerr=[g["estimate"] - g["ci_low"], g["ci_high"] - g["estimate"]])
+    outcome = str(bands["outcome"].iloc[0]).upper() if len(bands) else "SCORE"
+    duration = str(bands["duration"].iloc[0]) if len(bands) else "e2e_days"
+    ax.set(xlabel="end-to-end days (banded)" if duration == "e2e_days" else f"{duration} (banded)",
+           ylabel=f"mean {outcome}",
+           title=f"What each day costs in {outcome}")
+    if hue and len(shown):
+        ax.legend(fontsize="small")
     return ax
 
 

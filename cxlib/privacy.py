@@ -15,14 +15,16 @@ _PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{6,}\d(?!\w)")
 
 
 def suppress_small_groups(table: pd.DataFrame, min_group_size: int = MIN_GROUP_SIZE,
-                          n_column: str = "n") -> pd.DataFrame:
+                          n_column: str = "n", labels: tuple[str, ...] = ()) -> pd.DataFrame:
     """Blank every statistic of a row whose group is smaller than ``min_group_size``.
 
-    Adds a boolean ``suppressed`` column; the group's ``n`` stays visible so readers know why.
+    Adds a boolean ``suppressed`` column; the group's ``n`` stays visible so readers know why,
+    and so do numeric ``labels`` that name the group (a band's bounds).
     """
     out = table.copy()
     small = out[n_column] < min_group_size
-    stat_cols = [c for c in out.columns if c != n_column and pd.api.types.is_float_dtype(out[c])]
+    stat_cols = [c for c in out.columns if c != n_column and c not in labels
+                 and pd.api.types.is_float_dtype(out[c])]
     out.loc[small, stat_cols] = float("nan")
     out["suppressed"] = small
     return out

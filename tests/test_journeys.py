@@ -752,3 +752,18 @@ def test_the_stages_the_demo_logs_out_of_order_are_exactly_the_ones_flagged(ci_j
     found = J.out_of_order_stages(ci_journeys, spec).set_index("team")
     assert found.loc["backoffice", "journeys"] == len(planted)
     assert (found.drop(index="backoffice")["journeys"] == 0).all()
+
+
+def test_completion_curves_step_down_per_completion_and_hide_small_groups():
+    journeys = pd.DataFrame({
+        "region": ["A"] * 5 + ["B"] * 2,
+        "status": ["complete", "complete", "open", "complete", "abandoned", "complete", "open"],
+        "e2e_days": [1.0, 2.0, 2.5, 4.0, 0.5, 1.0, 3.0]})
+    curve = J.completion_curve(journeys, by="region", min_group_size=3)
+    a = curve[curve["region"] == "A"]
+    # 4 live journeys: one done by day 1, one by day 2, one censored at 2.5, the last at 4
+    assert a["day"].tolist() == [0.0, 1.0, 2.0, 4.0]
+    assert a["share_waiting"].tolist() == pytest.approx([1.0, 0.75, 0.5, 0.0])
+    assert (a["n"] == 4).all() and not a["suppressed"].any()
+    b = curve[curve["region"] == "B"]
+    assert len(b) == 1 and b["suppressed"].all() and b["share_waiting"].isna().all()

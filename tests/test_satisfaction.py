@@ -220,14 +220,19 @@ def test_promise_controls_add_one_control_per_promise_the_data_carries():
     assert Sat.promise_controls(frame, no_promise) == []
 
 
-def test_satisfaction_by_days_keeps_journeys_longer_than_every_band():
+def test_scores_by_band_keep_journeys_longer_than_every_band_and_hide_small_bands():
     from cxlib import plots
 
-    frame = pd.DataFrame({"status": "complete", "e2e_days": [1.0, 2.0, 400.0, 500.0],
-                          "csat": [5, 4, 1, 2], "segment": "all"})
-    ax = plots.satisfaction_by_days(frame, "csat", hue=None)
+    frame = pd.DataFrame({"status": "complete", "e2e_days": [1.0, 2.0, 400.0, 500.0, 4.0],
+                          "csat": [5, 4, 1, 2, 3], "segment": "all"})
+    bands = Sat.score_by_band(frame, "csat", by=None, min_group_size=2)
+    assert bands["band_start"].tolist() == [0.0, 3.0, 365.0]  # the last band is open-ended
+    assert bands["n"].tolist() == [2, 1, 2] and bands["suppressed"].tolist() == [
+        False, True, False]
+    assert bands.loc[2, "estimate"] == 1.5 and pd.isna(bands.loc[1, "estimate"])
+    ax = plots.satisfaction_by_days(bands, hue=None)
     xs = ax.lines[0].get_xdata()
-    assert max(xs) > 365 and len(xs) == 2  # the open-ended last band is drawn
+    assert max(xs) > 365 and len(xs) == 2  # the figure draws only what the table shows
 
 
 def test_a_survey_table_with_its_own_delay_column_is_analysed_without_an_event_log():
