@@ -91,12 +91,12 @@ def run_cxlib(path: str) -> dict[str, float]:
 
     from cxlib import journeys as J
     from cxlib.config import JourneySpec
-    from cxlib.engines import execute
+    from cxlib.engines import to_frame
 
     spec = JourneySpec(journey="bench")
     events = ibis.duckdb.connect().read_parquet(path)
     return {
-        "throughput": timed(lambda: execute(
+        "throughput": timed(lambda: to_frame(
             J.journey_expr(events, spec, AS_OF).select("journey_id", "e2e_hours"))),
         "wait_per_activity": timed(lambda: J.activity_waits(events, spec, AS_OF)),
         "directly_follows": timed(lambda: J.bottlenecks(events, spec, AS_OF, min_group_size=1)),

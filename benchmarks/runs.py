@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from cxlib.execution import execute
+from cxlib.execution import execute_notebook
 from cxlib.paths import project_root
 from cxlib.runner import run
 from cxlib.synth import write_demo
@@ -46,7 +46,7 @@ def _kernel_floor(folder: Path) -> float:
                                     "language": "python"}
     empty.cells = [nbformat.v4.new_code_cell("pass")]
     nbformat.write(empty, folder / "empty.ipynb")
-    result = execute("empty", folder / "empty.ipynb", folder / "empty-out.ipynb", {}, 60)
+    result = execute_notebook("empty", folder / "empty.ipynb", folder / "empty-out.ipynb", {}, 60)
     return result.seconds
 
 

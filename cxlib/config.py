@@ -294,7 +294,7 @@ def _utc(value: object) -> object:
     return value
 
 
-class DemoData(_Strict):
+class DemoSettings(_Strict):
     """Generate the demo world into ``data_dir`` when it is missing."""
 
     customers: int = Field(20_000, ge=50)
@@ -325,7 +325,7 @@ class RunParams(_Strict):
     survey_duration: str = ""  # survey answers' own measured wait (a column), for surveys alone
     engine: Literal["duckdb", "pyspark"] = "duckdb"  # where journeys are computed
     spark_conf: dict[str, str] = {}  # e.g. {spark.master: "spark://host:7077"}
-    demo: DemoData | None = None
+    demo: DemoSettings | None = None
 
     @field_validator("matrix")
     @classmethod

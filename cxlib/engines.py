@@ -66,7 +66,7 @@ def unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[e
     """Microseconds since 1970-01-01 UTC, on every backend."""
 
 
-def execute(expr: ir.Table) -> pd.DataFrame:
+def to_frame(expr: ir.Table) -> pd.DataFrame:
     """Run an expression on its own backend; timestamps come back tz-aware UTC."""
     frame = expr.to_pandas()
     for column in frame.columns:

@@ -120,7 +120,7 @@ def try_write_html(path: Path) -> str | None:
     return None
 
 
-def execute(notebook: str, source: Path, output: Path, parameters: dict, timeout: int,
+def execute_notebook(notebook: str, source: Path, output: Path, parameters: dict, timeout: int,
             label: str = "") -> NotebookResult:
     """Execute ``source`` into ``output`` with papermill and write its HTML."""
     import papermill as pm
@@ -185,7 +185,7 @@ def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text())
     if request.get("runner_pid"):
         die_with(int(request["runner_pid"]))
-    result = execute(request["notebook"], Path(request["source"]), Path(request["output"]),
+    result = execute_notebook(request["notebook"], Path(request["source"]), Path(request["output"]),
                      request["parameters"], request["timeout"], request.get("label", ""))
     Path(argv[1]).write_text(json.dumps(asdict(result)))
     return 0 if result.status == "ok" else 1

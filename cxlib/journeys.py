@@ -22,7 +22,7 @@ import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from cxlib.config import JourneySpec, TeamClock, WindowPromise, WithinPromise, parse_as_of
-from cxlib.engines import events_table, execute, execute_scalar, unix_micros
+from cxlib.engines import events_table, execute_scalar, to_frame, unix_micros
 from cxlib.localtime import calendar_deadline_us
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
@@ -312,7 +312,7 @@ def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     ev, as_of_lit = _until_cutoff(events, spec, as_of)
     bounds = _bounds(_linked(ev), spec, as_of_lit)
     bad = bounds.filter(bounds.problem.notnull())
-    return execute(bad.select("journey_id", "customer_id", "start_ts", "end_ts",
+    return to_frame(bad.select("journey_id", "customer_id", "start_ts", "end_ts",
                               rule=bad.problem).order_by("journey_id"))
 
 
@@ -431,12 +431,12 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     """
     if isinstance(events, pd.DataFrame):
         events = events_table(events, engine, spark_conf)
-    table = execute(journey_expr(events, spec, as_of))
+    table = to_frame(journey_expr(events, spec, as_of))
     on_calendar = [t for t in spec.teams if t.calendar]
     if on_calendar and len(table):
         names = [t.team for t in on_calendar]
         iv = team_intervals_expr(events, spec, as_of)
-        iv = execute(iv.filter(iv.name.isin(names)))
+        iv = to_frame(iv.filter(iv.name.isin(names)))
         for team in on_calendar:
             part = iv[iv["name"] == team.team]
             worked = pd.Series(business_hours(part["from_ts"], part["to_ts"],
@@ -488,7 +488,7 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
     t = ev.mutate(from_activity=ev.activity.lag().over(w),
                   wait=_hours(ev.ts, ev.ts.lag().over(w)))
     t = t.filter(t.from_activity.notnull())
-    table = execute(t.group_by(["from_activity", "activity"]).aggregate(
+    table = to_frame(t.group_by(["from_activity", "activity"]).aggregate(
         n=t.count(), quantiles=t.wait.quantile([0.5, 0.9]),  # one sort for both
         mean_hours=t.wait.mean(), total_hours=t.wait.sum()))
     quantiles = table.pop("quantiles")
@@ -522,7 +522,7 @@ def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: st
     w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
     t = ev.mutate(wait=_hours(ev.began, ev.ts.lag().over(w)))
     t = t.filter(t.wait.notnull())
-    return execute(t.group_by("activity").aggregate(
+    return to_frame(t.group_by("activity").aggregate(
         n=t.count(), mean_hours=t.wait.mean(), median_hours=t.wait.median()
     ).order_by([ibis.desc("mean_hours"), "activity"]))
 
@@ -544,7 +544,7 @@ def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str
     else:
         t = ev.filter(ev.activity_start_ts.notnull())
         t = t.mutate(service=_hours(t.ts, t.began))
-        table = execute(t.group_by("activity").aggregate(
+        table = to_frame(t.group_by("activity").aggregate(
             n=t.count(), mean_hours=t.service.mean(), median_hours=t.service.median()
         ).order_by([ibis.desc("mean_hours"), "activity"]))
     small = table["n"] < min_group_size
@@ -573,7 +573,7 @@ def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | da
                                                 median_e2e_days=paths.days.median())
     per_path = per_path.mutate(share=per_path.n.cast("float64")
                                / per_path.n.sum().over(ibis.window()))
-    table = execute(per_path.order_by([ibis.desc("n"), "path"]).limit(top))
+    table = to_frame(per_path.order_by([ibis.desc("n"), "path"]).limit(top))
     small = table["n"] < min_group_size
     table.loc[small, ["median_e2e_days"]] = float("nan")
     return table.assign(suppressed=small)

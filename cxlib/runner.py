@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 
-from cxlib.config import DemoData, RunParams, load_params
+from cxlib.config import DemoSettings, RunParams, load_params
 from cxlib.errors import (
     EXIT_NOTEBOOK_FAILED,
     EXIT_OK,
@@ -144,7 +144,7 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def execute(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> NotebookResult:
+def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> NotebookResult:
     """Execute one notebook in a worker process; kill it (and its kernel) past ``timeout``."""
     out_dir = run_dir / task.label if task.label else run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def execute(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> N
     return result
 
 
-def _generate_demo(demo: DemoData, data_dir: Path) -> None:
+def _generate_demo(demo: DemoSettings, data_dir: Path) -> None:
     """Write the demo world into a new or empty ``data_dir``, saying where (loudly if outside)."""
     outside = not data_dir.is_relative_to(project_root())
     log.log(logging.WARNING if outside else logging.INFO,
@@ -362,7 +362,7 @@ def _execute_all(tasks: list[Execution], run_dir: Path, parameters: dict, params
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(tasks), desc="notebooks", unit="nb", disable=quiet,
                  file=sys.stderr) as bar:
-        futures = {pool.submit(execute, t, run_dir, parameters, params.timeout_seconds): t
+        futures = {pool.submit(run_in_worker, t, run_dir, parameters, params.timeout_seconds): t
                    for t in tasks}
         for future in as_completed(futures):
             result = future.result()

@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from cxlib.config import JourneySpec
-from cxlib.engines import execute
+from cxlib.engines import to_frame
 from cxlib.journeys import journey_events_expr
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, mean_ci
@@ -72,7 +72,7 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
     booked = ev.group_by("journey_id").aggregate(booked=ev.ts.min(where=ev.activity == b.booking))
     ev = ev.join(booked, "journey_id")
     a = ev.activity
-    per = execute(ev.group_by("journey_id").aggregate(
+    per = to_frame(ev.group_by("journey_id").aggregate(
         booked=ev.booked.min(),
         slot=ev.ts.min(where=(a == b.slot) & (ev.ts >= ev.booked)),  # the slot booked then
         digital=_count(ev, b.digital_contacts),

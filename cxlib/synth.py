@@ -90,7 +90,7 @@ class DemoWorld:
 
 
 @dataclass(frozen=True)
-class DemoData:
+class DemoTables:
     """The three canonical tables and the truth planted in them."""
 
     events: pd.DataFrame
@@ -133,7 +133,7 @@ class _EventLog:
 
 
 def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = None,
-             dirty: bool = True) -> DemoData:
+             dirty: bool = True) -> DemoTables:
     """Generate the demo world.
 
     Parameters
@@ -344,7 +344,7 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
             misstamped & logged(t_bo_logged) & ~(no_show & logged(t_rebooked))].tolist(),
         "surveys": int(len(surveys)),
     }
-    return DemoData(events, surveys, customers_df, truth)
+    return DemoTables(events, surveys, customers_df, truth)
 
 
 _COMMENTS_GOOD = ("Quick and easy, thanks.", "Engineer was on time and friendly.",

@@ -356,11 +356,11 @@ def test_bottlenecks_name_the_handoffs_and_their_waits(spec):
 
 
 def test_bottleneck_statistics_equal_pandas_on_the_same_journey_events(spec, ci_dataset):
-    from cxlib.engines import execute
+    from cxlib.engines import to_frame
 
     path = spec.milestones()
     table = J.bottlenecks(ci_dataset.events, spec, AS_OF, path, min_group_size=1)
-    ev = execute(J.journey_events_expr(ci_dataset.events, spec, AS_OF)[0])
+    ev = to_frame(J.journey_events_expr(ci_dataset.events, spec, AS_OF)[0])
     ev = ev[ev["activity"].isin(path)].sort_values(
         ["journey_id", "ts", "activity_rank", "activity", "source_row"])
     by_journey = ev.groupby("journey_id")

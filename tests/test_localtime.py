@@ -9,7 +9,7 @@ import pytest
 
 from cxlib import journeys as J
 from cxlib.config import JourneySpec
-from cxlib.engines import execute, unix_micros
+from cxlib.engines import to_frame, unix_micros
 from cxlib.localtime import calendar_deadline_us, offset_changes
 from tests.conftest import events
 
@@ -32,7 +32,7 @@ def test_calendar_deadlines_equal_zoneinfo_on_every_hour_around_the_changes(zone
     table = ibis.memtable(pd.DataFrame({"start": pd.to_datetime(starts, utc=True)}))
     deadline = calendar_deadline_us(unix_micros(table.start), days, zone, min(starts),
                                     max(starts))
-    got = execute(table.select(deadline=deadline))["deadline"]
+    got = to_frame(table.select(deadline=deadline))["deadline"]
     expected = [int(_by_zoneinfo(s, days, zone).timestamp() * 1_000_000) for s in starts]
     mismatched = [(s, g, e) for s, g, e in zip(starts, got, expected, strict=True) if g != e]
     assert not mismatched, mismatched[:3]
