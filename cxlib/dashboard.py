@@ -25,11 +25,12 @@ import pandas as pd
 import traitlets
 
 from cxlib import plots
-from cxlib.journeys import completion_curve, promise_names
+from cxlib.journeys import promise_names
 from cxlib.paths import reports_dir
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.publishing import read_table
 from cxlib.stats import km_median, mean_ci, nps_ci, proportion_ci
+from cxlib.summaries import completion_curve
 
 ALL = "All regions"
 DEFAULT_CHANNEL = "latest"

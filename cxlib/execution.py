@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -178,6 +179,36 @@ def die_with(parent_pid: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:
         os._exit(1)  # the run died before the request above took effect
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (kernels run in sessions of their own)."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = int(next(ln for ln in status.read_text().splitlines()
+                            if ln.startswith("PPid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(status.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """Stop a worker, its kernel and anything they started."""
+    victims = descendants(proc.pid)
+    for pid in [proc.pid, *victims]:
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(os.getpgid(pid) if kill is os.killpg else pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+    proc.wait()
 
 
 def main(argv: list[str]) -> int:

@@ -9,6 +9,10 @@ open at the cut-off (then its duration is *censored* at ``as_of``, never dropped
 
 Tie-break for identical timestamps: the spec's activity order (:meth:`JourneySpec.activities`),
 then activity name, then input row (``source_row``). Every result is ordered by ``journey_id``.
+
+This is the engine. Process statistics over the attributed events (bottlenecks, waits, service
+times, paths) are in :mod:`cxlib.process`; summaries of the journey table in
+:mod:`cxlib.summaries`.
 """
 
 from __future__ import annotations
@@ -17,15 +21,11 @@ from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
-from statsmodels.duration.survfunc import SurvfuncRight
 
 from cxlib.config import JourneySpec, TeamClock, WindowPromise, WithinPromise, parse_as_of
 from cxlib.engines import events_table, execute_scalar, to_frame, unix_micros
 from cxlib.localtime import calendar_deadline_us
-from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
-from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 from cxlib.workhours import business_hours
 
 STATUSES = ("complete", "open", "abandoned")
@@ -33,7 +33,7 @@ PROMISE_STATES = ("met", "breached", "open", "not_applicable")
 _US_PER_HOUR = 3_600_000_000
 
 
-def _hours(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+def hours_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
     """Exact hours between two timestamps (microsecond difference, no boundary counting)."""
     return (unix_micros(later) - unix_micros(earlier)).cast("float64") / _US_PER_HOUR
 
@@ -67,7 +67,8 @@ def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
     return events.mutate(activity_rank=rank.cast("int32"), began=began)
 
 
-def _tie_break(t: ir.Table) -> list[ir.Value]:
+def tie_break(t: ir.Table) -> list[ir.Value]:
+    """Return the sort keys of the documented tie-break (time, spec order, name, input row)."""
     return [t.ts, t.activity_rank, t.activity, t.source_row]
 
 
@@ -127,7 +128,7 @@ def _attribute_unlinked(unlinked: ir.Table, bounds: ir.Table, spec: JourneySpec)
                       u.ts <= b.clock_stop + after])
     # the journey that had started most recently wins; else the one starting soonest
     started = (cand.start_ts <= cand.ts).cast("int8")
-    distance = _hours(cand.ts, cand.start_ts).abs()
+    distance = hours_between(cand.ts, cand.start_ts).abs()
     w = ibis.window(group_by=cand.source_row,
                     order_by=[ibis.desc(started), distance, cand.journey_id])
     cand = cand.mutate(pick=ibis.row_number().over(w))
@@ -149,7 +150,7 @@ def _intervals(events: ir.Table, kind: str, defs: list[tuple[str, str, tuple[str
                                 ts=ibis.cases((opens, sel.began), else_=sel.ts)))
     rows = ibis.union(*parts)
     w = ibis.window(group_by=[rows.journey_id, rows.name],
-                    order_by=[*_tie_break(rows), ibis.desc(rows.is_from)], rows=(None, 0))
+                    order_by=[*tie_break(rows), ibis.desc(rows.is_from)], rows=(None, 0))
     rows = rows.mutate(pair=rows.is_from.cast("int32").sum().over(w))
     rows = rows.filter(rows.pair > 0)
     pairs = rows.group_by(["journey_id", "name", "pair"]).aggregate(
@@ -175,7 +176,7 @@ def _covered_hours(team_intervals: ir.Table, bounds: ir.Table) -> ir.Table:
     t = t.mutate(island=t.new_island.sum().over(w2))
     islands = t.group_by(["journey_id", "island"]).aggregate(lo=t.lo.min(), hi=t.hi.max())
     return islands.group_by("journey_id").aggregate(
-        covered_hours=_hours(islands.hi, islands.lo).sum())
+        covered_hours=hours_between(islands.hi, islands.lo).sum())
 
 
 PROMISE_DETAILS = ("_late_hours", "_early_hours", "_class", "_done", "_margin_hours")
@@ -256,17 +257,17 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
             state = ibis.cases((klass == "on_time", "met"),
                                (klass.isin(["early", "late", "missed"]), "breached"),
                                (klass == "open", "open"), else_="not_applicable")
-            late = ibis.greatest(_hours(event.coalesce(now), closes), 0.0)
-            margin = _hours(event, closes)
+            late = ibis.greatest(hours_between(event.coalesce(now), closes), 0.0)
+            margin = hours_between(event, closes)
             cols[f"promise_{p.name}_class"] = klass
             cols[f"promise_{p.name}_early_hours"] = ibis.cases(
-                (klass == "early", _hours(opens, event)), else_=ibis.null("float64"))
+                (klass == "early", hours_between(opens, event)), else_=ibis.null("float64"))
         else:
             event, deadline = out[f"first_{p.event}"], out[f"first_{p.before}"]
             happened = event.notnull()
             now = ibis.least(out.clock_stop, as_of)
-            late = ibis.greatest(_hours(event.coalesce(now), deadline), 0.0)
-            margin = _hours(event, deadline)
+            late = ibis.greatest(hours_between(event.coalesce(now), deadline), 0.0)
+            margin = hours_between(event, deadline)
             state = ibis.cases(
                 (deadline.isnull(), "not_applicable"),
                 (event.notnull() & (event <= deadline), "met"),
@@ -331,10 +332,10 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
     # stage waits: the longest gap between consecutive events, and the wait before the end
     je = journey_events
-    w = ibis.window(group_by=je.journey_id, order_by=_tie_break(je))
+    w = ibis.window(group_by=je.journey_id, order_by=tie_break(je))
     own_ts = ibis.cases((~je.attributed, je.ts), else_=ibis.null("timestamp('UTC')"))
     gaps = je.mutate(  # an attributed contact never ends a journey (see _bounds)
-        gap=_hours(je.began, je.ts.lag().over(w)),  # working on an activity is not waiting
+        gap=hours_between(je.began, je.ts.lag().over(w)),  # working on an activity is not waiting
         is_end=~je.attributed & ((je.activity == spec.end) if spec.end else
                                  (je.ts == own_ts.max().over(w))))
     a = gaps.activity
@@ -355,13 +356,13 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     if team_defs:
         teams = _intervals(journey_events, "team", team_defs, bounds)
         out = out.left_join(_covered_hours(teams, bounds), "journey_id").drop("journey_id_right")
-        th = teams.mutate(h=_hours(teams.to_ts, teams.from_ts))
+        th = teams.mutate(h=hours_between(teams.to_ts, teams.from_ts))
         clocks.update({f"team_{n}_hours": th.h.sum(where=th.name == n) for n, _, _ in team_defs})
         out = out.left_join(th.group_by("journey_id").aggregate(**clocks),
                             "journey_id").drop("journey_id_right")
     if cust_defs:
         cust = _intervals(journey_events, "customer", cust_defs, bounds)
-        ch = cust.mutate(h=_hours(cust.to_ts, cust.from_ts))
+        ch = cust.mutate(h=hours_between(cust.to_ts, cust.from_ts))
         cclocks = {f"customer_{n}_hours": ch.h.sum(where=ch.name == n) for n, _, _ in cust_defs}
         out = out.left_join(ch.group_by("journey_id").aggregate(**cclocks),
                             "journey_id").drop("journey_id_right")
@@ -374,7 +375,7 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                      **{f"team_{n}_hours": ibis.cases(
                          (out[f"team_{n}_reversed"], ibis.null("float64")),
                          else_=out[f"team_{n}_hours"]) for n, _, _ in team_defs})
-    e2e = _hours(out.clock_stop, out.start_ts)
+    e2e = hours_between(out.clock_stop, out.start_ts)
     covered = out.covered_hours.fill_null(0.0) if team_defs else ibis.literal(0.0)
     out = out.mutate(
         e2e_hours=e2e,
@@ -453,298 +454,3 @@ def team_intervals_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     journey_events, bounds = journey_events_expr(events, spec, as_of)
     return _intervals(journey_events, "team", [(t.team, t.from_, t.to) for t in spec.teams],
                       bounds)
-
-
-def _path_events(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-                 activities: list[str] | None) -> tuple[ir.Table, ir.Table]:
-    """Journey events on the path (``activities``, or all), and each journey's bounds."""
-    ev, bounds = journey_events_expr(events, spec, as_of)
-    return (ev.filter(ev.activity.isin(activities)) if activities else ev), bounds
-
-
-def _stage_positions(spec: JourneySpec) -> dict[str, int]:
-    """Each team activity's place in the process: team by team in spec order, start then end."""
-    positions: dict[str, int] = {}
-    for i, team in enumerate(spec.teams):
-        positions.setdefault(team.from_, 2 * i)
-        for end in team.to:
-            positions.setdefault(end, 2 * i + 1)
-    return positions
-
-
-def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-                activities: list[str] | None = None,
-                min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Per transition (activity → next activity): count, median, p90 and mean wait in hours.
-
-    ``activities`` restricts the path (e.g. ``spec.milestones()``, leaving calls and updates
-    out); by default every activity counts. Sorted by total hours spent in the transition.
-    ``handoff`` names the two teams when the transition leaves one team's clock for the next's:
-    the unowned time, by hand-off. ``against_process_order`` marks a transition that runs
-    backwards through the teams' stages (logged out of order), so it is never read as a hand-off.
-    """
-    ev, _ = _path_events(events, spec, as_of, activities)
-    w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
-    t = ev.mutate(from_activity=ev.activity.lag().over(w),
-                  wait=_hours(ev.ts, ev.ts.lag().over(w)))
-    t = t.filter(t.from_activity.notnull())
-    table = to_frame(t.group_by(["from_activity", "activity"]).aggregate(
-        n=t.count(), quantiles=t.wait.quantile([0.5, 0.9]),  # one sort for both
-        mean_hours=t.wait.mean(), total_hours=t.wait.sum()))
-    quantiles = table.pop("quantiles")
-    for position, (name, i) in enumerate([("median_hours", 0), ("p90_hours", 1)], start=3):
-        table.insert(position, name, pd.array([q[i] for q in quantiles], dtype="float64"))
-    table = table.rename(columns={"activity": "to_activity"})
-    handoff = {(end, b.from_): f"{a.team} → {b.team}" for a in spec.teams for b in spec.teams
-               if a.team != b.team for end in a.to}
-    table["handoff"] = [handoff.get(pair) for pair in
-                        zip(table["from_activity"], table["to_activity"], strict=True)]
-    stage = _stage_positions(spec)
-    table["against_process_order"] = [  # e.g. a hand-over logged before the approval
-        a in stage and b in stage and stage[b] < stage[a]
-        for a, b in zip(table["from_activity"], table["to_activity"], strict=True)]
-    table = table.sort_values(["total_hours", "from_activity", "to_activity"],
-                              ascending=[False, True, True]).reset_index(drop=True)
-    small = table["n"] < min_group_size  # a total beside n would give the mean back
-    table.loc[small, ["median_hours", "p90_hours", "mean_hours", "total_hours"]] = float("nan")
-    return table.assign(suppressed=small)
-
-
-def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-                   activities: list[str] | None = None) -> pd.DataFrame:
-    """Per activity: how many times it happened and the mean and median wait before it (hours).
-
-    Where the log gives an activity instance's start (``activity_start_ts``), the wait runs from the
-    previous event to that start: the time working on it is its service time
-    (:func:`service_times`), not waiting.
-    """
-    ev, _ = _path_events(events, spec, as_of, activities)
-    w = ibis.window(group_by=ev.journey_id, order_by=_tie_break(ev))
-    t = ev.mutate(wait=_hours(ev.began, ev.ts.lag().over(w)))
-    t = t.filter(t.wait.notnull())
-    return to_frame(t.group_by("activity").aggregate(
-        n=t.count(), mean_hours=t.wait.mean(), median_hours=t.wait.median()
-    ).order_by([ibis.desc("mean_hours"), "activity"]))
-
-
-def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-                  activities: list[str] | None = None,
-                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Per activity: instances with a logged start, and their mean and median service hours.
-
-    Service time is from an activity instance's start (``activity_start_ts``: a lifecycle start
-    paired with its completion, or an interval log's start) to its completion. Empty when the log
-    gives no starts; activities with fewer than ``min_group_size`` instances are suppressed.
-    """
-    ev, _ = _path_events(events, spec, as_of, activities)
-    if "activity_start_ts" not in ev.columns:
-        table = pd.DataFrame({"activity": pd.Series(dtype="str"), "n": pd.Series(dtype="int64"),
-                              "mean_hours": pd.Series(dtype="float64"),
-                              "median_hours": pd.Series(dtype="float64")})
-    else:
-        t = ev.filter(ev.activity_start_ts.notnull())
-        t = t.mutate(service=_hours(t.ts, t.began))
-        table = to_frame(t.group_by("activity").aggregate(
-            n=t.count(), mean_hours=t.service.mean(), median_hours=t.service.median()
-        ).order_by([ibis.desc("mean_hours"), "activity"]))
-    small = table["n"] < min_group_size
-    table.loc[small, ["mean_hours", "median_hours"]] = float("nan")
-    return table.assign(suppressed=small)
-
-
-def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
-             activities: list[str] | None = None, top: int = 10,
-             min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Return the ``top`` most common paths: share of journeys and median end-to-end days.
-
-    Completed journeys only; ``activities`` as in :func:`bottlenecks`.
-    """
-    ev, bounds = _path_events(events, spec, as_of, activities)
-    done = bounds.filter(bounds.status == "complete")
-    # sort each journey's steps by the tie-break fields, then keep the activity (Ibis' Spark
-    # backend has no order-sensitive aggregation, so no collect(order_by=...))
-    step = ibis.struct(dict(zip(["ts", "rank", "activity", "row"], _tie_break(ev), strict=True)))
-    paths = ev.group_by("journey_id").aggregate(steps=step.collect())
-    paths = paths.select("journey_id", path=paths.steps.sort().map(
-        lambda s: s.activity).join(" → "))
-    paths = paths.join(done, "journey_id")
-    paths = paths.mutate(days=_hours(paths.clock_stop, paths.start_ts) / 24)
-    per_path = paths.group_by("path").aggregate(n=paths.count(),
-                                                median_e2e_days=paths.days.median())
-    per_path = per_path.mutate(share=per_path.n.cast("float64")
-                               / per_path.n.sum().over(ibis.window()))
-    table = to_frame(per_path.order_by([ibis.desc("n"), "path"]).limit(top))
-    small = table["n"] < min_group_size
-    table.loc[small, ["median_e2e_days"]] = float("nan")
-    return table.assign(suppressed=small)
-
-
-# --- summaries of the journey table (every number a report shows) ----------------------------
-
-
-def clock_comparison(journeys: pd.DataFrame, spec: JourneySpec,
-                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Team clocks (inside-out) beside the hand-offs and the customer's clock (outside-in).
-
-    Completed journeys only; one row per clock with the median in days, its interval and ``n``.
-    """
-    done = journeys[journeys["status"] == "complete"]
-    rows = [{"clock": f"{t.team}", "kind": "team", **median_ci(done[f"team_{t.team}_hours"] / 24)}
-            for t in spec.teams]
-    rows.append({"clock": "hand-offs (unowned)", "kind": "unowned",
-                 **median_ci(done["unowned_hours"] / 24)})
-    rows.append({"clock": "customer end-to-end", "kind": "customer", **median_ci(done["e2e_days"])})
-    return suppress_small_groups(pd.DataFrame(rows), min_group_size)
-
-
-def promise_adherence(journeys: pd.DataFrame, spec: JourneySpec, by: str | None = None,
-                      min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Share of promises kept (met ÷ met-or-breached) per promise, with a Wilson interval."""
-    parts = []
-    for p in spec.promises:
-        col = f"promise_{p.name}"
-
-        def kept(g: pd.DataFrame, col: str = col) -> dict[str, float]:
-            decided = g[col].isin(["met", "breached"])
-            return proportion_ci(int((g[col] == "met").sum()), int(decided.sum()))
-
-        parts.append(grouped(journeys, by, kept).assign(promise=p.name))
-    table = pd.concat(parts, ignore_index=True)
-    table = table[["promise", *[c for c in table.columns if c != "promise"]]]
-    return suppress_small_groups(table, min_group_size)
-
-
-def time_to_completion(journeys: pd.DataFrame, by: str | None = None,
-                       min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Kaplan–Meier median days to completion; open journeys count as censored, not dropped.
-
-    Abandoned journeys are left out: they never complete and are not waiting any more.
-    """
-    live = journeys[journeys["status"] != "abandoned"]
-    table = grouped(live, by, lambda g: km_median(g["e2e_days"], g["status"] == "complete"))
-    return suppress_small_groups(table, min_group_size)
-
-
-def completion_curve(journeys: pd.DataFrame, by: str | None = None,
-                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Kaplan–Meier curve per group: the share of journeys still waiting, by day.
-
-    One row per step (``day``, ``share_waiting``) with the group's ``n``, starting at day 0
-    with everyone waiting; open journeys are censored, abandoned ones left out. A group smaller
-    than ``min_group_size`` gets one suppressed row and no curve (each step would be a journey).
-    """
-    live = journeys[journeys["status"] != "abandoned"].dropna(subset=["e2e_days"])
-    key = by or "group"
-    groups = live.groupby(by, observed=True, sort=True) if by else [("all journeys", live)]
-    parts = []
-    for name, g in groups:
-        done = (g["status"] == "complete").to_numpy()
-        if len(g) < min_group_size or not done.any():
-            parts.append(pd.DataFrame({key: [name], "day": [float("nan")],
-                                       "share_waiting": [float("nan")], "n": [len(g)],
-                                       "suppressed": [len(g) < min_group_size]}))
-            continue
-        sf = SurvfuncRight(g["e2e_days"].to_numpy(float), done)
-        parts.append(pd.DataFrame({key: name, "day": np.r_[0.0, sf.surv_times],
-                                   "share_waiting": np.r_[1.0, sf.surv_prob], "n": len(g),
-                                   "suppressed": False}))
-    columns = [key, "day", "share_waiting", "n", "suppressed"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-
-
-def customer_time(journeys: pd.DataFrame, spec: JourneySpec, by: str | None = None,
-                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Mean hours of the customer's own time per completed journey, per kind and in total."""
-    done = journeys[journeys["status"] == "complete"]
-    kinds = [(c.name, f"customer_{c.name}_hours") for c in spec.customer_time]
-    parts = [grouped(done, by, lambda g, col=col: mean_ci(g[col])).assign(kind=name)
-             for name, col in [*kinds, ("total", "customer_hours")]]
-    table = pd.concat(parts, ignore_index=True)
-    table = table[["kind", *[c for c in table.columns if c != "kind"]]]
-    return suppress_small_groups(table, min_group_size)
-
-
-def kpi_disconnect(journeys: pd.DataFrame, spec: JourneySpec, promise: str | None = None,
-                   min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Where internal KPIs say green while customers say red.
-
-    For each team with a ``target``: the share of completed journeys where that team met its own
-    target (``team_green``, over journeys whose clock could be measured), and — among those
-    green journeys — the share whose customer promise was broken anyway (``estimate``, with
-    interval and ``n`` = green journeys). The last row, ``all teams``, takes journeys where
-    *every* team was green.
-    """
-    within = [p for p in spec.promises if isinstance(p, WithinPromise)]
-    name = promise or (within[0].name if within else None)
-    if name is None:
-        raise ValueError("kpi_disconnect needs a 'within' promise in the journey spec")
-    done = journeys[journeys["status"] == "complete"]
-    broken = done[f"promise_{name}"] == "breached"
-    # a clock that cannot be measured (a stage logged out of order) is neither green nor red
-    hours = {t.team: (done[f"team_{t.team}_hours"], t.target) for t in spec.teams
-             if t.target is not None}
-    greens = {team: h <= target for team, (h, target) in hours.items()}
-    measured = {team: h.notna() for team, (h, _) in hours.items()}
-    if greens:
-        greens["all teams"] = pd.concat(greens.values(), axis=1).all(axis=1)
-        measured["all teams"] = pd.concat(measured.values(), axis=1).all(axis=1)
-    rows = [{"team": team, "promise": name,
-             "team_green": float(green[measured[team]].mean()) if measured[team].any()
-             else float("nan"),
-             **proportion_ci(int((green & broken).sum()), int(green.sum()))}
-            for team, green in greens.items()]
-    return suppress_small_groups(pd.DataFrame(rows), min_group_size)
-
-
-def out_of_order_stages(journeys: pd.DataFrame, spec: JourneySpec,
-                        examples: int = 3) -> pd.DataFrame:
-    """Per team stage: journeys whose stage end is logged before its start, and their share.
-
-    Those journeys have no clock for the stage and no unowned time (not measurable, never
-    zero). ``example_journeys`` names a few, for the analyst to trace in the source systems
-    (it holds journey ids: drop it before publishing).
-    """
-    rows = []
-    for team in spec.teams:
-        flagged = journeys[journeys[f"team_{team.team}_reversed"]]
-        rows.append({"team": team.team, "stage": f"{team.from_} → {' / '.join(team.to)}",
-                     "journeys": len(flagged),
-                     "share": len(flagged) / len(journeys) if len(journeys) else float("nan"),
-                     "example_journeys": ", ".join(map(str, flagged["journey_id"].head(examples)))})
-    return pd.DataFrame(rows, columns=["team", "stage", "journeys", "share", "example_journeys"])
-
-
-def promise_outcomes(journeys: pd.DataFrame, spec: JourneySpec,
-                     min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Every journey's promise outcome, broken down: count and share of all journeys.
-
-    *kept*; *done early* (a window promise's event before the window opened); *done late*
-    (after the deadline); *not done by the deadline* (the deadline passed without it);
-    *still undecided* (open, deadline not passed); *not applicable* (e.g. cancelled first).
-    The headline share kept over decided journeys is :func:`promise_adherence`'s.
-    """
-    rows = []
-    for p in spec.promises:
-        state, done = journeys[f"promise_{p.name}"], journeys[f"promise_{p.name}_done"]
-        if isinstance(p, WindowPromise):
-            klass = journeys[f"promise_{p.name}_class"]
-            early, late, missed = klass == "early", klass == "late", klass == "missed"
-        else:
-            early = pd.Series(False, index=journeys.index)
-            late, missed = (state == "breached") & done, (state == "breached") & ~done
-        counts = {"kept": state == "met", "done early": early, "done late": late,
-                  "not done by the deadline": missed, "still undecided": state == "open",
-                  "not applicable": state == "not_applicable"}
-        rows += [{"promise": p.name, "outcome": outcome, "journeys": int(mask.sum()),
-                  "share": float(mask.mean()) if len(journeys) else float("nan")}
-                 for outcome, mask in counts.items()
-                 if outcome != "done early" or isinstance(p, WindowPromise)]
-    table = pd.DataFrame(rows, columns=["promise", "outcome", "journeys", "share"])
-    return suppress_small_groups(table, min_group_size, n_column="journeys")
-
-
-def journey_overview(journeys: pd.DataFrame) -> pd.DataFrame:
-    """How many journeys are complete, still open at the cut-off (censored) or abandoned."""
-    counts = journeys["status"].value_counts().reindex(list(STATUSES), fill_value=0)
-    return pd.DataFrame({"status": counts.index, "n": counts.to_numpy(),
-                         "share": counts.to_numpy() / max(len(journeys), 1)})

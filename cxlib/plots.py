@@ -54,7 +54,7 @@ def team_vs_customer_clock(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def completion_curves(curve: pd.DataFrame, by: str = "group", ax: Axes | None = None) -> Axes:
-    """Kaplan–Meier curves from :func:`cxlib.journeys.completion_curve`, one per group.
+    """Kaplan–Meier curves from :func:`cxlib.summaries.completion_curve`, one per group.
 
     Suppressed groups draw no curve; the legend says they are too small to show.
     """

@@ -13,21 +13,16 @@ worker that dies is reported with the cell it was running.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
-import html
 import itertools
 import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -42,11 +37,17 @@ from cxlib.errors import (
     EXIT_OK,
     EXIT_WRITE_FAILED,
     ParamsError,
-    RunLocked,
 )
-from cxlib.execution import NotebookResult, mark_failed, running_cell, try_write_html
+from cxlib.execution import (
+    NotebookResult,
+    kill_tree,
+    mark_failed,
+    running_cell,
+    try_write_html,
+)
 from cxlib.io import load_dataset
 from cxlib.paths import project_root, reports_dir, resolve
+from cxlib.store import apply_retention, publish, run_lock, sweep_stale_partials, write_index
 from cxlib.synth import write_demo
 
 log = logging.getLogger("cxlib.run")
@@ -114,36 +115,6 @@ def check_notebook_parameters(params: RunParams, params_file: str) -> None:
                               "parameters cell")
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every live process below ``pid`` (kernels run in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            ppid = int(next(ln for ln in status.read_text().splitlines()
-                            if ln.startswith("PPid:")).split()[1])
-        except (OSError, StopIteration, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(status.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """Stop a worker, its kernel and anything they started."""
-    victims = _descendants(proc.pid)
-    for pid in [proc.pid, *victims]:
-        for kill in (os.killpg, os.kill):
-            try:
-                kill(os.getpgid(pid) if kill is os.killpg else pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-    proc.wait()
-
-
 def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> NotebookResult:
     """Execute one notebook in a worker process; kill it (and its kernel) past ``timeout``."""
     out_dir = run_dir / task.label if task.label else run_dir
@@ -167,7 +138,7 @@ def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int
         try:
             code = proc.wait(timeout=timeout + KILL_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
-            _kill_tree(proc)
+            kill_tree(proc)
             code = None
     if reply.exists():
         return NotebookResult(**json.loads(reply.read_text()))
@@ -225,124 +196,6 @@ def _versions() -> dict[str, str]:
 def _rows_written(run_dir: Path) -> int:
     return sum(len(pd.read_parquet(p, columns=[]))
                for p in run_dir.rglob("tables/*.parquet"))
-
-
-@contextmanager
-def run_lock(folder: Path, key: str, wait: bool = False) -> Iterator[None]:
-    """Hold an exclusive lock for runs of one params file; raise :class:`RunLocked` if taken.
-
-    With ``wait``, block until the other run finishes instead.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f".lock-{key}", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise RunLocked(f"another `cx run` of {key} is running (lock {handle.name}); "
-                            "use --wait to queue behind it") from None
-        yield
-
-
-def _lock_is_free(reports: Path, stem: str) -> bool:
-    """Tell whether no run of params file ``stem`` holds its lock right now."""
-    try:
-        with open(reports / f".lock-{stem}", "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    except OSError:
-        return False
-    return True
-
-
-def sweep_stale_partials(reports: Path, own_stem: str) -> list[Path]:
-    """Delete ``runs/.<id>.partial`` folders whose run is gone (killed, machine rebooted).
-
-    A partial folder belongs to a live run only while that run holds its params file's lock;
-    the caller holds ``own_stem``'s lock, so partial folders of its own stem are stale.
-    """
-    removed = []
-    for partial in sorted((reports / "runs").glob(".*.partial")):
-        run_id = partial.name[1:].removesuffix(".partial")
-        stem = run_id.split("-", 1)[1] if "-" in run_id else ""
-        if stem == own_stem or _lock_is_free(reports, stem):
-            shutil.rmtree(partial, ignore_errors=True)
-            log.info("removed %s: its run is gone", partial)
-            removed.append(partial)
-    return removed
-
-
-def _point(reports: Path, channel: str, run_id: str) -> None:
-    tmp_link = reports / f".{channel}-{run_id}"
-    tmp_link.symlink_to(Path("runs") / run_id)
-    os.replace(tmp_link, reports / channel)  # atomic: readers see old or new, never none
-
-
-def _publish(reports: Path, partial: Path, run_id: str, ok: bool, channel: str) -> Path:
-    final = reports / "runs" / (run_id if ok else f"{run_id}.failed")
-    partial.rename(final)
-    if ok:
-        _point(reports, channel, run_id)
-    return final
-
-
-def apply_retention(reports: Path, stem: str, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` runs of one params file; never a published one."""
-    pointed = {p.resolve() for p in reports.iterdir() if p.is_symlink()}
-    runs = sorted((p for p in (reports / "runs").iterdir()
-                   if p.is_dir() and not p.name.startswith(".")
-                   and p.name.removesuffix(".failed").endswith(f"-{stem}")), reverse=True)
-    removed = []
-    for old in runs[keep:]:
-        if old.resolve() not in pointed:
-            shutil.rmtree(old)
-            removed.append(old)
-    return removed
-
-
-def _read_manifest(run: Path) -> dict:
-    """Return a run's manifest, or {} when it is missing or unreadable (old, damaged)."""
-    try:
-        info = json.loads((run / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def _report_link(run: Path, nb: dict) -> str:
-    label = nb.get("label") or ""  # runs from before matrix runs have no label
-    folder = f"{label}/" if label else ""
-    shown = nb["notebook"] + (f" [{label}]" if label else "")
-    return (f"<a href='runs/{html.escape(run.name)}/{html.escape(folder)}"
-            f"{html.escape(nb['notebook'])}.html'>{html.escape(shown)}</a>")
-
-
-def write_index(reports: Path) -> Path:
-    """Write ``reports/index.html`` listing every run, newest first, failed ones marked."""
-    runs = sorted((p for p in (reports / "runs").glob("*") if p.is_dir()
-                   and not p.name.startswith(".")), reverse=True)
-    pointers = {p.resolve(): p.name for p in reports.iterdir() if p.is_symlink()}
-    rows = []
-    for run in runs:
-        info = _read_manifest(run)
-        status = "failed" if run.name.endswith(".failed") else "ok"
-        links = " · ".join(_report_link(run, nb) for nb in info.get("notebooks", [])
-                           if isinstance(nb, dict) and "notebook" in nb)
-        mark = f" ({pointers[run.resolve()]})" if run.resolve() in pointers else ""
-        rows.append(f"<tr class='{status}'><td>{html.escape(run.name)}{mark}</td>"
-                    f"<td>{status}</td><td>{html.escape(str(info.get('title', '')))}</td>"
-                    f"<td>{links}</td></tr>")
-    page = ("<!doctype html><meta charset='utf-8'><title>cxlab reports</title>"
-            "<style>body{font-family:sans-serif}td{padding:4px 10px}"
-            ".failed{color:#a00}</style><h1>cxlab reports</h1>"
-            "<table><tr><th>run</th><th>status</th><th>title</th><th>reports</th></tr>"
-            + "".join(rows) + "</table>")
-    index = reports / ".index.html.tmp"
-    index.write_text(page)
-    index.replace(reports / "index.html")
-    return reports / "index.html"
 
 
 def _summary(results: list[NotebookResult]) -> str:
@@ -440,7 +293,7 @@ def _run_into(params: RunParams, params_file: str, dataset: object, data_dir: Pa
     finally:
         log.removeHandler(handler)
         handler.close()
-    final = _publish(reports, partial, run_id, ok, params.channel)
+    final = publish(reports, partial, run_id, ok, params.channel)
     try:  # the run is already published (or kept as failed): housekeeping must not undo that
         removed = apply_retention(reports, Path(params_file).stem, params.keep_runs)
         if removed:

@@ -53,7 +53,7 @@ def _free_port() -> int:
 
 def kernels_of(server_pid: int) -> list[int]:
     """The kernel processes a Voilà server started."""
-    from cxlib.runner import _descendants
+    from cxlib.execution import descendants
 
     def is_kernel(pid: int) -> bool:
         try:
@@ -61,7 +61,7 @@ def kernels_of(server_pid: int) -> list[int]:
         except OSError:  # gone since it was listed
             return False
 
-    return [pid for pid in _descendants(server_pid) if is_kernel(pid)]
+    return [pid for pid in descendants(server_pid) if is_kernel(pid)]
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from cxlib import journeys as J
+from cxlib import process
 from cxlib.config import JourneySpec
 from cxlib.errors import ContractError, ParamsError
 from cxlib.importing import import_source, load_mapping, read_xes
@@ -199,7 +200,8 @@ teams:
 
 def test_a_wide_order_export_becomes_journeys_with_promises_and_stages(tmp_path):
     from cxlib.config import load_spec
-    from cxlib.journeys import build_journeys, promise_outcomes
+    from cxlib.journeys import build_journeys
+    from cxlib.summaries import promise_outcomes
 
     (tmp_path / "orders.csv").write_text(WIDE_ORDERS)
     (tmp_path / "map.yaml").write_text(WIDE_MAPPING)
@@ -341,7 +343,7 @@ def test_start_and_complete_pairs_become_activity_instances_with_their_offsets(t
         ("sign", "complete", "11:00", None, "+00:00"),  # no start logged: an instant
         ("file", "start", "12:00", None, "+00:00"),  # begun, not finished: kept as it is
     ]
-    service = J.service_times(data.events, JourneySpec(journey="t"), "2026-03-02T00:00:00Z",
+    service = process.service_times(data.events, JourneySpec(journey="t"), "2026-03-02T00:00:00Z",
                               min_group_size=2)
     service = service.set_index("activity")
     assert service["mean_hours"].to_dict() == {"review": 1.5}
@@ -364,7 +366,7 @@ def test_a_lifecycle_log_and_its_interval_form_import_alike_and_match_pm4py(tmp_
                   for n in ("interval", "lifecycle"))
     assert len(one) == 8109 and one["activity_start_ts"].notna().all()
     pd.testing.assert_frame_equal(one, other)
-    ours = J.service_times(tables["lifecycle"], JourneySpec(journey="orders"),
+    ours = process.service_times(tables["lifecycle"], JourneySpec(journey="orders"),
                            "2030-01-01T00:00:00Z", min_group_size=1
                            ).set_index("activity")["mean_hours"] * 3600
     theirs = pm4py.get_service_time(pm4py.read_xes(str(interval)),

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxlib import journeys as J
+from cxlib import process, summaries
 from cxlib.config import JourneySpec
 from cxlib.synth import read_truth
 from tests.conftest import AS_OF, events
@@ -166,37 +167,37 @@ def test_same_input_same_table_every_run(ci_dataset, spec, ci_journeys):
 
 
 def test_summaries_carry_estimate_interval_and_n(ci_journeys, spec):
-    clocks = J.clock_comparison(ci_journeys, spec)
+    clocks = summaries.clock_comparison(ci_journeys, spec)
     assert clocks["clock"].tolist() == ["retail", "backoffice", "field", "network",
                                         "hand-offs (unowned)", "customer end-to-end"]
     assert (clocks["ci_low"] <= clocks["estimate"]).all()
     assert (clocks["estimate"] <= clocks["ci_high"]).all()
     e2e = clocks.set_index("clock").loc["customer end-to-end", "estimate"]
     assert (clocks.set_index("clock").drop("customer end-to-end")["estimate"] < e2e).all()
-    promises = J.promise_adherence(ci_journeys, spec, by="status")
+    promises = summaries.promise_adherence(ci_journeys, spec, by="status")
     assert promises["suppressed"].any()  # open journeys decide too few promises to show
     assert promises["estimate"].dropna().between(0, 1).all()
 
 
 def test_time_to_completion_counts_open_journeys_as_censored(ci_journeys):
-    km = J.time_to_completion(ci_journeys).iloc[0]
+    km = summaries.time_to_completion(ci_journeys).iloc[0]
     done = ci_journeys[ci_journeys["status"] == "complete"]
     assert km["n"] == (ci_journeys["status"] != "abandoned").sum()
     assert km["estimate"] >= done["e2e_days"].median()
 
 
 def test_customer_time_is_the_mean_per_completed_journey(story, spec):
-    table = J.customer_time(story.reset_index(), spec, min_group_size=1).set_index("kind")
+    table = summaries.customer_time(story.reset_index(), spec, min_group_size=1).set_index("kind")
     # complete: J1 (4 h at home, 15 min on hold, 20 min on call) and J4 (4 h at home only)
     assert table.loc["at_home", "estimate"] == pytest.approx(4.0)
     assert table.loc["on_hold", "estimate"] == pytest.approx(15 / 60 / 2)
     assert table.loc["total", "estimate"] == pytest.approx((4.0 + 35 / 60 + 4.0) / 2)
     assert (table["n"] == 2).all()
-    assert J.customer_time(story.reset_index(), spec)["suppressed"].all()  # n=2 < 5
+    assert summaries.customer_time(story.reset_index(), spec)["suppressed"].all()  # n=2 < 5
 
 
 def test_kpi_disconnect_on_the_story(story, spec):
-    table = J.kpi_disconnect(story.reset_index(), spec, min_group_size=1).set_index("team")
+    table = summaries.kpi_disconnect(story.reset_index(), spec, min_group_size=1).set_index("team")
     # J1 and J4 are complete. J4 has no team events, so its clocks are zero: every team
     # "green" — yet its customer promise was broken. J1: green and kept.
     assert table.loc["all teams", "n"] == 2
@@ -205,7 +206,7 @@ def test_kpi_disconnect_on_the_story(story, spec):
 
 
 def test_journey_overview_counts_every_status(story):
-    overview = J.journey_overview(story.reset_index()).set_index("status")
+    overview = summaries.journey_overview(story.reset_index()).set_index("status")
     assert overview["n"].to_dict() == {"complete": 2, "open": 1, "abandoned": 1}
 
 
@@ -344,14 +345,14 @@ def test_activities_the_spec_does_not_name_are_kept_and_reported(spec):
 
 
 def test_bottlenecks_name_the_handoffs_and_their_waits(spec):
-    table = J.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=1)
+    table = process.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=1)
     row = table.set_index(["from_activity", "to_activity"]).loc[
         ("order_confirmed", "backoffice_received")]
     assert row["handoff"] == "retail → backoffice"
     assert (row["n"], row["median_hours"]) == (1, pytest.approx(22.0))
     assert table["total_hours"].is_monotonic_decreasing
     assert "call_queued" not in set(table["from_activity"])  # contacts are not milestones
-    suppressed = J.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=5)
+    suppressed = process.bottlenecks(STORY, spec, AS_OF, spec.milestones(), min_group_size=5)
     assert suppressed["suppressed"].all() and suppressed["median_hours"].isna().all()
 
 
@@ -359,7 +360,7 @@ def test_bottleneck_statistics_equal_pandas_on_the_same_journey_events(spec, ci_
     from cxlib.engines import to_frame
 
     path = spec.milestones()
-    table = J.bottlenecks(ci_dataset.events, spec, AS_OF, path, min_group_size=1)
+    table = process.bottlenecks(ci_dataset.events, spec, AS_OF, path, min_group_size=1)
     ev = to_frame(J.journey_events_expr(ci_dataset.events, spec, AS_OF)[0])
     ev = ev[ev["activity"].isin(path)].sort_values(
         ["journey_id", "ts", "activity_rank", "activity", "source_row"])
@@ -376,18 +377,18 @@ def test_bottleneck_statistics_equal_pandas_on_the_same_journey_events(spec, ci_
 
 
 def test_variants_count_paths_of_completed_journeys(spec, ci_dataset):
-    story = J.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
+    story = process.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
                        min_group_size=1)
     assert story["path"].tolist() == ["order_placed → service_active"]
     assert (story["n"].iloc[0], story["share"].iloc[0]) == (2, 1.0)  # J1 and J4
     assert story["median_e2e_days"].iloc[0] == pytest.approx((104 / 24 + 9) / 2)
-    top = J.variants(ci_dataset.events, spec, AS_OF, spec.milestones(), top=5)
+    top = process.variants(ci_dataset.events, spec, AS_OF, spec.milestones(), top=5)
     assert len(top) == 5 and top["n"].is_monotonic_decreasing
     assert 0 < top["share"].sum() <= 1
 
 
 def test_activity_waits_on_the_story(spec):
-    table = J.activity_waits(STORY, spec, AS_OF, spec.milestones()).set_index("activity")
+    table = process.activity_waits(STORY, spec, AS_OF, spec.milestones()).set_index("activity")
     # J1 waited 22 h for the back office to receive the order
     assert table.loc["backoffice_received", "n"] == 1
     assert table.loc["backoffice_received", "mean_hours"] == pytest.approx(22.0)
@@ -551,14 +552,14 @@ WAITS = events(("J1", "C", "a", "2026-01-01T00:00:00Z", "s"),
 
 
 def test_activity_waits_are_the_mean_and_median_wait_before_each_activity_per_journey():
-    table = J.activity_waits(WAITS, _spec(), AS_OF)
+    table = process.activity_waits(WAITS, _spec(), AS_OF)
     # b waited 2, 4 and 9 h; c waited 1 and 6 h; the first event of a journey waits for nothing
     assert table["activity"].tolist() == ["b", "c"]  # the longest mean wait first
     assert table[["n", "mean_hours", "median_hours"]].values.tolist() == [
         [3, 5.0, 4.0], [2, 3.5, 3.5]]
-    shuffled = J.activity_waits(WAITS.sample(frac=1, random_state=4), _spec(), AS_OF)
+    shuffled = process.activity_waits(WAITS.sample(frac=1, random_state=4), _spec(), AS_OF)
     pd.testing.assert_frame_equal(shuffled, table)  # waits follow time, not row order
-    only_ac = J.activity_waits(WAITS, _spec(), AS_OF, ["a", "c"]).set_index("activity")
+    only_ac = process.activity_waits(WAITS, _spec(), AS_OF, ["a", "c"]).set_index("activity")
     assert only_ac.loc["c", "mean_hours"] == pytest.approx((3 + 10) / 2)
 
 
@@ -569,30 +570,31 @@ def test_bottlenecks_break_ties_by_name_and_keep_their_columns_in_order():
                  ("J2", "C", "y", "2026-01-01T02:00:00Z", "s"),
                  ("J3", "C", "a", "2026-01-01T00:00:00Z", "s"),
                  ("J3", "C", "b", "2026-01-01T02:00:00Z", "s"))
-    table = J.bottlenecks(log, _spec(), AS_OF, min_group_size=1)
+    table = process.bottlenecks(log, _spec(), AS_OF, min_group_size=1)
     assert table.columns.tolist() == ["from_activity", "to_activity", "n", "median_hours",
                                       "p90_hours", "mean_hours", "total_hours", "handoff",
                                       "against_process_order", "suppressed"]
     assert table[["from_activity", "to_activity"]].values.tolist() == [
         ["a", "b"], ["a", "c"], ["x", "y"]]  # equal totals: by name
     assert table.index.tolist() == [0, 1, 2] and not table["suppressed"].any()
-    hidden = J.bottlenecks(log, _spec(), AS_OF, min_group_size=2)
+    hidden = process.bottlenecks(log, _spec(), AS_OF, min_group_size=2)
     assert hidden["suppressed"].all()
     assert hidden[["median_hours", "p90_hours", "mean_hours"]].isna().all().all()
 
 
 def test_a_path_exactly_at_min_group_size_is_shown(spec):
-    table = J.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
+    table = process.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
                        min_group_size=2)
     assert table["n"].tolist() == [2] and not table["suppressed"].any()
     assert table["median_e2e_days"].notna().all()
-    hidden = J.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
+    hidden = process.variants(STORY, spec, AS_OF, ["order_placed", "service_active"],
                         min_group_size=3)
     assert hidden["suppressed"].all() and hidden["median_e2e_days"].isna().all()
 
 
 def test_clock_comparison_on_the_story_in_days(story, spec):
-    table = J.clock_comparison(story.reset_index(), spec, min_group_size=1).set_index("clock")
+    table = summaries.clock_comparison(story.reset_index(), spec, min_group_size=1)
+    table = table.set_index("clock")
     # complete: J1 (retail 2 h, unowned 89 h, 104 h end to end) and J4 (no team events, 9 days)
     assert table["kind"].tolist() == ["team"] * 4 + ["unowned", "customer"]
     assert (table["n"] == 2).all()
@@ -601,7 +603,8 @@ def test_clock_comparison_on_the_story_in_days(story, spec):
     j4_unowned = story.loc["J4", "unowned_hours"]
     assert table.loc["hand-offs (unowned)", "estimate"] == pytest.approx(
         (89.0 + j4_unowned) / 2 / 24)
-    assert J.clock_comparison(story.reset_index(), spec, min_group_size=3)["suppressed"].all()
+    small = summaries.clock_comparison(story.reset_index(), spec, min_group_size=3)
+    assert small["suppressed"].all()
 
 
 # --- stages logged out of order are a finding, never a zero -----------------------------------
@@ -628,15 +631,15 @@ def test_a_stage_ended_before_it_started_has_no_clock_and_is_counted():
     assert pd.isna(j2["team_A_hours"]) and j2["team_B_hours"] == 1.0  # not 0 h: not measurable
     assert pd.isna(j2["unowned_hours"]) and j2["stages_out_of_order"] == 1
     assert j2["e2e_hours"] == 3.0  # the customer's clock is still known
-    found = J.out_of_order_stages(table.reset_index(), TWO_TEAMS).set_index("team")
+    found = summaries.out_of_order_stages(table.reset_index(), TWO_TEAMS).set_index("team")
     assert found.loc["A", ["journeys", "share", "example_journeys"]].tolist() == [1, 0.5, "J2"]
     assert found.loc["B", "journeys"] == 0 and found.loc["A", "stage"] == "a1 → a2"
-    clocks = J.clock_comparison(table.reset_index(), TWO_TEAMS, min_group_size=1)
+    clocks = summaries.clock_comparison(table.reset_index(), TWO_TEAMS, min_group_size=1)
     assert clocks.set_index("clock").loc["A", "n"] == 1  # only the measurable journey
 
 
 def test_a_transition_against_the_process_order_is_marked_not_read_as_a_handoff():
-    table = J.bottlenecks(OUT_OF_ORDER, TWO_TEAMS, AS_OF, min_group_size=1)
+    table = process.bottlenecks(OUT_OF_ORDER, TWO_TEAMS, AS_OF, min_group_size=1)
     flagged = table[table["against_process_order"]]
     assert flagged[["from_activity", "to_activity"]].values.tolist() == [["a2", "a1"]]
     assert flagged["handoff"].isna().all()
@@ -665,7 +668,7 @@ def test_a_reversed_stage_on_a_business_calendar_has_no_clock_either():
 
 
 def test_promise_outcomes_tell_late_from_never(story, spec):
-    table = J.promise_outcomes(story.reset_index(), spec, min_group_size=1)
+    table = summaries.promise_outcomes(story.reset_index(), spec, min_group_size=1)
     within = table[table["promise"] == "live_within_7_days"].set_index("outcome")
     # J1 kept; J4 went live 9 days after the order (late); J2 open; J3 cancelled
     assert within["journeys"].to_dict() == {"kept": 1, "done late": 1,
@@ -675,7 +678,7 @@ def test_promise_outcomes_tell_late_from_never(story, spec):
     assert window.loc["done late", "journeys"] == 1 and window.loc["kept", "journeys"] == 1
     assert "done early" in window.index and "done early" not in within.index
     assert within["share"].sum() == pytest.approx(1.0)
-    assert J.promise_outcomes(story.reset_index(), spec)["suppressed"].all()  # all below 5
+    assert summaries.promise_outcomes(story.reset_index(), spec)["suppressed"].all()  # all below 5
 
 
 def test_a_deadline_passed_without_the_event_is_not_done_not_late():
@@ -687,7 +690,7 @@ def test_a_deadline_passed_without_the_event_is_not_done_not_late():
                  ("J2", "C", "z", "2026-01-05T00:00:00Z", "s"))      # closed, never done
     journeys = J.build_journeys(log, spec, AS_OF)
     assert journeys["promise_p_done"].tolist() == [True, False]
-    outcomes = J.promise_outcomes(journeys, spec, min_group_size=1).set_index("outcome")
+    outcomes = summaries.promise_outcomes(journeys, spec, min_group_size=1).set_index("outcome")
     assert outcomes.loc["done late", "journeys"] == 1
     assert outcomes.loc["not done by the deadline", "journeys"] == 1
 
@@ -708,7 +711,7 @@ def test_a_clock_that_cannot_be_measured_is_neither_green_nor_red():
                  teams=[{"team": "A", "from": "a1", "to": "a2", "target": "3h"},
                         {"team": "B", "from": "b1", "to": "b2", "target": "4h"}])
     table = J.build_journeys(OUT_OF_ORDER, spec, AS_OF)  # J2's stage A is out of order
-    kpis = J.kpi_disconnect(table, spec, min_group_size=1).set_index("team")
+    kpis = summaries.kpi_disconnect(table, spec, min_group_size=1).set_index("team")
     assert kpis.loc["A", "team_green"] == 1.0  # J1 only: J2's A clock is not measurable
     assert kpis.loc["B", "team_green"] == 1.0 and kpis.loc["all teams", "team_green"] == 1.0
     assert kpis.loc["A", "n"] == 1 and kpis.loc["B", "n"] == 2  # green journeys
@@ -736,7 +739,7 @@ def test_an_activity_instance_opens_an_interval_when_work_began_and_closes_it_wh
     assert row["promise_fast"] == "breached" and row["promise_fast_late_hours"] == 0.5
     # the longest wait runs from one completion to the next start: 09:00 → 10:30
     assert row["longest_wait_hours"] == 1.5
-    waits = J.activity_waits(log, spec, AS_OF).set_index("activity")["mean_hours"]
+    waits = process.activity_waits(log, spec, AS_OF).set_index("activity")["mean_hours"]
     assert waits.to_dict() == {"review": 1.5, "decide": 0.5}
     without = J.build_journeys(log.drop(columns="activity_start_ts"), spec, AS_OF).iloc[0]
     assert (without["e2e_hours"], without["team_desk_hours"]) == (4.0, 1.0)
@@ -749,7 +752,7 @@ def test_the_stages_the_demo_logs_out_of_order_are_exactly_the_ones_flagged(ci_j
     flagged = ci_journeys[ci_journeys["team_backoffice_reversed"]]
     assert set(flagged["journey_id"]) == planted
     assert flagged["team_backoffice_hours"].isna().all() and flagged["unowned_hours"].isna().all()
-    found = J.out_of_order_stages(ci_journeys, spec).set_index("team")
+    found = summaries.out_of_order_stages(ci_journeys, spec).set_index("team")
     assert found.loc["backoffice", "journeys"] == len(planted)
     assert (found.drop(index="backoffice")["journeys"] == 0).all()
 
@@ -759,7 +762,7 @@ def test_completion_curves_step_down_per_completion_and_hide_small_groups():
         "region": ["A"] * 5 + ["B"] * 2,
         "status": ["complete", "complete", "open", "complete", "abandoned", "complete", "open"],
         "e2e_days": [1.0, 2.0, 2.5, 4.0, 0.5, 1.0, 3.0]})
-    curve = J.completion_curve(journeys, by="region", min_group_size=3)
+    curve = summaries.completion_curve(journeys, by="region", min_group_size=3)
     a = curve[curve["region"] == "A"]
     # 4 live journeys: one done by day 1, one by day 2, one censored at 2.5, the last at 4
     assert a["day"].tolist() == [0.0, 1.0, 2.0, 4.0]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from cxlib.dashboard import load_published
-from cxlib.runner import apply_retention, run_lock, write_index
+from cxlib.store import apply_retention, run_lock, write_index
 from tests.conftest import CX, ROOT, run_cx
 
 pytestmark = pytest.mark.e2e
@@ -352,7 +352,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_killed_run_takes_its_workers_and_kernels_with_it_and_the_next_run_sweeps_up(
         tmp_path, demo_ci):
-    from cxlib.runner import _descendants
+    from cxlib.execution import descendants
 
     pid_file = tmp_path / "kernel.pid"
     root, params = _project_with(tmp_path, demo_ci, [
@@ -369,7 +369,7 @@ def test_a_killed_run_takes_its_workers_and_kernels_with_it_and_the_next_run_swe
     while not pid_file.exists() or not pid_file.read_text():
         assert run.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
-    below = _descendants(run.pid)  # the worker, its kernel and anything they started
+    below = descendants(run.pid)  # the worker, its kernel and anything they started
     kernel = int(pid_file.read_text())
     assert kernel in below and len(below) >= 2
     run.kill()  # kill -9: the run gets no chance to clean up
@@ -391,7 +391,7 @@ def test_a_killed_run_takes_its_workers_and_kernels_with_it_and_the_next_run_swe
 
 
 def test_only_partial_folders_of_runs_that_are_gone_are_swept(tmp_path):
-    from cxlib.runner import sweep_stale_partials
+    from cxlib.store import sweep_stale_partials
 
     runs = tmp_path / "runs"
     names = {stem: runs / f".20260101T000000000000Z-{stem}.partial"

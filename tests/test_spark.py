@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from cxlib import journeys as J
+from cxlib import process
 from cxlib.config import load_params
 from cxlib.errors import ParamsError
 from tests.conftest import AS_OF, run_cx
@@ -40,9 +41,9 @@ def test_bottlenecks_waits_and_paths_are_identical_on_spark(ci_dataset, spec):
 
     on_spark = events_table(ci_dataset.events, "pyspark")
     path = spec.milestones()
-    for analysis in (lambda ev: J.bottlenecks(ev, spec, AS_OF, path),
-                     lambda ev: J.activity_waits(ev, spec, AS_OF, path),
-                     lambda ev: J.variants(ev, spec, AS_OF, path)):
+    for analysis in (lambda ev: process.bottlenecks(ev, spec, AS_OF, path),
+                     lambda ev: process.activity_waits(ev, spec, AS_OF, path),
+                     lambda ev: process.variants(ev, spec, AS_OF, path)):
         expected = analysis(ci_dataset.events)
         assert len(expected) > 5
         pd.testing.assert_frame_equal(analysis(on_spark), expected, check_dtype=False,
@@ -100,9 +101,9 @@ def test_service_times_of_activity_instances_are_identical_on_spark(tmp_path):
     import_source(tmp_path / "life.xes", tmp_path / "data")
     log = load_dataset(tmp_path / "data").events
     spec, as_of = J.JourneySpec(journey="t"), "2026-03-02T00:00:00Z"
-    on_duckdb = J.service_times(log, spec, as_of, min_group_size=2)
+    on_duckdb = process.service_times(log, spec, as_of, min_group_size=2)
     assert on_duckdb["mean_hours"].tolist() == [1.5]
-    pd.testing.assert_frame_equal(J.service_times(events_table(log, "pyspark"), spec, as_of,
+    pd.testing.assert_frame_equal(process.service_times(events_table(log, "pyspark"), spec, as_of,
                                                   min_group_size=2), on_duckdb, check_dtype=False)
-    pd.testing.assert_frame_equal(J.activity_waits(events_table(log, "pyspark"), spec, as_of),
-                                  J.activity_waits(log, spec, as_of), check_dtype=False)
+    pd.testing.assert_frame_equal(process.activity_waits(events_table(log, "pyspark"), spec, as_of),
+                                  process.activity_waits(log, spec, as_of), check_dtype=False)
