@@ -113,11 +113,27 @@ class Dataset:
         """Whether the data is survey answers alone, with no event log to build journeys from."""
         return bool(self.quality["file"].eq(SURVEY_ONLY).any())
 
-    def check_survey_column(self, column: str, file: str, key: str = "survey_duration") -> None:
-        """Raise :class:`ParamsError` (naming ``file`` and ``key``) if answers lack ``column``."""
+    def survey_durations(self, column: str, file: str,
+                         key: str = "survey_duration") -> pd.Series:
+        """Return the answers' own measured wait in ``column``, as numbers.
+
+        Raises :class:`ParamsError` (naming ``file`` and ``key``) when the answers have no such
+        column, and :class:`ContractError` (naming the row) for a value that is not a number;
+        an empty value is a wait not measured.
+        """
         if column not in self.surveys.columns:
             raise ParamsError(file, key, f"{column!r} is not a column of the survey answers "
                               f"(columns: {', '.join(map(str, self.surveys.columns))})")
+        raw = self.surveys[column]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & (raw.astype("str").str.strip() != "") & values.isna()
+        if bad.any():
+            first = int(bad.to_numpy().nonzero()[0][0])
+            file_of = self.quality.set_index("table")["file"].get("surveys", "surveys")
+            raise ContractError(file_of, column, int(self.surveys["source_row"].iloc[first]),
+                                "not a number (a measured wait must be one)",
+                                str(raw.iloc[first]))
+        return values.astype("float64")
 
     @property
     def rows_read(self) -> int:

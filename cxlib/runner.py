@@ -250,7 +250,7 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
         dataset = load_dataset(data_dir, timezone=params.timezone,
                                max_bad_share=params.max_bad_share)
         if params.survey_duration:
-            dataset.check_survey_column(params.survey_duration, params_file)
+            dataset.survey_durations(params.survey_duration, params_file)
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{stem}"
         partial = reports / "runs" / f".{run_id}.partial"
         try:

@@ -154,6 +154,8 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         behaviour = behaviour[behaviour["customer_id"].isin(in_region)].reset_index(drop=True)
         surveys = surveys[surveys["region"] == region].reset_index(drop=True)
     if survey_duration:
-        data.check_survey_column(survey_duration, "open_workbench")
+        waits = data.survey_durations(survey_duration, "open_workbench")
+        surveys[survey_duration] = surveys["response_id"].map(
+            pd.Series(waits.to_numpy(), index=data.surveys["response_id"]))
     return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys,
                      survey_duration or "e2e_days")

@@ -295,3 +295,16 @@ def test_a_folder_of_survey_answers_alone_loads_with_no_events(tmp_path):
         tmp_path / "customers.csv", index=False)
     with pytest.raises(ContractError, match="no 'events' file"):  # customers but no events
         load_dataset(tmp_path)
+
+
+def test_a_survey_wait_that_is_not_a_number_is_named_with_its_row(tmp_path):
+    pd.DataFrame({"response_id": ["R1", "R2", "R3"], "customer_id": ["R1", "R2", "R3"],
+                  "journey_id": [""] * 3, "ts": ["2026-01-05T00:00:00Z"] * 3, "csat": [5, 2, 4],
+                  "nps": [""] * 3, "ces": [""] * 3, "comment": [""] * 3,
+                  "delay": ["12.5", "", "about 10"]}).to_csv(tmp_path / "surveys.csv",
+                                                              index=False)
+    data = load_dataset(tmp_path)
+    with pytest.raises(ContractError) as err:
+        data.survey_durations("delay", "params.yaml")
+    assert (err.value.column, err.value.row, err.value.violation.value) == ("delay", 3, "about 10")
+    assert err.value.file.endswith("surveys.csv")
