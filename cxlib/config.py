@@ -48,7 +48,9 @@ def parse_duration_hours(value: object) -> float:
 Hours = Annotated[float, BeforeValidator(parse_duration_hours)]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A model whose unknown keys are errors (a typo must never be silently ignored)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
@@ -59,7 +61,7 @@ def _as_list(value: object) -> object:
 Activities = Annotated[tuple[str, ...], BeforeValidator(_as_list)]
 
 
-class WithinPromise(_Strict):
+class WithinPromise(StrictModel):
     """``to`` must follow ``from`` within a duration (e.g. live within 5 days of the order).
 
     Done exactly at ``from`` + ``within`` is kept; undone at the cut-off before then is open.
@@ -77,7 +79,7 @@ class WithinPromise(_Strict):
         return (self.from_, self.to)
 
 
-class BeforePromise(_Strict):
+class BeforePromise(StrictModel):
     """``event`` must happen no later than the ``before`` event (e.g. delivered by the date).
 
     An ``event`` at the very instant of ``before`` is kept.
@@ -92,7 +94,7 @@ class BeforePromise(_Strict):
         return (self.event, self.before)
 
 
-class WindowPromise(_Strict):
+class WindowPromise(StrictModel):
     """``event`` must fall in a window: classified early, on time, late or missed.
 
     The window includes both ends: arriving at ``after`` or at ``before`` is on time; a window
@@ -139,7 +141,7 @@ def known_time_zone(zone: str) -> str:
 TimeZone = Annotated[str, BeforeValidator(known_time_zone)]
 
 
-class BusinessCalendar(_Strict):
+class BusinessCalendar(StrictModel):
     """Working time for a team clock: hours on working days, minus holidays, in a time zone."""
 
     timezone: TimeZone = "UTC"
@@ -157,7 +159,7 @@ class BusinessCalendar(_Strict):
         return hours
 
 
-class TeamClock(_Strict):
+class TeamClock(StrictModel):
     """A department's own clock: from its first activity to its last (inside-out view)."""
 
     team: str
@@ -167,7 +169,7 @@ class TeamClock(_Strict):
     calendar: str | None = None  # measure in working hours of this calendar (see calendars)
 
 
-class CustomerTime(_Strict):
+class CustomerTime(StrictModel):
     """An interval that consumes the customer's own time (hold, call, at-home window)."""
 
     name: str
@@ -175,14 +177,14 @@ class CustomerTime(_Strict):
     to: Activities
 
 
-class Attribution(_Strict):
+class Attribution(StrictModel):
     """How far before a journey's start and after its end a contact still belongs to it."""
 
     before_start: Hours = 24.0
     after_end: Hours = 14 * 24.0
 
 
-class Behaviour(_Strict):
+class Behaviour(StrictModel):
     """Which activities reveal how a customer treats time (for time-sensitivity segments)."""
 
     booking: str  # the appointment is booked …
@@ -194,7 +196,7 @@ class Behaviour(_Strict):
     engaged_time: Activities = ()  # customer_time names the customer spends by choice
 
 
-class JourneySpec(_Strict):
+class JourneySpec(StrictModel):
     """One journey type: where the customer's clock starts and stops, and what to measure."""
 
     journey: str
@@ -284,7 +286,8 @@ class JourneySpec(_Strict):
         return list(seen)
 
 
-def _utc(value: object) -> object:
+def as_utc(value: object) -> object:
+    """Return a tz-aware timestamp (or ISO text) as a UTC datetime; refuse a naive one."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, datetime):
@@ -294,70 +297,8 @@ def _utc(value: object) -> object:
     return value
 
 
-class DemoSettings(_Strict):
-    """Generate the demo world into ``data_dir`` when it is missing."""
-
-    customers: int = Field(20_000, ge=50)
-    seed: int = 42
-
-
-class RunParams(_Strict):
-    """A params file for ``cx run``: which data, which spec, which notebooks, how to run them."""
-
-    title: str = "cxlab report"
-    data_dir: Path
-    journey_spec: Path = Path("params/journeys/broadband.yaml")
-    as_of: Annotated[datetime, BeforeValidator(_utc)]
-    min_group_size: int = Field(5, ge=1)
-    max_bad_share: float = Field(0.02, ge=0, le=1)
-    notebooks: tuple[str, ...] = (
-        "00_data_quality",
-        "10_journey_times",
-        "20_time_segments",
-        "30_satisfaction_vs_time",
-    )
-    jobs: int | None = Field(None, ge=1)  # parallel notebook executions; default: cores
-    timeout_seconds: int = Field(900, ge=1)  # per notebook, start to finish
-    matrix: dict[str, tuple[str | int | float, ...]] = {}  # one set of reports per value
-    channel: str = Field("latest", pattern=r"^[A-Za-z0-9_.-]+$")  # reports/<channel> pointer
-    keep_runs: int = Field(30, ge=1)  # runs of this params file kept; older ones deleted
-    timezone: TimeZone | None = None  # zone of timestamps without a UTC offset
-    survey_duration: str = ""  # survey answers' own measured wait (a column), for surveys alone
-    engine: Literal["duckdb", "pyspark"] = "duckdb"  # where journeys are computed
-    spark_conf: dict[str, str] = {}  # e.g. {spark.master: "spark://host:7077"}
-    demo: DemoSettings | None = None
-
-    @field_validator("matrix")
-    @classmethod
-    def _matrix_values(cls, matrix: dict[str, tuple[object, ...]]) -> dict:
-        for key, values in matrix.items():
-            if not values:
-                raise ValueError(f"matrix key '{key}' lists no values")
-            if len(set(values)) != len(values):
-                raise ValueError(f"matrix key '{key}' repeats a value")
-        return matrix
-
-    def notebook_parameters(self, output_dir: Path) -> dict[str, object]:
-        """Return what every report notebook receives (its ``parameters`` cell's signature).
-
-        Matrix keys override these per execution (``region`` is the usual one).
-        """
-        return {
-            "data_dir": str(resolve(self.data_dir)),
-            "spec_path": str(resolve(self.journey_spec)),
-            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
-            "min_group_size": self.min_group_size,
-            "max_bad_share": self.max_bad_share,
-            "timezone": self.timezone or "",
-            "survey_duration": self.survey_duration,
-            "region": "",
-            "engine": self.engine,
-            "spark_conf": dict(self.spark_conf),
-            "output_dir": str(output_dir),
-        }
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; raise :class:`ParamsError` naming the file when it is not one."""
     if not path.is_file():
         raise ParamsError(str(path), "-", "file not found")
     try:
@@ -415,39 +356,14 @@ def load_spec(path: str | Path) -> JourneySpec:
     """Read and validate a journey spec YAML file."""
     p = resolve(path)
     try:
-        return JourneySpec.model_validate(_read_yaml(p))
+        return JourneySpec.model_validate(read_yaml(p))
     except ValidationError as exc:
         raise params_error(p, JourneySpec, exc) from None
 
 
-def _check_files(params: RunParams, path: Path) -> None:
-    for i, name in enumerate(params.notebooks):
-        if not (resolve("notebooks") / f"{name}.ipynb").is_file():
-            raise ParamsError(str(path), f"notebooks.{i}", f"no notebook notebooks/{name}.ipynb")
-    if not resolve(params.journey_spec).is_file():
-        raise ParamsError(str(path), "journey_spec", f"file {params.journey_spec} not found")
-    if not resolve(params.data_dir).is_dir() and params.demo is None:
-        raise ParamsError(str(path), "data_dir", f"folder {params.data_dir} not found (add a "
-                          "'demo' section to generate demo data there)")
-
-
-def load_params(path: str | Path) -> RunParams:
-    """Read and validate a ``cx run`` params file; every unknown or wrong key is reported.
-
-    Also checks that the notebooks, the journey spec and the data folder exist.
-    """
-    p = resolve(path)
-    try:
-        params = RunParams.model_validate(_read_yaml(p))
-    except ValidationError as exc:
-        raise params_error(p, RunParams, exc) from None
-    _check_files(params, p)
-    return params
-
-
 def parse_as_of(value: str | datetime) -> datetime:
     """Parse a tz-aware cut-off timestamp (naive values are refused, never guessed)."""
-    result = _utc(value)
+    result = as_utc(value)
     if not isinstance(result, datetime):
         raise ValueError(f"not a timestamp: {value!r}")
     return result
@@ -457,13 +373,12 @@ __all__ = [
     "BeforePromise",
     "CustomerTime",
     "JourneySpec",
-    "RunParams",
     "TeamClock",
     "WithinPromise",
     "known_time_zone",
-    "load_params",
     "load_spec",
     "params_error",
     "parse_as_of",
     "parse_duration_hours",
+    "read_yaml",
 ]

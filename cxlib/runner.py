@@ -31,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 import papermill as pm
 
-from cxlib.config import DemoSettings, RunParams, load_params
 from cxlib.errors import (
     EXIT_NOTEBOOK_FAILED,
     EXIT_OK,
@@ -46,6 +45,7 @@ from cxlib.execution import (
     try_write_html,
 )
 from cxlib.io import load_dataset
+from cxlib.params import DemoSettings, RunParams, load_params
 from cxlib.paths import project_root, reports_dir, resolve
 from cxlib.store import apply_retention, publish, run_lock, sweep_stale_partials, write_index
 from cxlib.synth import write_demo

@@ -1,7 +1,8 @@
 import pytest
 
-from cxlib.config import JourneySpec, load_params, load_spec, parse_as_of, parse_duration_hours
+from cxlib.config import JourneySpec, load_spec, parse_as_of, parse_duration_hours
 from cxlib.errors import ParamsError
+from cxlib.params import load_params
 from tests.conftest import ROOT
 
 

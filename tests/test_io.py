@@ -158,8 +158,8 @@ def test_source_summary_lists_every_source_system(ci_dataset):
 
 def test_every_hint_names_a_setting_that_exists_with_its_exact_spelling(tmp_path):
     from cxlib.cli import build_parser
-    from cxlib.config import RunParams
     from cxlib.importing import Mapping
+    from cxlib.params import RunParams
 
     naive = _events(ts=["2026-07-01 10:00:00"] * 3)
     with pytest.raises(ContractError) as err:
@@ -179,7 +179,7 @@ def test_every_hint_names_a_setting_that_exists_with_its_exact_spelling(tmp_path
 
 
 def test_a_params_timezone_reads_naive_local_timestamps(tmp_path, demo_ci):
-    from cxlib.config import load_params
+    from cxlib.params import load_params
 
     params = tmp_path / "p.yaml"
     params.write_text(f"data_dir: {demo_ci}\nas_of: '2026-07-01T00:00:00Z'\n"

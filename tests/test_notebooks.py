@@ -7,8 +7,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from cxlib.config import load_params
 from cxlib.notebooks import is_checked, report_notebooks, strip_outputs
+from cxlib.params import load_params
 from tests.conftest import ROOT
 
 NOTEBOOKS = report_notebooks()

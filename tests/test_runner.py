@@ -418,7 +418,7 @@ def test_demo_data_outside_the_project_is_announced_with_its_path(tmp_path):
 
 
 def test_only_the_default_params_publish_to_the_managers_channel():
-    from cxlib.config import load_params
+    from cxlib.params import load_params
     channels = {p.name: load_params(p).channel for p in (ROOT / "params").glob("*.yaml")}
     assert channels.pop("default.yaml") == "latest"
     assert channels and "latest" not in channels.values(), channels

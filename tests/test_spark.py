@@ -9,8 +9,8 @@ import pytest
 
 from cxlib import journeys as J
 from cxlib import process
-from cxlib.config import load_params
 from cxlib.errors import ParamsError
+from cxlib.params import load_params
 from tests.conftest import AS_OF, run_cx
 
 pytestmark = pytest.mark.spark
