@@ -6,6 +6,7 @@ named after the table). Readers are registered by file suffix in :data:`READERS`
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,15 @@ def _timezone_of(folder: Path, given: str | None) -> str | None:
                             f"the data folder was imported as {declared!r} local time but "
                             f"{given!r} was given; remove one of them")
     return given or declared
+
+
+def data_fingerprint(data_dir: Path) -> str:
+    """Return a short hash of a data folder's files, names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def read_csv(path: Path, encoding: str = "utf-8") -> pd.DataFrame:

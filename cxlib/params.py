@@ -61,12 +61,15 @@ class RunParams(StrictModel):
                 raise ValueError(f"matrix key '{key}' repeats a value")
         return matrix
 
-    def notebook_parameters(self, output_dir: Path) -> dict[str, object]:
+    def notebook_parameters(self, output_dir: Path, build_dir: Path | None = None
+                            ) -> dict[str, object]:
         """Return what every report notebook receives (its ``parameters`` cell's signature).
 
-        Matrix keys override these per execution (``region`` is the usual one).
+        Matrix keys override these per execution (``region`` is the usual one); ``build_dir``
+        is the run's one build of the data, which every notebook opens.
         """
         return {
+            "build_dir": str(build_dir) if build_dir else "",
             "data_dir": str(resolve(self.data_dir)),
             "spec_path": str(resolve(self.journey_spec)),
             "as_of": self.as_of.isoformat().replace("+00:00", "Z"),

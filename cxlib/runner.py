@@ -13,7 +13,6 @@ worker that dies is reported with the cell it was running.
 from __future__ import annotations
 
 import errno
-import hashlib
 import itertools
 import json
 import logging
@@ -44,17 +43,19 @@ from cxlib.execution import (
     running_cell,
     try_write_html,
 )
-from cxlib.io import load_dataset
+from cxlib.io import data_fingerprint
 from cxlib.params import DemoSettings, RunParams, load_params
 from cxlib.paths import project_root, reports_dir, resolve
 from cxlib.store import apply_retention, publish, run_lock, sweep_stale_partials, write_index
 from cxlib.synth import write_demo
+from cxlib.workbench import build_workbench, write_build
 
 log = logging.getLogger("cxlib.run")
 logging.getLogger("papermill").setLevel(logging.WARNING)  # its notebook inspection is chatty
 PACKAGES = ("cxlab", "pandas", "duckdb", "ibis-framework", "statsmodels", "scikit-learn",
             "seaborn", "papermill", "voila", "pyarrow")
 KILL_GRACE_SECONDS = 5
+BUILD_FOLDER = ".build"  # in the run folder while it runs; removed before it is published
 
 
 @dataclass(frozen=True)
@@ -166,14 +167,6 @@ def _generate_demo(demo: DemoSettings, data_dir: Path) -> None:
     write_demo(data_dir, demo.customers, demo.seed)
 
 
-def _fingerprint(data_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in data_dir.iterdir() if p.is_file()):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), text=True,
@@ -247,15 +240,19 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
         data_dir = resolve(params.data_dir)
         if params.demo is not None and not (data_dir.is_dir() and any(data_dir.iterdir())):
             _generate_demo(params.demo, data_dir)
-        dataset = load_dataset(data_dir, timezone=params.timezone,
-                               max_bad_share=params.max_bad_share)
-        if params.survey_duration:
-            dataset.survey_durations(params.survey_duration, params_file)
+        started = time.monotonic()
+        built = build_workbench(data_dir, params.journey_spec, params.as_of,
+                                params.max_bad_share, params.timezone, engine=params.engine,
+                                spark_conf=dict(params.spark_conf),
+                                survey_duration=params.survey_duration, asked_by=params_file)
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{stem}"
         partial = reports / "runs" / f".{run_id}.partial"
         try:
-            return _run_into(params, params_file, dataset, data_dir, reports, partial, run_id,
-                             quiet)
+            write_build(built, partial / BUILD_FOLDER)
+            build = {"seconds": round(time.monotonic() - started, 2),
+                     "journeys": len(built.journeys)}
+            return _run_into(params, params_file, built.dataset, data_dir, reports, partial,
+                             run_id, quiet, build)
         except OSError as exc:
             shutil.rmtree(partial, ignore_errors=True)
             code = errno.errorcode.get(exc.errno or 0, "")
@@ -264,29 +261,36 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
 
 
 def _run_into(params: RunParams, params_file: str, dataset: object, data_dir: Path,
-              reports: Path, partial: Path, run_id: str, quiet: bool) -> RunResult:
-    partial.mkdir(parents=True)
+              reports: Path, partial: Path, run_id: str, quiet: bool,
+              build: dict[str, float]) -> RunResult:
+    partial.mkdir(parents=True, exist_ok=True)  # the build is already in it
     handler = logging.FileHandler(partial / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     try:
         tasks = plan(params)
+        log.info("built %s once in %.1f s: %d journeys", data_dir, build["seconds"],
+                 build["journeys"])
         log.info("run %s: %d notebook executions, %s at a time", run_id, len(tasks),
                  params.jobs or os.cpu_count())
         started = time.monotonic()
-        results = _execute_all(tasks, partial, params.notebook_parameters(partial), params,
-                               quiet)
+        parameters = params.notebook_parameters(partial, partial / BUILD_FOLDER)
+        try:
+            results = _execute_all(tasks, partial, parameters, params, quiet)
+        finally:  # the raw data never reaches a published (or failed) run's folder
+            shutil.rmtree(partial / BUILD_FOLDER, ignore_errors=True)
         log.info("summary of %s\n%s", run_id, _summary(results))
         ok = all(r.status == "ok" for r in results)
         manifest = {
             "run_id": run_id, "title": params.title, "params_file": params_file,
             "params": params.model_dump(mode="json"), "status": "ok" if ok else "failed",
             "channel": params.channel, "git_commit": _git_commit(), "packages": _versions(),
-            "input_fingerprint": _fingerprint(data_dir),
+            "input_fingerprint": data_fingerprint(data_dir),
             "rows": {"read": dataset.rows_read, "quarantined": dataset.rows_quarantined,
                      "written": _rows_written(partial),
                      "by_table": dataset.quality.drop(columns=["file"]).to_dict("records")},
             "seconds": round(time.monotonic() - started, 2),
+            "build_seconds": build["seconds"],
             "notebooks": [asdict(r) for r in results],
         }
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))

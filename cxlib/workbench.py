@@ -7,16 +7,21 @@ runs on its own (in JupyterLab or under papermill) with the same numbers as ever
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, load_spec, parse_as_of
-from cxlib.io import Dataset, load_dataset
+from cxlib.io import Dataset, data_fingerprint, load_dataset
 from cxlib.journeys import build_journeys
+from cxlib.paths import resolve
 from cxlib.satisfaction import survey_journeys
 from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
 
@@ -30,7 +35,6 @@ class Workbench:
     as_of: datetime
     journeys: pd.DataFrame
     behaviour: pd.DataFrame
-    segmenter: TimeSensitivitySegmenter | None
     surveys: pd.DataFrame
     wait: str = "e2e_days"  # the duration satisfaction is set against (a column of surveys)
     said: set[str] = field(default_factory=set, repr=False)  # reasons already shown
@@ -107,21 +111,21 @@ class Workbench:
         return not why
 
 
-def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
-                   max_bad_share: float | None = None, timezone: str | None = None,
-                   random_state: int = 0, region: str = "", engine: str = "duckdb",
-                   spark_conf: dict[str, str] | None = None,
-                   survey_duration: str = "") -> Workbench:
-    """Load ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
+CACHE_DIR = ".cache/builds"  # under the project root: builds of data opened outside a run
+_DATASET_TABLES = ("events", "surveys", "customers", "quarantine", "quality", "resolved")
+_BUILT_TABLES = ("journeys", "behaviour", "linked_surveys")
+BUILD_INFO = "build.json"
 
-    Segments are learned when the spec has a ``behaviour`` section; otherwise the ``segment``
-    column reads ``"all customers"``. With ``region``, journeys, behaviour and answers are
-    narrowed to that region's customers *after* segmenting, so segment names mean the same in
-    every regional report. ``engine`` (``"duckdb"`` or ``"pyspark"``, with ``spark_conf``)
-    says where the journey table is computed. ``survey_duration`` names a column of the survey
-    answers holding their own measured wait (a delay in minutes): satisfaction is then set
-    against it instead of the journey's end-to-end days (``Workbench.wait``) — the way to
-    analyse survey answers without an event log.
+
+def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
+                    max_bad_share: float | None = None, timezone: str | None = None,
+                    random_state: int = 0, engine: str = "duckdb",
+                    spark_conf: dict[str, str] | None = None,
+                    survey_duration: str = "", asked_by: str = "open_workbench") -> Workbench:
+    """Check ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
+
+    The whole computation, for every region: see :func:`open_workbench` for the arguments.
+    ``asked_by`` names the params file (or call) in an error about ``survey_duration``.
     """
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)
@@ -129,12 +133,11 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     journeys = build_journeys(data.events, spec, cutoff, engine=engine, spark_conf=spark_conf)
     if spec.behaviour is not None:
         behaviour = behaviour_features(data.events, journeys, spec, cutoff)
-        segmenter = TimeSensitivitySegmenter(random_state=random_state)
-        behaviour["segment"] = segmenter.fit_predict(behaviour)
+        behaviour["segment"] = TimeSensitivitySegmenter(
+            random_state=random_state).fit_predict(behaviour)
     else:
         behaviour = pd.DataFrame({"customer_id": journeys["customer_id"].unique(),
                                   "segment": "all customers"})
-        segmenter = None
     journeys = (journeys.merge(data.customers[["customer_id", "region"]], on="customer_id",
                                how="left")
                 .merge(behaviour[["customer_id", "segment"]], on="customer_id", how="left"))
@@ -145,17 +148,112 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         surveys = survey_journeys(data.surveys, journeys.drop(columns=["region", "segment"]),
                                   data.customers[["customer_id", "region"]],
                                   behaviour[["customer_id", "segment"]])
-    if region:
-        known = sorted(data.customers["region"].dropna().unique())
-        if region not in known:
-            raise ValueError(f"no customers in region {region!r}; regions: {', '.join(known)}")
-        in_region = set(data.customers.loc[data.customers["region"] == region, "customer_id"])
-        journeys = journeys[journeys["region"] == region].reset_index(drop=True)
-        behaviour = behaviour[behaviour["customer_id"].isin(in_region)].reset_index(drop=True)
-        surveys = surveys[surveys["region"] == region].reset_index(drop=True)
     if survey_duration:
-        waits = data.survey_durations(survey_duration, "open_workbench")
+        waits = data.survey_durations(survey_duration, asked_by)
         surveys[survey_duration] = surveys["response_id"].map(
             pd.Series(waits.to_numpy(), index=data.surveys["response_id"]))
-    return Workbench(data, spec, cutoff, journeys, behaviour, segmenter, surveys,
+    return Workbench(data, spec, cutoff, journeys, behaviour, surveys,
                      survey_duration or "e2e_days")
+
+
+def write_build(wb: Workbench, folder: str | Path, key: str = "") -> Path:
+    """Write a built workbench to ``folder`` (Parquet per table and ``build.json``)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in _DATASET_TABLES:
+        getattr(wb.dataset, name).to_parquet(out / f"dataset_{name}.parquet", index=False)
+    for name, table in zip(_BUILT_TABLES, (wb.journeys, wb.behaviour, wb.surveys), strict=True):
+        table.to_parquet(out / f"{name}.parquet", index=False)
+    info = {"key": key, "as_of": wb.as_of.isoformat(), "wait": wb.wait,
+            "spec": wb.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
+    (out / BUILD_INFO).write_text(json.dumps(info, indent=1))
+    return out
+
+
+def read_build(folder: str | Path) -> Workbench:
+    """Open a workbench a run (or an earlier open) built: reading only, in well under a second."""
+    src = Path(folder)
+    info = json.loads((src / BUILD_INFO).read_text())
+    data = Dataset(*(pd.read_parquet(src / f"dataset_{name}.parquet")
+                     for name in _DATASET_TABLES))
+    journeys, behaviour, surveys = (pd.read_parquet(src / f"{name}.parquet")
+                                    for name in _BUILT_TABLES)
+    return Workbench(data, JourneySpec.model_validate(info["spec"]), parse_as_of(info["as_of"]),
+                     journeys, behaviour, surveys, info["wait"])
+
+
+def _in_region(wb: Workbench, region: str) -> Workbench:
+    """Narrow journeys, behaviour and answers to one region's customers (after segmenting)."""
+    customers = wb.dataset.customers
+    known = sorted(customers["region"].dropna().unique())
+    if region not in known:
+        raise ValueError(f"no customers in region {region!r}; regions: {', '.join(known)}")
+    in_region = set(customers.loc[customers["region"] == region, "customer_id"])
+    return replace(
+        wb, journeys=wb.journeys[wb.journeys["region"] == region].reset_index(drop=True),
+        behaviour=wb.behaviour[wb.behaviour["customer_id"].isin(in_region)]
+        .reset_index(drop=True),
+        surveys=wb.surveys[wb.surveys["region"] == region].reset_index(drop=True), said=set())
+
+
+KEEP_CACHED = 8  # builds kept in the cache; older ones are removed
+
+
+def _cache(wb: Workbench, folder: Path, key: str) -> None:
+    """Write a build into the cache atomically, and keep only the newest few."""
+    partial = folder.with_name(f".{key}.{os.getpid()}.partial")
+    write_build(wb, partial, key)
+    try:
+        partial.rename(folder)
+    except OSError:  # another process cached the same build first
+        shutil.rmtree(partial, ignore_errors=True)
+    builds = sorted((p for p in folder.parent.iterdir() if not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[KEEP_CACHED:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _cache_key(data_dir: str | Path, spec_path: str | Path, **settings: object) -> str:
+    digest = hashlib.sha256(data_fingerprint(resolve(data_dir)).encode())
+    digest.update(resolve(spec_path).read_bytes())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:20]
+
+
+def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
+                   max_bad_share: float | None = None, timezone: str | None = None,
+                   random_state: int = 0, region: str = "", engine: str = "duckdb",
+                   spark_conf: dict[str, str] | None = None,
+                   survey_duration: str = "", build_dir: str | Path = "",
+                   cache: bool = True) -> Workbench:
+    """Load ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
+
+    Segments are learned when the spec has a ``behaviour`` section; otherwise the ``segment``
+    column reads ``"all customers"``. With ``region``, journeys, behaviour and answers are
+    narrowed to that region's customers *after* segmenting, so segment names mean the same in
+    every regional report. ``engine`` (``"duckdb"`` or ``"pyspark"``, with ``spark_conf``)
+    says where the journey table is computed. ``survey_duration`` names a column of the survey
+    answers holding their own measured wait (a delay in minutes): satisfaction is then set
+    against it instead of the journey's end-to-end days (``Workbench.wait``) — the way to
+    analyse survey answers without an event log.
+
+    A run builds once and its notebooks open that build (``build_dir``). Outside a run, the
+    build is cached under ``.cache/builds/`` keyed by the data's content, the spec and every
+    setting, so a second open of the same data is a read; ``cache=False`` always rebuilds.
+    """
+    if build_dir:
+        wb = read_build(build_dir)
+    else:
+        settings = {"as_of": parse_as_of(as_of).isoformat(), "max_bad_share": max_bad_share,
+                    "timezone": timezone, "random_state": random_state, "engine": engine,
+                    "spark_conf": spark_conf, "survey_duration": survey_duration}
+        key = _cache_key(data_dir, spec_path, **settings) if cache else ""
+        cached = resolve(CACHE_DIR) / key
+        if key and (cached / BUILD_INFO).is_file():
+            wb = read_build(cached)
+        else:
+            wb = build_workbench(data_dir, spec_path, as_of, max_bad_share, timezone,
+                                 random_state, engine, spark_conf, survey_duration)
+            if key:
+                _cache(wb, cached, key)
+    return _in_region(wb, region) if region else wb

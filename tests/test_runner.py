@@ -47,6 +47,19 @@ def test_a_run_publishes_notebooks_html_tables_and_manifest(published_reports):
     assert latest.resolve().name in index and "(ci)" in index
 
 
+def test_a_run_builds_once_and_every_notebook_opens_that_build(published_reports):
+    latest = published_reports / "ci"
+    log = (latest / "run.log").read_text()
+    assert log.count("once in") == 1  # one contract, one journey build, one segmentation
+    for name in NOTEBOOKS:
+        book = nbformat.read(latest / f"{name}.ipynb", 4)
+        injected = next(c.source for c in book.cells
+                        if "injected-parameters" in c.metadata.get("tags", []))
+        assert '.partial/.build"' in injected  # the run's build, where it ran
+    assert not list(published_reports.rglob(".build"))  # raw data never stays in reports/
+    assert json.loads((latest / "manifest.json").read_text())["build_seconds"] > 0
+
+
 def test_every_published_table_is_in_the_schema_anonymous_and_suppressed(published_reports):
     from cxlib.dashboard import TABLES
     from cxlib.publishing import IDENTIFIERS, SCHEMA

@@ -5,12 +5,13 @@ import pytest
 
 from cxlib.config import JourneySpec
 from cxlib.workbench import Workbench
+from tests.conftest import AS_OF, ROOT
 
 
 def _bench(spec: dict, statuses=("complete",), csat=(4,)) -> Workbench:
     return Workbench(dataset=None, spec=JourneySpec.model_validate({"journey": "j", **spec}),
                      as_of=None, journeys=pd.DataFrame({"status": list(statuses)}),
-                     behaviour=pd.DataFrame(), segmenter=None,
+                     behaviour=pd.DataFrame(),
                      surveys=pd.DataFrame({"csat": list(csat), "nps": None, "ces": None}))
 
 
@@ -57,3 +58,45 @@ def test_a_reason_is_said_once_per_report(capsys):
     bench = _bench({})
     assert not bench.applies("team_clocks") and not bench.applies("team_clocks")
     assert bench.said == {bench.missing("team_clocks")}
+
+
+def test_a_build_reads_back_as_the_workbench_it_was(tmp_path, demo_ci, monkeypatch):
+    from cxlib import workbench as W
+
+    built = W.build_workbench(demo_ci, ROOT / "params/journeys/broadband.yaml", AS_OF)
+    W.write_build(built, tmp_path / "build")
+    monkeypatch.setattr(W, "build_journeys", _never)  # opening a build computes nothing
+    opened = W.open_workbench("unused", "unused", AS_OF, build_dir=tmp_path / "build")
+    for name in ("journeys", "behaviour", "surveys"):
+        pd.testing.assert_frame_equal(getattr(opened, name), getattr(built, name))
+    for name in ("events", "surveys", "customers", "quality", "quarantine"):
+        pd.testing.assert_frame_equal(getattr(opened.dataset, name), getattr(built.dataset, name),
+                                      check_dtype=name != "quarantine")  # text as text
+    assert opened.spec == built.spec and opened.as_of == built.as_of
+    north = W.open_workbench("unused", "unused", AS_OF, build_dir=tmp_path / "build",
+                             region="North")
+    assert len(north.journeys) == (built.journeys["region"] == "North").sum() > 0
+
+
+def test_outside_a_run_a_second_open_reads_the_cached_build(tmp_path, demo_ci, monkeypatch):
+    import shutil
+
+    from cxlib import workbench as W
+
+    monkeypatch.setattr(W, "CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    shutil.copytree(demo_ci, data)
+    spec = ROOT / "params/journeys/broadband.yaml"
+    first = W.open_workbench(data, spec, AS_OF)
+    monkeypatch.setattr(W, "build_workbench", _never)
+    again = W.open_workbench(data, spec, AS_OF, region="East")  # any region: one build
+    assert set(again.journeys["journey_id"]) < set(first.journeys["journey_id"])
+    with pytest.raises(AssertionError, match="built again"):  # a new cut-off is a new build
+        W.open_workbench(data, spec, "2026-06-01T00:00:00Z")
+    (data / "customers.parquet").write_bytes((data / "customers.parquet").read_bytes() + b"\n")
+    with pytest.raises(AssertionError, match="built again"):  # so is changed data
+        W.open_workbench(data, spec, AS_OF)
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("built again")
