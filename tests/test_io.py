@@ -2,6 +2,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxlib.errors import ContractError, ParamsError
 from cxlib.io import load_dataset, quarantine_summary, source_summary
@@ -308,3 +310,20 @@ def test_a_survey_wait_that_is_not_a_number_is_named_with_its_row(tmp_path):
         data.survey_durations("delay", "params.yaml")
     assert (err.value.column, err.value.row, err.value.violation.value) == ("delay", 3, "about 10")
     assert err.value.file.endswith("surveys.csv")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", None, "ü \"q\""]),
+                          st.sampled_from([1.0, 2.5, float("nan"), None]),
+                          st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"])),
+                max_size=40))
+def test_exact_repeats_are_the_rows_pandas_calls_duplicated(rows):
+    from cxlib.schema import repeats_earlier_row
+
+    frame = pd.DataFrame(rows, columns=["text", "number", "when"])
+    frame["when"] = pd.to_datetime(frame["when"], utc=True)
+    frame["number"] = frame["number"].astype("float64")
+    frame["text"] = frame["text"].astype("str").where(frame["text"].notna(), None)
+    columns = ["text", "number", "when"]
+    expected = frame.duplicated(subset=columns, keep="first").to_numpy()
+    assert (repeats_earlier_row(frame, columns) == expected).all()
