@@ -54,6 +54,34 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cut_off(text: str) -> str:
+    """Check a ``--as-of`` value on the command line: a timestamp with its zone."""
+    from cxlib.config import parse_as_of
+
+    try:
+        return parse_as_of(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cut-off with its time zone "
+                                         "(e.g. 2026-07-01T00:00:00Z)") from None
+
+
+def _time_zone(text: str) -> str:
+    """Check a ``--timezone`` value: an IANA zone name."""
+    from cxlib.config import known_time_zone
+
+    try:
+        return known_time_zone(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _setting(text: str) -> str:
+    """Check a ``--spark-conf`` value: KEY=VALUE."""
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. spark.master=local[2])")
+    return text
+
+
 def _journeys(args: argparse.Namespace) -> int:
     from cxlib.config import load_spec
     from cxlib.io import load_dataset
@@ -131,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir")
     p.add_argument("--max-bad-share", type=float, default=0.02,
                    help="exit 3 when any table quarantines a larger share (default 0.02)")
-    p.add_argument("--timezone", help="time zone of timestamps without a UTC offset")
+    p.add_argument("--timezone", type=_time_zone,
+                   help="time zone of timestamps without a UTC offset")
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("import", help="map a CSV, Parquet or XES export to canonical tables")
@@ -148,11 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("journeys", help="build the journey table")
     p.add_argument("data_dir")
     p.add_argument("--spec", default="params/journeys/broadband.yaml")
-    p.add_argument("--as-of", help="cut-off (default: the latest event in the data)")
-    p.add_argument("--timezone", help="time zone of timestamps without a UTC offset")
+    p.add_argument("--as-of", type=_cut_off,
+                   help="cut-off with its zone, e.g. 2026-07-01T00:00:00Z (default: the latest "
+                   "event in the data)")
+    p.add_argument("--timezone", type=_time_zone,
+                   help="time zone of timestamps without a UTC offset")
     p.add_argument("--engine", choices=["duckdb", "pyspark"], default="duckdb",
                    help="where the journey expressions run (default: embedded DuckDB)")
     p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   type=_setting,
                    help="a Spark setting, e.g. spark.master=spark://host:7077 (repeatable)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_journeys)

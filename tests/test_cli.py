@@ -65,3 +65,13 @@ def test_journeys_command_writes_the_table(tmp_path, demo_ci):
     table = pd.read_parquet(out)
     assert table["journey_id"].is_unique and len(table) == 2000
     assert "unowned_hours" in table.columns
+
+
+@pytest.mark.parametrize("option, value", [("--as-of", "2026-07-01"), ("--as-of", "yesterday"),
+                                           ("--timezone", "Mars/Base"),
+                                           ("--spark-conf", "nonsense")])
+def test_a_bad_command_line_value_is_named_without_a_traceback(option, value, demo_ci, tmp_path):
+    result = run_cx("journeys", str(demo_ci), option, value, "--out", str(tmp_path / "j.parquet"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"argument {option}" in result.stderr and value in result.stderr
+    assert not (tmp_path / "j.parquet").exists()
