@@ -250,9 +250,14 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
         try:
             write_build(built, partial / BUILD_FOLDER)
             build = {"seconds": round(time.monotonic() - started, 2),
-                     "journeys": len(built.journeys)}
-            return _run_into(params, params_file, built.dataset, data_dir, reports, partial,
-                             run_id, quiet, build)
+                     "journeys": len(built.journeys),
+                     "rows": {"read": built.dataset.rows_read,
+                              "quarantined": built.dataset.rows_quarantined,
+                              "by_table": built.dataset.quality.drop(columns=["file"])
+                              .to_dict("records")}}
+            del built  # the notebooks read the build from disk: free its memory before them
+            return _run_into(params, params_file, data_dir, reports, partial, run_id, quiet,
+                             build)
         except OSError as exc:
             shutil.rmtree(partial, ignore_errors=True)
             code = errno.errorcode.get(exc.errno or 0, "")
@@ -260,9 +265,8 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
                              write_error=f"could not write the run folder ({code} {exc})")
 
 
-def _run_into(params: RunParams, params_file: str, dataset: object, data_dir: Path,
-              reports: Path, partial: Path, run_id: str, quiet: bool,
-              build: dict[str, float]) -> RunResult:
+def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path,
+              partial: Path, run_id: str, quiet: bool, build: dict) -> RunResult:
     partial.mkdir(parents=True, exist_ok=True)  # the build is already in it
     handler = logging.FileHandler(partial / "run.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -286,9 +290,7 @@ def _run_into(params: RunParams, params_file: str, dataset: object, data_dir: Pa
             "params": params.model_dump(mode="json"), "status": "ok" if ok else "failed",
             "channel": params.channel, "git_commit": _git_commit(), "packages": _versions(),
             "input_fingerprint": data_fingerprint(data_dir),
-            "rows": {"read": dataset.rows_read, "quarantined": dataset.rows_quarantined,
-                     "written": _rows_written(partial),
-                     "by_table": dataset.quality.drop(columns=["file"]).to_dict("records")},
+            "rows": {**build["rows"], "written": _rows_written(partial)},
             "seconds": round(time.monotonic() - started, 2),
             "build_seconds": build["seconds"],
             "notebooks": [asdict(r) for r in results],
