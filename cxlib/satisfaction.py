@@ -220,9 +220,41 @@ def _hinge_design(x: np.ndarray, tau: float, extra: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(x), h, extra])
 
 
-def _best_tau(x: np.ndarray, y: np.ndarray, extra: np.ndarray, grid: np.ndarray) -> float:
-    sse = [np.linalg.lstsq(_hinge_design(x, t, extra), y, rcond=None)[1] for t in grid]
-    sse = [s[0] if len(s) else np.inf for s in sse]
+def _best_tau(x: np.ndarray, y: np.ndarray, extra: np.ndarray, grid: np.ndarray,
+              weights: np.ndarray | None = None) -> float:
+    """Return the grid value whose hinge fit has the least (weighted) squared error.
+
+    Exact least squares through the normal equations: every sum the hinge column enters is a
+    suffix sum over ``x`` sorted, so each ``τ`` costs O(1) sums instead of a fit over all rows
+    (a bootstrap resample is the same data with count ``weights``). A ``τ`` beyond every ``x``
+    leaves no hinge to fit and is never chosen.
+    """
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    base = np.column_stack([np.ones_like(x), extra])  # the columns that do not move with τ
+    order = np.argsort(x, kind="stable")
+    xs, ws, bs, ys = x[order], w[order], base[order], y[order]
+
+    def suffix(values: np.ndarray) -> np.ndarray:  # sums over rows from i to the end
+        total = np.cumsum(values[::-1], axis=0)[::-1]
+        return np.concatenate([total, np.zeros((1, *values.shape[1:]))])
+
+    s_w, s_wx, s_wxx = suffix(ws), suffix(ws * xs), suffix(ws * xs * xs)
+    s_wb, s_wxb = suffix(ws[:, None] * bs), suffix((ws * xs)[:, None] * bs)
+    s_wy, s_wxy = suffix(ws * ys), suffix(ws * xs * ys)
+    bb = (bs * ws[:, None]).T @ bs
+    by, yy = (bs * ws[:, None]).T @ ys, float(np.sum(ws * ys * ys))
+    sse = np.full(len(grid), np.inf)
+    for k, tau in enumerate(grid):
+        i = int(np.searchsorted(xs, tau, side="right"))  # rows with x > τ
+        if s_w[i] == 0:
+            continue
+        hb = s_wxb[i] - tau * s_wb[i]
+        hh = s_wxx[i] - 2 * tau * s_wx[i] + tau * tau * s_w[i]
+        hy = s_wxy[i] - tau * s_wy[i]
+        gram = np.block([[bb, hb[:, None]], [hb[None, :], np.array([[hh]])]])
+        rhs = np.append(by, hy)
+        coef = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+        sse[k] = yy - float(coef @ rhs)
     return float(grid[int(np.argmin(sse))])
 
 
@@ -264,7 +296,7 @@ def tolerance_threshold(data: pd.DataFrame, outcome: str = "csat", by: str | Non
         extra = frame[list(controls)].to_numpy(float).reshape(n, len(controls))
         tau = _best_tau(x, y, extra, grid)
         coef = np.linalg.lstsq(_hinge_design(x, tau, extra), y, rcond=None)[0]
-        boots = [_best_tau(x[i], y[i], extra[i], grid)
+        boots = [_best_tau(x, y, extra, grid, np.bincount(i, minlength=n))
                  for i in (rng.integers(0, n, n) for _ in range(n_boot))]
         low, high = np.percentile(boots, [2.5, 97.5])
         return {"estimate": tau, "ci_low": low, "ci_high": high, "n": n,

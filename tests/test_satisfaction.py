@@ -297,3 +297,23 @@ def test_the_planted_cliff_at_the_promise_is_found_beside_the_thresholds(answers
     fit = Sat.ordinal_fit(frame, "csat", ("days_past", "window_breached", "promise_broken"))
     row = fit.summary.set_index("term").loc["promise_broken"]
     assert row["ci_low"] <= -world["promise_cliff"] <= row["ci_high"]
+
+
+def test_the_profile_fit_picks_the_threshold_a_full_refit_picks_on_any_resample():
+    """The suffix-sum profile fit equals refitting least squares on the resampled rows."""
+    def refit(x, y, extra, grid):
+        sse = [np.linalg.lstsq(np.column_stack([np.ones_like(x), np.maximum(0, x - t), extra]),
+                               y, rcond=None)[1] for t in grid]
+        return float(grid[int(np.argmin([s[0] if len(s) else np.inf for s in sse]))])
+
+    rng = np.random.default_rng(1)
+    grid = np.arange(1.0, 15.01, 0.25)
+    for _ in range(100):
+        n = int(rng.integers(30, 300))
+        x = np.round(rng.exponential(6, n), 3)
+        extra = (rng.random((n, 2)) < 0.2).astype(float)
+        y = np.clip(np.round(4.5 - 0.3 * np.maximum(0, x - rng.uniform(2, 12)) - extra[:, 0]
+                             + rng.normal(0, 0.8, n)), 1, 5)
+        rows = rng.integers(0, n, n)
+        assert Sat._best_tau(x, y, extra, grid, np.bincount(rows, minlength=n)) == refit(
+            x[rows], y[rows], extra[rows], grid)
