@@ -16,7 +16,7 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from cxlib.config import JourneySpec, WindowPromise
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
-from cxlib.stats import grouped, mean_ci, not_estimable, nps_ci
+from cxlib.stats import grouped, mean_ci, not_estimable, nps_ci, share_ci
 
 OUTCOMES = ("csat", "nps", "ces")
 
@@ -397,12 +397,24 @@ def score_by_promise_outcome(data: pd.DataFrame, promise: str, outcome: str = "c
     return suppress_small_groups(table.assign(promise=promise, outcome=outcome), min_group_size)
 
 
+SCORES = {  # what score_summary reports, each with its interval and n
+    "csat": lambda g: mean_ci(g["csat"]),  # mean, 1–5
+    "csat_top2_box": lambda g: share_ci(g["csat"], 4, 5),  # share satisfied (4–5)
+    "nps": lambda g: nps_ci(g["nps"]),  # −100…100; the interval's half-width is its margin
+    "nps_detractors": lambda g: share_ci(g["nps"], 0, 6),  # share answering 0–6
+    "ces": lambda g: mean_ci(g["ces"]),  # mean, 1–7 (7 = effortless)
+    "ces_easy_5_7": lambda g: share_ci(g["ces"], 5, 7),  # share finding it easy (5–7)
+}
+
+
 def score_summary(data: pd.DataFrame, by: str | None = None,
                   min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Mean CSAT, mean CES and NPS (−100…100) with intervals and ``n``, overall or per group."""
-    parts = [grouped(data, by, lambda g: mean_ci(g["csat"])).assign(score="csat"),
-             grouped(data, by, lambda g: nps_ci(g["nps"])).assign(score="nps"),
-             grouped(data, by, lambda g: mean_ci(g["ces"])).assign(score="ces")]
+    """Every score of :data:`SCORES` with its interval and ``n``, overall or per group.
+
+    Means of CSAT and CES, CSAT's top-2-box, NPS with its interval (its margin of error is the
+    half-width) and its detractor share, and the share finding it easy (CES 5–7).
+    """
+    parts = [grouped(data, by, stat).assign(score=name) for name, stat in SCORES.items()]
     table = pd.concat(parts, ignore_index=True)
     return suppress_small_groups(table[["score", *[c for c in table.columns if c != "score"]]],
                                  min_group_size)

@@ -60,6 +60,13 @@ def proportion_ci(successes: int, n: int, level: float = LEVEL) -> dict[str, flo
     return _row(successes / n, low, high, n)
 
 
+def share_ci(values: pd.Series | np.ndarray, low: float, high: float,
+             level: float = LEVEL) -> dict[str, float]:
+    """Share of answers between ``low`` and ``high`` inclusive (a top-box), Wilson interval."""
+    x = pd.Series(values, dtype="float64").dropna().to_numpy()
+    return proportion_ci(int(((x >= low) & (x <= high)).sum()), len(x), level)
+
+
 def nps_ci(scores: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, float]:
     """Net Promoter Score (% promoters 9–10 minus % detractors 0–6) with a normal interval."""
     x = pd.Series(scores, dtype="float64").dropna().to_numpy()

@@ -317,3 +317,17 @@ def test_the_profile_fit_picks_the_threshold_a_full_refit_picks_on_any_resample(
         rows = rng.integers(0, n, n)
         assert Sat._best_tau(x, y, extra, grid, np.bincount(rows, minlength=n)) == refit(
             x[rows], y[rows], extra[rows], grid)
+
+
+def test_every_score_comes_with_its_box_shares_interval_and_n():
+    """Hand-checked: top-2-box, detractors and easy share are counts over answered rows."""
+    answers = pd.DataFrame({"csat": [5, 4, 3, 2, 1, 5, None], "nps": [10, 9, 7, 6, 0, 3, 9],
+                            "ces": [7, 6, 5, 4, 1, None, None]})
+    table = Sat.score_summary(answers, min_group_size=1).set_index("score")
+    assert table.loc["csat_top2_box", ["estimate", "n"]].tolist() == [0.5, 6]
+    assert table.loc["nps_detractors", ["estimate", "n"]].tolist() == [pytest.approx(3 / 7), 7]
+    assert table.loc["nps", "estimate"] == pytest.approx(100 * (3 / 7 - 3 / 7))
+    assert table.loc["ces_easy_5_7", ["estimate", "n"]].tolist() == [0.6, 5]
+    from statsmodels.stats.proportion import proportion_confint
+    low, high = proportion_confint(3, 6, method="wilson")
+    assert table.loc["csat_top2_box", ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
