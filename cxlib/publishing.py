@@ -100,6 +100,8 @@ SCHEMA: dict[str, Table] = {
                           ("region", "segment", "csat", "nps", "ces"),
                           optional=("status", "e2e_days", "kept_informed"),
                           numeric_extras=True, records=True),
+    "survey_links": Table("how answers were joined to journeys, and the link rate",
+                          ("linked_by", "answers", "share")),
     "scores_by_segment": Table("CSAT, NPS and CES per segment", ("score", "segment", *_ESTIMATE)),
     "cost_per_day": Table("points of each score lost per unit of waiting",
                           ("segment", *_ESTIMATE, "p_value", "outcome")),

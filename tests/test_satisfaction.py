@@ -80,18 +80,39 @@ def test_open_journeys_never_enter_duration_models():
     assert Sat.cost_per_day(frame, "csat", by=None)["n"].iloc[0] == 40
 
 
-def test_answers_without_a_journey_id_go_to_the_latest_journey_started_before():
-    journeys = pd.DataFrame({"journey_id": ["J1", "J2"], "customer_id": ["C1", "C1"],
-                             "start_ts": pd.to_datetime(["2026-01-01", "2026-03-01"], utc=True),
-                             "e2e_days": [3.0, 9.0], "status": ["complete", "complete"]})
-    surveys = pd.DataFrame({"response_id": ["R1", "R2"], "customer_id": ["C1", "C1"],
-                            "journey_id": [None, "J1"],
-                            "ts": pd.to_datetime(["2026-03-20", "2026-01-10"], utc=True),
-                            "csat": [2, 5], "nps": [3, 9], "ces": [4, 6], "comment": [None, None]})
-    surveys["journey_id"] = surveys["journey_id"].astype("str")
+def _timed(**columns) -> pd.DataFrame:
+    return pd.DataFrame({k: pd.to_datetime(v, utc=True) if k.endswith("ts") else v
+                         for k, v in columns.items()})
+
+
+def test_answers_without_a_journey_id_rate_the_journey_that_ended_last_before_them():
+    journeys = _timed(journey_id=["J1", "J2", "J3", "J4"], customer_id=["C1", "C1", "C1", "C2"],
+                      start_ts=["2026-01-01", "2026-03-01", "2026-03-15", "2026-01-01"],
+                      end_ts=["2026-01-04", "2026-03-10", None, None],
+                      cancel_ts=[None, None, None, "2026-01-05"],
+                      e2e_days=[3.0, 9.0, None, None],
+                      status=["complete", "complete", "open", "abandoned"])
+    surveys = _timed(response_id=["R1", "R2", "R3", "R4", "R5"],
+                     customer_id=["C1", "C1", "C1", "C2", "C3"],
+                     journey_id=pd.Series([None, "J1", None, None, None], dtype="str"),
+                     ts=["2026-03-20", "2026-01-10", "2026-06-01", "2026-01-20", "2026-03-01"],
+                     csat=[2, 5, 4, 1, 3])
     joined = Sat.survey_journeys(surveys, journeys).set_index("response_id")
-    assert joined.loc["R1", "journey_id"] == "J2" and joined.loc["R1", "e2e_days"] == 9.0
-    assert joined.loc["R2", "e2e_days"] == 3.0
+    # R1: J2 ended on 10 March (J3, started later, is still open); R2 names its journey
+    assert joined.loc["R1", ["journey_id", "linked_by"]].tolist() == ["J2", "time"]
+    assert joined.loc["R1", "e2e_days"] == 9.0 and joined.loc["R2", "e2e_days"] == 3.0
+    assert joined.loc["R2", "linked_by"] == "journey id"
+    # R3 came 83 days after J2 ended: beyond the 30-day window, kept but unlinked
+    assert joined.loc["R3", "linked_by"] == "none" and pd.isna(joined.loc["R3", "journey_id"])
+    # a cancelled journey has ended too; a customer with no journey stays unlinked
+    assert joined.loc["R4", ["journey_id", "linked_by"]].tolist() == ["J4", "time"]
+    assert joined.loc["R5", "linked_by"] == "none"
+    wider = Sat.survey_journeys(surveys, journeys, window_days=90).set_index("response_id")
+    assert wider.loc["R3", "journey_id"] == "J2"
+    summary = Sat.link_summary(joined.reset_index()).set_index("linked_by")
+    assert summary["answers"].to_dict() == {"journey id": 1, "time": 2, "unknown journey id": 0,
+                                            "none": 2, "linked": 3}
+    assert summary.loc["linked", "share"] == 0.6
 
 
 def test_score_summary_suppresses_small_groups(answers):
@@ -113,6 +134,7 @@ def test_linking_stays_within_the_customer_and_keeps_every_answer():
     journeys = pd.DataFrame({
         "journey_id": ["J1", "J2", "J3"], "customer_id": ["C1", "C1", "C2"],
         "start_ts": pd.to_datetime(["2026-01-01", "2026-03-01", "2026-03-15"], utc=True),
+        "end_ts": pd.to_datetime(["2026-01-04", "2026-03-10", "2026-03-19"], utc=True),
         "e2e_days": [3.0, 9.0, 20.0], "status": ["complete"] * 3,
         "promise_p_late_hours": [None, None, 4.0]})  # blank where a promise was kept
     surveys = pd.DataFrame({
@@ -126,7 +148,7 @@ def test_linking_stays_within_the_customer_and_keeps_every_answer():
     assert joined["response_id"].tolist() == ["R1", "R2", "R3", "R4"]
     assert joined.index.tolist() == [0, 1, 2, 3]
     by_id = joined.set_index("response_id")
-    # R1's customer C1: J2, not C2's later-started J3
+    # R1's customer C1: J2, not C2's J3 that ended later
     assert by_id.loc["R1", "journey_id"] == "J2" and by_id.loc["R1", "e2e_days"] == 9.0
     assert by_id.loc["R1", "start_ts"] == pd.Timestamp("2026-03-01", tz="UTC")
     # an unknown journey id and a customer with no journeys are kept, unlinked
