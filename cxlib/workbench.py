@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -213,8 +214,18 @@ def _cache(wb: Workbench, folder: Path, key: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """Hash of cxlib's own source: a build made by other code is never served."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _cache_key(data_dir: str | Path, spec_path: str | Path, **settings: object) -> str:
     digest = hashlib.sha256(data_fingerprint(resolve(data_dir)).encode())
+    digest.update(_code_fingerprint().encode())
     digest.update(resolve(spec_path).read_bytes())
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:20]
@@ -238,8 +249,9 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     analyse survey answers without an event log.
 
     A run builds once and its notebooks open that build (``build_dir``). Outside a run, the
-    build is cached under ``.cache/builds/`` keyed by the data's content, the spec and every
-    setting, so a second open of the same data is a read; ``cache=False`` always rebuilds.
+    build is cached under ``.cache/builds/`` keyed by the data's content, the spec, every
+    setting and cxlib's own code, so a second open of the same data is a read; ``cache=False``
+    always rebuilds.
     """
     if build_dir:
         wb = read_build(build_dir)

@@ -100,3 +100,15 @@ def test_outside_a_run_a_second_open_reads_the_cached_build(tmp_path, demo_ci, m
 
 def _never(*args, **kwargs):
     raise AssertionError("built again")
+
+
+def test_a_build_cached_by_other_code_is_never_served(tmp_path, demo_ci, monkeypatch):
+    from cxlib import workbench as W
+
+    monkeypatch.setattr(W, "CACHE_DIR", str(tmp_path / "cache"))
+    spec = ROOT / "params/journeys/broadband.yaml"
+    W.open_workbench(demo_ci, spec, AS_OF)
+    monkeypatch.setattr(W, "_code_fingerprint", lambda: "a newer cxlib")
+    monkeypatch.setattr(W, "build_workbench", _never)
+    with pytest.raises(AssertionError, match="built again"):
+        W.open_workbench(demo_ci, spec, AS_OF)
