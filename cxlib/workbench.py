@@ -172,7 +172,7 @@ def write_build(wb: Workbench, folder: str | Path, key: str = "") -> Path:
 
 
 def read_build(folder: str | Path) -> Workbench:
-    """Open a workbench a run (or an earlier open) built: reading only, in well under a second."""
+    """Open a workbench a run (or an earlier open) built: it reads tables and computes nothing."""
     src = Path(folder)
     info = json.loads((src / BUILD_INFO).read_text())
     data = Dataset(*(pd.read_parquet(src / f"dataset_{name}.parquet")
