@@ -19,11 +19,8 @@ import yaml
 
 from cxlib.importing import check_import_target
 from cxlib.io import Dataset
+from cxlib.synth import CUSTOMER_ATTRIBUTES, LOCAL_ZONE, ORDER_MILESTONES, ORDER_SYSTEM
 
-ZONE = "Europe/London"  # the company's local time, in which its exports are written
-ORDER_SYSTEM = "crm"
-ORDER_MILESTONES = {"order_placed": "placed_at", "order_confirmed": "confirmed_at",
-                    "order_cancelled": "cancelled_at"}
 EXPORTS = ("orders", "field_and_network", "contacts", "survey")
 EXPORT_FILES = ("orders.csv", "field_and_network.xes", "contacts.csv", "survey.csv", "README.md",
                 *(f"{name}.yaml" for name in EXPORTS))
@@ -33,7 +30,8 @@ CSAT_LABELS = {1: "Very dissatisfied", 2: "Dissatisfied", 3: "Neither",
 
 def _local_text(ts: pd.Series) -> pd.Series:
     """Instants as the naive local wall-clock text order systems export."""
-    return ts.dt.tz_convert(ZONE).dt.strftime("%Y-%m-%d %H:%M:%S").where(ts.notna(), None)
+    local = ts.dt.tz_convert(LOCAL_ZONE)
+    return local.dt.strftime("%Y-%m-%d %H:%M:%S").where(ts.notna(), None)
 
 
 def _label(activity: str) -> str:
@@ -41,23 +39,24 @@ def _label(activity: str) -> str:
 
 
 def _orders(events: pd.DataFrame, customers: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
-    """Return one row per order: customer, region, plan and a local-time column per milestone."""
-    crm = events[(events["source"] == ORDER_SYSTEM) & events["journey_id"].notna()]
-    unknown = set(crm["activity"]) - set(ORDER_MILESTONES)
-    if unknown or crm.duplicated(["journey_id", "activity"]).any():
+    """Return one row per order: customer, region, attributes, a local-time column per milestone."""
+    order_events = events[(events["source"] == ORDER_SYSTEM) & events["journey_id"].notna()]
+    unknown = set(order_events["activity"]) - set(ORDER_MILESTONES)
+    if unknown or order_events.duplicated(["journey_id", "activity"]).any():
         raise ValueError("the order system's events no longer fit one row per order "
                          f"(activities {sorted(unknown)}, or one repeated in an order)")
-    wide = (crm.assign(at=_local_text(crm["ts"]))
+    wide = (order_events.assign(at=_local_text(order_events["ts"]))
             .pivot(index="journey_id", columns="activity", values="at")
             .reindex(columns=list(ORDER_MILESTONES)).rename(columns=ORDER_MILESTONES))
-    owner = crm.groupby("journey_id")["customer_id"].first()
+    owner = order_events.groupby("journey_id")["customer_id"].first()
     wide.insert(0, "customer_id", owner)
-    wide = wide.join(customers.set_index("customer_id")[["region", "plan"]], on="customer_id")
+    wide = wide.join(customers.set_index("customer_id")[["region", *CUSTOMER_ATTRIBUTES]],
+                     on="customer_id")
     orders = wide.reset_index().rename(columns={"journey_id": "order_id"})
     mapping = {"columns": {"journey_id": "order_id", "customer_id": "customer_id"},
-               "source": ORDER_SYSTEM, "region": "region", "customer_attributes": ["plan"],
-               "timezone": ZONE,
-               "milestones": {a: c for a, c in ORDER_MILESTONES.items()}}
+               "source": ORDER_SYSTEM, "region": "region",
+               "customer_attributes": list(CUSTOMER_ATTRIBUTES), "timezone": LOCAL_ZONE,
+               "milestones": dict(ORDER_MILESTONES)}
     return orders, mapping
 
 
@@ -68,7 +67,7 @@ def _write_xes(events: pd.DataFrame, path: Path) -> dict:
     """
     linked = events[(events["source"] != ORDER_SYSTEM) & events["journey_id"].notna()]
     linked = linked.sort_values(["journey_id", "ts", "source_row"], kind="stable")
-    stamps = (linked["ts"].dt.tz_convert(ZONE).dt.strftime("%Y-%m-%dT%H:%M:%S.000%z")
+    stamps = (linked["ts"].dt.tz_convert(LOCAL_ZONE).dt.strftime("%Y-%m-%dT%H:%M:%S.000%z")
               .str.replace(r"(\d\d)(\d\d)$", r"\1:\2", regex=True))
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<log xes.version="1.0" xmlns="http://www.xes-standard.org/">']
@@ -98,7 +97,7 @@ def _contacts(events: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     mapping = {"columns": {"customer_id": "customer", "activity": "event", "ts": "time",
                            "source": "channel"},
                "activities": {a.upper(): a for a in sorted(loose["activity"].unique())},
-               "timezone": ZONE}
+               "timezone": LOCAL_ZONE}
     return contacts, mapping
 
 
@@ -117,7 +116,7 @@ def _survey(surveys: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                            "nps": "likely_to_recommend", "ces": "effort",
                            "comment": "comment"},
                "scores": {"csat": {label: value for value, label in CSAT_LABELS.items()}},
-               "timezone": ZONE}
+               "timezone": LOCAL_ZONE}
     return answers, mapping
 
 
@@ -152,7 +151,7 @@ def export_shapes(data: Dataset, out: str | Path) -> list[str]:
     (folder / "README.md").write_text(
         "# The demo world, as a company hands it over\n\n"
         "- `orders.csv` — the order system: one row per order, a column per milestone, local "
-        f"time ({ZONE}) without an offset\n"
+        f"time ({LOCAL_ZONE}) without an offset\n"
         "- `field_and_network.xes` — field service, back office, network, SMS and web: an XES "
         "log, one trace per order, the systems' own activity labels, local UTC offsets\n"
         "- `contacts.csv` — calls and chats: no order number; each finds its order by customer "

@@ -17,7 +17,9 @@ times, paths) are in :mod:`cxlib.process`; summaries of the journey table in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 
 import ibis
 import ibis.expr.types as ir
@@ -188,18 +190,19 @@ def promise_names(columns: list[str] | pd.Index) -> list[str]:
             if c.startswith("promise_") and not c.endswith(PROMISE_DETAILS)]
 
 
-def _within_deadline_us(events: ir.Table, start_us: ir.IntegerValue, within: float,
-                        timezone: str | None) -> ir.IntegerValue:
+def _within_deadline_us(start_us: ir.IntegerValue, within: float, timezone: str | None,
+                        span: Callable[[], tuple[datetime | None, datetime | None]]
+                        ) -> ir.IntegerValue:
     """Return a within-promise's deadline in UTC microseconds.
 
     ``within`` hours after the start or — in a spec with a ``timezone`` and a whole number of
-    days — that many local calendar days after it.
+    days — that many local calendar days after it; ``span`` gives the events' first and last
+    instant (asked only for calendar days).
     """
     days, rest = divmod(within, 24.0)
     if timezone is None or rest or not days:
         return start_us + round(within * _US_PER_HOUR)
-    earliest, latest = execute_scalar(ibis.struct(
-        {"earliest": events.ts.min(), "latest": events.ts.max()})).values()
+    earliest, latest = span()
     if earliest is None:  # no events: nothing to compute, any deadline will do
         return start_us + round(within * _US_PER_HOUR)
     return calendar_deadline_us(start_us, int(days), timezone, earliest, latest)
@@ -225,13 +228,20 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     if per is None:
         return out.drop("status", "clock_stop")
     out = out.join(per, "journey_id")
+
+    @lru_cache(maxsize=1)
+    def span() -> tuple[datetime | None, datetime | None]:  # one probe for every promise
+        found = execute_scalar(ibis.struct({"earliest": linked.ts.min(),
+                                            "latest": linked.ts.max()}))
+        return found["earliest"], found["latest"]
+
     cols = {}
     for p in spec.promises:
         if isinstance(p, WithinPromise):
             start, done = out[f"began_{p.from_}"], out[f"first_{p.to}"]
             happened = done.notnull()
             now = unix_micros(ibis.least(out.clock_stop, as_of))
-            deadline = _within_deadline_us(linked, unix_micros(start), p.within, spec.timezone)
+            deadline = _within_deadline_us(unix_micros(start), p.within, spec.timezone, span)
             past = (unix_micros(done).coalesce(now) - deadline).cast("float64") / _US_PER_HOUR
             late = ibis.greatest(past, 0.0)
             margin = ibis.cases((happened, past), else_=ibis.null("float64"))

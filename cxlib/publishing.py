@@ -37,7 +37,7 @@ class Table:
         missing = [c for c in self.columns if c not in frame.columns]
         allowed = set(self.columns) | set(self.optional)
         extra = [c for c in frame.columns if c not in allowed
-                 and not c.startswith(self.prefixes or ("\0",))
+                 and not any(c.startswith(p) for p in self.prefixes)
                  and not (self.numeric_extras and pd.api.types.is_numeric_dtype(frame[c]))]
         if missing or extra:
             raise ValueError(f"published table {name!r} does not match the publishing schema "

@@ -28,6 +28,12 @@ from cxlib.errors import ParamsError, RefusedWrite
 SEGMENTS = ("time_savers", "time_engagers", "informed_waiters")
 REGIONS = ("North", "South", "East", "West", "Central")
 PLANS = ("fibre_100", "fibre_500", "fibre_1000")
+# how the demo company hands its data over (cxlib.demo_exports writes it so)
+LOCAL_ZONE = "Europe/London"  # its exports' local time, without an offset
+ORDER_SYSTEM = "crm"  # exports one row per order …
+ORDER_MILESTONES = {"order_placed": "placed_at", "order_confirmed": "confirmed_at",
+                    "order_cancelled": "cancelled_at"}  # … a timestamp column per milestone
+CUSTOMER_ATTRIBUTES = ("plan",)  # beside the region, in the orders export
 HOUR = 3600.0
 DAY = 24 * HOUR
 

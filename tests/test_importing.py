@@ -297,32 +297,23 @@ def test_a_survey_export_without_a_score_is_bad_data_naming_what_is_missing(tmp_
     assert "Traceback" not in result.stderr
 
 
-LIFECYCLE_XES = """<?xml version="1.0" encoding="UTF-8"?>
-<log xes.version="1.0" xmlns="http://www.xes-standard.org/">
-  <trace><string key="concept:name" value="T1"/>
-    <event><string key="concept:name" value="review"/>
-      <string key="lifecycle:transition" value="start"/>
-      <date key="time:timestamp" value="2026-03-01T09:00:00.000+01:00"/></event>
-    <event><string key="concept:name" value="review"/>
-      <string key="lifecycle:transition" value="start"/>
-      <date key="time:timestamp" value="2026-03-01T09:30:00.000+01:00"/></event>
-    <event><string key="concept:name" value="review"/>
-      <string key="lifecycle:transition" value="suspend"/>
-      <date key="time:timestamp" value="2026-03-01T09:40:00.000+01:00"/></event>
-    <event><string key="concept:name" value="review"/>
-      <string key="lifecycle:transition" value="complete"/>
-      <date key="time:timestamp" value="2026-03-01T10:00:00.000+01:00"/></event>
-    <event><string key="concept:name" value="review"/>
-      <string key="lifecycle:transition" value="complete"/>
-      <date key="time:timestamp" value="2026-03-01T11:30:00.000+01:00"/></event>
-    <event><string key="concept:name" value="sign"/>
-      <string key="lifecycle:transition" value="complete"/>
-      <date key="time:timestamp" value="2026-03-01T11:00:00.000Z"/></event>
-    <event><string key="concept:name" value="file"/>
-      <string key="lifecycle:transition" value="start"/>
-      <date key="time:timestamp" value="2026-03-01T12:00:00.000Z"/></event>
-  </trace>
-</log>"""
+def _lifecycle_event(activity: str, transition: str, stamp: str) -> str:
+    return (f'<event><string key="concept:name" value="{activity}"/>'
+            f'<string key="lifecycle:transition" value="{transition}"/>'
+            f'<date key="time:timestamp" value="2026-03-01T{stamp}"/></event>')
+
+
+LIFECYCLE_XES = ('<?xml version="1.0" encoding="UTF-8"?>'
+                 '<log xes.version="1.0" xmlns="http://www.xes-standard.org/">'
+                 '<trace><string key="concept:name" value="T1"/>' + "".join(
+                     _lifecycle_event(*event) for event in [
+                         ("review", "start", "09:00:00.000+01:00"),
+                         ("review", "start", "09:30:00.000+01:00"),
+                         ("review", "suspend", "09:40:00.000+01:00"),
+                         ("review", "complete", "10:00:00.000+01:00"),
+                         ("review", "complete", "11:30:00.000+01:00"),
+                         ("sign", "complete", "11:00:00.000Z"),
+                         ("file", "start", "12:00:00.000Z")]) + "</trace></log>")
 
 
 def test_start_and_complete_pairs_become_activity_instances_with_their_offsets(tmp_path):

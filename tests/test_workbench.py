@@ -54,7 +54,7 @@ def test_without_journeys_a_named_wait_carries_the_satisfaction_sections():
     assert timed.missing("wait") == ""
 
 
-def test_a_reason_is_said_once_per_report(capsys):
+def test_a_reason_is_said_once_per_report():
     bench = _bench({})
     assert not bench.applies("team_clocks") and not bench.applies("team_clocks")
     assert bench.said == {bench.missing("team_clocks")}
@@ -112,3 +112,14 @@ def test_a_build_cached_by_other_code_is_never_served(tmp_path, demo_ci, monkeyp
     monkeypatch.setattr(W, "build_workbench", _never)
     with pytest.raises(AssertionError, match="built again"):
         W.open_workbench(demo_ci, spec, AS_OF)
+
+
+def test_the_header_names_the_journey_the_cut_off_and_the_counts():
+    from datetime import UTC, datetime
+
+    bench = _bench({"title": "Getting connected"}, statuses=("complete",) * 1200,
+                   csat=(4,) * 3)
+    bench = Workbench(**{**bench.__dict__, "as_of": datetime(2026, 7, 1, tzinfo=UTC),
+                         "said": set()})
+    assert bench.header() == ("**Getting connected** · cut-off 2026-07-01 00:00 UTC · "
+                              "1,200 journeys · 3 survey answers")
