@@ -36,9 +36,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from cxlib.io import load_dataset, quarantine_summary
+    from cxlib.io import check_folder, quarantine_summary
 
-    data = load_dataset(args.data_dir, timezone=args.timezone)
+    data = check_folder(args.data_dir, timezone=args.timezone)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(data.quality.to_string(index=False))
         if len(data.quarantine):
@@ -84,13 +84,14 @@ def _setting(text: str) -> str:
 
 def _journeys(args: argparse.Namespace) -> int:
     from cxlib.config import load_spec
-    from cxlib.io import load_dataset
+    from cxlib.io import check_folder
     from cxlib.journeys import build_journeys
 
-    data = load_dataset(args.data_dir, timezone=args.timezone)
-    as_of = args.as_of or data.events["ts"].max().isoformat()
+    data = check_folder(args.data_dir, timezone=args.timezone)
+    as_of = args.as_of or data.latest_event()
     conf = dict(kv.split("=", 1) for kv in args.spark_conf)
-    table = build_journeys(data.events, load_spec(args.spec), as_of, engine=args.engine,
+    events = data.events_table() if args.engine == "duckdb" else data.dataset().events
+    table = build_journeys(events, load_spec(args.spec), as_of, engine=args.engine,
                            spark_conf=conf)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(args.out, index=False)

@@ -11,12 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 import yaml
 
+from cxlib.engines import EVENT_COLUMNS
 from cxlib.errors import ContractError, ParamsError
 from cxlib.paths import resolve
-from cxlib.schema import CONTRACT, QUARANTINE_COLUMNS, check_table
+from cxlib.schema import CONTRACT, QUARANTINE_COLUMNS, ROW, CheckedTable, check_table
 
 TABLES = ("events", "surveys", "customers")
 DATA_NOTES = "data.yaml"  # what `cx import` knows about a folder's data: its time zone
@@ -156,9 +160,57 @@ class Dataset:
         return int(self.quality["rows_quarantined"].sum())
 
 
-def load_dataset(data_dir: str | Path, timezone: str | None = None,
-                 max_bad_share: float | None = None) -> Dataset:
-    """Load and check the canonical tables of ``data_dir``.
+@dataclass(frozen=True)
+class CheckedFolder:
+    """A data folder checked against the contract; its clean tables stay in DuckDB.
+
+    ``tables`` lacks ``events`` and ``customers`` when the folder holds survey answers only.
+    """
+
+    tables: dict[str, CheckedTable]
+    quality: pd.DataFrame
+    quarantine: pd.DataFrame
+    resolved: pd.DataFrame
+
+    def events_table(self) -> ir.Table:
+        """Return the clean events as an Ibis table on the backend that checked them."""
+        if "events" not in self.tables:
+            return ibis.memtable(_empty("events"))
+        clean = self.tables["events"].clean_table
+        return clean.select(*[c for c in EVENT_COLUMNS if c in clean.columns])
+
+    def latest_event(self) -> str:
+        """Return the time of the last clean event (ISO 8601, UTC): the default cut-off."""
+        latest = self.events_table().ts.max().to_pyarrow().as_py()
+        return pd.Timestamp(latest).tz_convert("UTC").isoformat()
+
+    def dataset(self) -> Dataset:
+        """Bring the clean tables to pandas (in file order) as a :class:`Dataset`."""
+        frames = {name: (self.tables[name].clean if name in self.tables else _empty(name))
+                  for name in TABLES}
+        if "customers" not in self.tables:  # each respondent known only by their answers
+            frames["customers"] = pd.DataFrame({
+                "customer_id": frames["surveys"]["customer_id"].drop_duplicates().to_numpy(),
+                "region": "unknown"})
+        return Dataset(frames["events"], frames["surveys"], frames["customers"],
+                       self.quarantine, self.quality, self.resolved)
+
+
+def _read(path: Path, backend: ibis.BaseBackend) -> pd.DataFrame | ir.Table:
+    """Read one table file: Parquet stays in DuckDB (rows numbered in file order)."""
+    try:
+        if path.suffix == ".parquet":
+            table = backend.read_parquet(path, file_row_number=True)
+            return table.mutate(**{ROW: table.file_row_number + 1}).drop("file_row_number")
+        return READERS[path.suffix](path)
+    except (OSError, ValueError, pd.errors.ParserError, duckdb.Error) as exc:
+        raise ContractError(str(path), "-", None,
+                            f"cannot read the file ({type(exc).__name__}: {exc})") from exc
+
+
+def check_folder(data_dir: str | Path, timezone: str | None = None,
+                 max_bad_share: float | None = None) -> CheckedFolder:
+    """Check the canonical tables of ``data_dir`` against the contract, in DuckDB.
 
     Parameters
     ----------
@@ -169,7 +221,17 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
         Time zone of timestamps that carry no UTC offset (default: the zone the folder's
         ``data.yaml`` declares, written by ``cx import``); without one such data is refused.
     max_bad_share
-        If given, raise :class:`ContractError` when any table quarantines a larger share.
+        If given, raise when any table quarantines a larger share of its rows.
+
+    Returns
+    -------
+    The checked folder: clean tables in DuckDB, quality per table, quarantine, resolved values.
+
+    Raises
+    ------
+    ContractError
+        The folder or a table is missing or unreadable, a column is missing, naive timestamps
+        have no zone, no events are left, or a bad share is above ``max_bad_share``.
 
     """
     folder = resolve(data_dir)
@@ -177,48 +239,46 @@ def load_dataset(data_dir: str | Path, timezone: str | None = None,
         raise ContractError(str(folder), "-", None, "data folder not found (for the demo data "
                             "run `cx demo --out DIR` or `make data`)")
     timezone = _timezone_of(folder, timezone)
-    checked, quality, quarantines, resolved = {}, [], [], []
+    backend = ibis.duckdb.connect()
+    checked, quality = {}, []
     survey_only = _survey_only(folder)
     for table in TABLES:
         if survey_only and table != "surveys":
-            checked[table] = _empty(table)
             quality.append({"table": table, "file": SURVEY_ONLY, "rows_read": 0,
                             "rows_quarantined": 0, "duplicates_removed": 0, "rows_kept": 0,
                             "bad_share": 0.0, "times_resolved": 0})
             continue
         path = find_table_file(folder, table)
-        try:
-            raw = READERS[path.suffix](path)
-        except (OSError, ValueError, pd.errors.ParserError) as exc:  # arrow errors are these
-            raise ContractError(str(path), "-", None,
-                                f"cannot read the file ({type(exc).__name__}: {exc})") from exc
-        result = check_table(raw, table, str(path), timezone)
-        if table == "events" and result.clean.empty:
+        result = check_table(_read(path, backend), table, str(path), timezone, backend)
+        if table == "events" and result.rows_kept == 0:
             raise ContractError(str(path), "-", None, (
                 "every row was quarantined: no events are left to build journeys from "
                 "(`cx validate` lists why)") if result.rows_read else (
                 "the file has no rows (a header only?): there are no events to build journeys "
                 "from"))
-        checked[table] = result.clean
-        quarantines.append(result.quarantine)
-        resolved.append(result.resolved)
-        n_bad = int(result.quarantine["row"].nunique())
+        checked[table] = result
+        n_bad = result.rows_read - result.rows_kept
         quality.append({"table": table, "file": str(path), "rows_read": result.rows_read,
                         "rows_quarantined": n_bad, "duplicates_removed": result.duplicates_removed,
-                        "rows_kept": len(result.clean),
+                        "rows_kept": result.rows_kept,
                         "bad_share": n_bad / result.rows_read if result.rows_read else 0.0,
                         "times_resolved": len(result.resolved)})
-    quality_df = pd.DataFrame(quality)
-    quarantine = _stack(quarantines)
-    if survey_only:  # each respondent known only by their answers, in no region
-        checked["customers"] = pd.DataFrame({
-            "customer_id": checked["surveys"]["customer_id"].drop_duplicates().to_numpy(),
-            "region": "unknown"})
-    dataset = Dataset(checked["events"], checked["surveys"], checked["customers"], quarantine,
-                      quality_df, _stack(resolved))
+    outcome = CheckedFolder(checked, pd.DataFrame(quality),
+                            _stack([t.quarantine for t in checked.values()]),
+                            _stack([t.resolved for t in checked.values()]))
     if max_bad_share is not None:
-        check_bad_share(dataset, max_bad_share)
-    return dataset
+        check_bad_share(outcome, max_bad_share)
+    return outcome
+
+
+def load_dataset(data_dir: str | Path, timezone: str | None = None,
+                 max_bad_share: float | None = None) -> Dataset:
+    """Load and check the canonical tables of ``data_dir`` into pandas.
+
+    The same as :func:`check_folder` (same parameters and errors), with the clean tables
+    brought to pandas in file order.
+    """
+    return check_folder(data_dir, timezone, max_bad_share).dataset()
 
 
 def _stack(records: list[pd.DataFrame]) -> pd.DataFrame:
@@ -244,7 +304,7 @@ def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-def check_bad_share(dataset: Dataset, max_bad_share: float) -> None:
+def check_bad_share(dataset: Dataset | CheckedFolder, max_bad_share: float) -> None:
     """Raise :class:`ContractError` naming the worst table when its bad share is too high."""
     worst = dataset.quality.sort_values("bad_share", ascending=False).iloc[0]
     if worst["bad_share"] > max_bad_share:

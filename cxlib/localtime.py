@@ -7,9 +7,9 @@ expression as plain integer comparisons: the offset changes of the zone between 
 found with :mod:`zoneinfo`, become one ``CASE`` over microseconds since the epoch.
 
 A local time that does not exist (clocks went forward) or exists twice (clocks went back) is
-read by the rule the data contract uses for naive timestamps (:func:`cxlib.schema.local_to_utc`,
-PEP 495's ``fold=0``): a repeated time is its first occurrence, a skipped one is read with the
-offset before the change.
+read by one rule, here and in the data contract's reading of naive timestamps
+(:func:`wall_clock_to_utc`, PEP 495's ``fold=0``): a repeated time is its first occurrence, a
+skipped one is read with the offset before the change.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
+
+from cxlib.engines import unix_micros
 
 _US = 1_000_000
 
@@ -64,6 +66,62 @@ def offset_changes(zone: str, first_day: datetime, last_day: datetime
     return tuple(changes)
 
 
+REPEATED_LOCAL_TIME = ("local time occurs twice (clocks went back): read as its first "
+                       "occurrence, before the change")
+SKIPPED_LOCAL_TIME = ("local time does not exist (clocks went forward): read with the UTC offset "
+                      "in force before the change")
+
+
+def _offset_local(local_us: ir.IntegerValue, changes: tuple[OffsetChange, ...]
+                  ) -> ir.IntegerValue:
+    """Return the UTC offset of each wall-clock reading.
+
+    The earlier offset holds until the later of the two readings of a change has passed: a
+    repeated time is its first occurrence, a skipped one is read with the offset before it.
+    """
+    return ibis.cases(
+        *[(local_us < c.at_us + max(c.before_us, c.after_us), c.before_us) for c in changes],
+        else_=changes[-1].after_us)
+
+
+def wall_clock_to_utc(wall: ir.TimestampValue, zone: str, earliest: datetime,
+                      latest: datetime) -> tuple[ir.TimestampValue, ir.StringValue]:
+    """Read wall-clock times in ``zone`` as UTC instants, by PEP 495's ``fold=0``.
+
+    Parameters
+    ----------
+    wall
+        The wall-clock readings, typed as UTC timestamps (their digits are the local time).
+    zone
+        An IANA time zone, e.g. ``"Europe/London"``.
+    earliest, latest
+        Bounds of the readings; the zone's offset changes between them (a day's margin either
+        side) are written into the expression.
+
+    Returns
+    -------
+    The instants, and per value :data:`REPEATED_LOCAL_TIME` or :data:`SKIPPED_LOCAL_TIME` where
+    a daylight-saving change made the reading ambiguous or impossible (else NULL).
+
+    """
+    changes = offset_changes(zone, _day(earliest, -1), _day(latest, 2))
+    if not changes:
+        first = int(_day(earliest, 0).timestamp())
+        return wall - ibis.interval(microseconds=_offset_us(ZoneInfo(zone), first)), \
+            ibis.null("string")
+    local_us = unix_micros(wall)
+    offsets = sorted({c.before_us for c in changes} | {changes[-1].after_us})
+    offset = _offset_local(local_us, changes)
+    instant = ibis.cases(*[(offset == o, wall - ibis.interval(microseconds=o))
+                           for o in offsets])
+    rule = ibis.cases(*[
+        (local_us.between(c.at_us + min(c.before_us, c.after_us),
+                          c.at_us + max(c.before_us, c.after_us) - 1),
+         REPEATED_LOCAL_TIME if c.after_us < c.before_us else SKIPPED_LOCAL_TIME)
+        for c in changes], else_=ibis.null("string"))
+    return instant, rule
+
+
 def _day(moment: datetime, pad_days: int) -> datetime:
     start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return start + timedelta(days=pad_days)
@@ -83,10 +141,4 @@ def calendar_deadline_us(start_us: ir.IntegerValue, days: int, zone: str,
     offset_at = ibis.cases(*[(start_us < c.at_us, c.before_us) for c in changes],
                            else_=changes[-1].after_us)
     local = start_us + offset_at + span
-    # the offset on the wall clock: the earlier one until the later of the two readings
-    # of the change has passed (a repeated time is its first occurrence, a skipped one is
-    # read with the offset before the change)
-    offset_local = ibis.cases(
-        *[(local < c.at_us + max(c.before_us, c.after_us), c.before_us) for c in changes],
-        else_=changes[-1].after_us)
-    return (local - offset_local).cast("int64")
+    return (local - _offset_local(local, changes)).cast("int64")

@@ -1,35 +1,49 @@
 """The data contract: the canonical tables' columns, types and rules.
 
-:func:`check_table` coerces one raw table to its contract. Problems with a whole column
-(missing, naive timestamps) raise :class:`~cxlib.errors.ContractError`; problems with single rows
-send those rows to quarantine, one record per broken rule, so nothing is dropped silently.
+:func:`check_table` coerces one raw table to its contract as Ibis expressions, so the checks run
+where the data already is — DuckDB reading the file by default, any Ibis backend (Spark) when
+one machine is outgrown — and the clean rows stay there for the journey engine. Problems with
+a whole column (missing, naive timestamps without a zone) raise
+:class:`~cxlib.errors.ContractError`; a row that breaks a rule goes to quarantine with the first
+rule it breaks, so nothing is dropped silently. Only the quarantine and the values read by a
+documented rule come back to pandas, with each value as pandas prints it.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC
-from zoneinfo import ZoneInfo
+from functools import cached_property
 
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from cxlib.errors import ContractError
+from cxlib.localtime import REPEATED_LOCAL_TIME, SKIPPED_LOCAL_TIME, wall_clock_to_utc
+
+__all__ = ["CONTRACT", "QUARANTINE_COLUMNS", "REPEATED_LOCAL_TIME", "SKIPPED_LOCAL_TIME",
+           "CheckedTable", "Column", "as_timestamp", "check_table", "utc_offsets"]
 
 QUARANTINE_COLUMNS = ["table", "file", "row", "column", "rule", "value"]
+ROW = "_row"  # a raw table's row number, from 1 in file order (header not counted)
 UNDECODABLE = "\ufffd"  # what a reader puts where bytes were not valid in the file's encoding
-# Local times at daylight-saving changes: one rule (PEP 495's fold=0, what Python's zoneinfo
-# does), and every value it touched is counted, never quarantined.
-REPEATED_LOCAL_TIME = ("local time occurs twice (clocks went back): read as its first "
-                       "occurrence, before the change")
-SKIPPED_LOCAL_TIME = ("local time does not exist (clocks went forward): read with the UTC offset "
-                      "in force before the change")
 UNDECODABLE_RULE = ("text is not valid UTF-8 (undecodable bytes shown as \ufffd); save the file as "
                     "UTF-8, or import it with `cx import --mapping FILE` and `encoding:` in the "
                     "mapping (e.g. encoding: latin-1)")
-
+MISSING = "required value is missing"
+NOT_A_TIMESTAMP = "not a valid timestamp"
+NOT_WHOLE = "not a whole number"
+DUPLICATE = "exact duplicate of an earlier row (removed)"
 
 _OFFSET = r"(?:Z|[+-]\d\d:?\d\d)\s*$"  # a timestamp text's UTC offset
+_DATE_FIRST = r"^\s*\d{4}-\d\d-\d\d"  # a timestamp text without an offset: local time
+_BLANK = r"^[\s\x{0B}\x{1C}-\x{1F}\x{85}\pZ]*$"  # what Python's str.strip() removes
+_SPACES = [c for c in range(0x3001) if chr(c).isspace()]
+_UTC = dt.Timestamp(timezone="UTC")
 
 
 @dataclass(frozen=True)
@@ -70,42 +84,134 @@ UNIQUE_KEYS = {"surveys": "response_id", "customers": "customer_id"}
 
 @dataclass(frozen=True)
 class CheckedTable:
-    """A table coerced to the contract, with what was quarantined or removed."""
+    """A table coerced to the contract, with what was quarantined or removed.
 
-    clean: pd.DataFrame
+    ``clean_table`` stays on the backend that checked it (rows in no particular order, each
+    with its ``source_row``); :attr:`clean` brings it to pandas in file order.
+    """
+
+    name: str
+    clean_table: ir.Table
     quarantine: pd.DataFrame
     rows_read: int
     duplicates_removed: int
     resolved: pd.DataFrame  # values kept but read by a documented rule (same columns)
 
+    @property
+    def rows_kept(self) -> int:
+        """Rows that passed the contract."""
+        return self.rows_read - int(self.quarantine["row"].nunique())
 
-def _as_str(values: pd.Series) -> pd.Series:
-    out = values.astype("str")
-    return out.where(values.notna() & (out.str.strip() != ""), None).astype("str")
+    @cached_property
+    def clean(self) -> pd.DataFrame:
+        """The clean rows as pandas, in file order, with the contract's column types."""
+        frame = self.clean_table.order_by("source_row").to_pyarrow().to_pandas()
+        kinds = {"str": "str", "timestamp": "datetime64[us, UTC]", "score": "Int64"}
+        return frame.astype({c: kinds[col.kind] for c, col in CONTRACT[self.name].items()}
+                            ).astype({"source_row": "int64"})
 
 
-def local_to_utc(local: pd.Series, timezone: str) -> tuple[pd.Series, pd.Series]:
-    """Read naive wall-clock times in ``timezone`` as UTC instants.
+def _python_objects_as_text(values: pd.Series) -> pd.Series:
+    """Return a column of mixed Python objects as text, as pandas prints each (missing kept)."""
+    if values.dtype != object:
+        return values
+    return values.map(lambda v: v if v is None or isinstance(v, str) else
+                      None if pd.isna(v) else str(v)).astype("object")
 
-    A repeated local time (clocks went back) is its first occurrence; a skipped one (clocks
-    went forward) is read with the offset before the change, so 01:30 on a night that jumps
-    from 01:00 to 02:00 is 02:30 — PEP 495's ``fold=0``. Returns the instants and, per value,
-    which of :data:`REPEATED_LOCAL_TIME` / :data:`SKIPPED_LOCAL_TIME` applied (else None).
+
+def raw_table(frame: pd.DataFrame) -> ir.Table:
+    """Put a raw pandas table where the contract can check it, numbering its rows from 1."""
+    frame = frame.reset_index(drop=True)
+    frame = frame.assign(**{str(c): _python_objects_as_text(frame[c]) for c in frame.columns})
+    frame.insert(0, ROW, np.arange(1, len(frame) + 1, dtype="int64"))
+    return ibis.memtable(frame)
+
+
+def _text(value: ir.Value) -> ir.StringValue:
+    """Return a column as text, with blank values (empty or whitespace only) missing."""
+    text = value.cast("string")
+    blank = ibis.cases((text == "", True),  # only text starting with a space can be all spaces
+                       (text.ascii_str().isin(_SPACES), text.re_search(_BLANK)), else_=False)
+    return ibis.cases((blank, ibis.null("string")), else_=text)
+
+
+def _first(probe: ir.Table) -> dict:
+    return probe.to_pyarrow().to_pylist()[0]
+
+
+def _instants(source: ir.Table, column: str, file: str, timezone: str | None
+              ) -> tuple[ir.TimestampValue, ir.StringValue | None]:
+    """Coerce a column to UTC instants: offsets honoured, naive values read in ``timezone``.
+
+    Returns the instants (NULL where the text is no timestamp) and, per value, the
+    daylight-saving rule that read it (see :func:`cxlib.localtime.wall_clock_to_utc`), or None
+    when no value is local time. Raises :class:`ContractError` at the first naive value when no
+    zone is given.
     """
-    utc = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    utc = utc.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
-    how = pd.Series(None, index=local.index, dtype="object")
-    unresolved = local.notna() & utc.isna()
-    if unresolved.any():
-        zone = ZoneInfo(timezone)
-        for wall in local[unresolved].unique():
-            moment = wall.to_pydatetime().replace(tzinfo=zone, fold=0)
-            instant = moment.astimezone(UTC)
-            skipped = instant.astimezone(zone).replace(tzinfo=None) != moment.replace(tzinfo=None)
-            at = unresolved & (local == wall)
-            utc[at] = pd.Timestamp(instant)
-            how[at] = SKIPPED_LOCAL_TIME if skipped else REPEATED_LOCAL_TIME
-    return utc, how
+    value = source[column]
+    kind = value.type()
+    if kind.is_timestamp() and kind.timezone is not None:
+        return value.cast(_UTC), None
+    if kind.is_timestamp():  # typed wall-clock times: every value is local time
+        text, wall = value.strftime("%Y-%m-%dT%H:%M:%S.%f"), value
+        has_offset, naive, with_offset = value.isnull() & value.notnull(), value.notnull(), None
+    else:
+        text = value.cast("string")
+        has_offset = text.re_search(_OFFSET)
+        naive = text.re_search(_DATE_FIRST) & ~has_offset
+        wall, with_offset = text.try_cast(dt.Timestamp()), text.try_cast(_UTC)
+    probe = _first(source.aggregate(
+        naive=naive.sum(), any_offset=has_offset.any(), first_row=source[ROW].min(where=naive),
+        first_text=text.argmin(source[ROW], where=naive),
+        earliest=wall.min(where=naive), latest=wall.max(where=naive)))
+    if not probe["naive"]:
+        return with_offset, None
+    if timezone is None:
+        rule = ("timestamps mix values with and without a UTC offset; give every value an offset"
+                if probe["any_offset"] else
+                "timestamps have no time zone; add a UTC offset to the data, or give their "
+                "zone: `timezone:` in the params file (cx run) or `--timezone` (cx validate, "
+                "cx journeys), e.g. 'Europe/London'")
+        raise ContractError(file, column, int(probe["first_row"]), rule, probe["first_text"])
+    if probe["earliest"] is None:  # dates, but none a real moment
+        return ibis.cases((has_offset, with_offset), else_=ibis.null(_UTC)), None
+    local, how = wall_clock_to_utc(wall.cast(_UTC), timezone,
+                                   probe["earliest"].replace(tzinfo=UTC),
+                                   probe["latest"].replace(tzinfo=UTC))
+    instants = ibis.cases((has_offset, with_offset), (naive, local), else_=ibis.null(_UTC))
+    return instants, ibis.cases((naive, how), else_=ibis.null("string"))
+
+
+def as_timestamp(values: pd.Series, file: str, column: str,
+                 timezone: str | None) -> tuple[pd.Series, pd.Series]:
+    """Coerce a pandas column to UTC as the contract does (junk becomes NaT).
+
+    Returns the instants and, per value, the daylight-saving rule that read it, else None.
+    """
+    source = raw_table(pd.DataFrame({column: values.reset_index(drop=True)}))
+    instants, how = _instants(source, column, file, timezone)
+    read = source.select(ROW, ts=instants,
+                         how=how if how is not None else ibis.null("string")).order_by(ROW)
+    frame = read.to_pyarrow().to_pandas()
+    return (frame["ts"].astype("datetime64[us, UTC]").set_axis(values.index),
+            frame["how"].astype("object").set_axis(values.index))
+
+
+def _score(value: ir.Value, spec: Column) -> tuple[ir.IntegerValue, ir.BooleanValue,
+                                                  ir.BooleanValue]:
+    """Return scores as whole numbers, which values are not whole numbers, which are off scale.
+
+    A missing value is neither.
+    """
+    number = (value.cast("float64") if value.type().is_numeric()
+              else value.cast("string").try_cast("float64"))
+    given = value.notnull() & ~number.isnan().fill_null(False)
+    number = ibis.cases((number.isnan(), ibis.null("float64")), else_=number)
+    not_whole = (given & number.isnull()) | number.isinf() | (number != number.round())
+    in_scale = number.between(spec.low, spec.high)
+    score = ibis.cases((~not_whole & in_scale, number.round().cast("int64")),
+                       else_=ibis.null("int64"))
+    return score, not_whole, number.notnull() & ~in_scale
 
 
 def utc_offsets(stamps: pd.Series) -> pd.Series:
@@ -118,138 +224,146 @@ def utc_offsets(stamps: pd.Series) -> pd.Series:
     return found.where(stamps.notna(), None).astype("object")
 
 
-def as_timestamp(values: pd.Series, file: str, column: str,
-                 timezone: str | None) -> tuple[pd.Series, pd.Series]:
-    """Coerce to UTC. Offsets are honoured; naive values need ``timezone``; junk becomes NaT.
+def _records(table: str, file: str, rows: np.ndarray, column: str, rule: str,
+             shown: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"table": table, "file": file, "row": rows, "column": column,
+                         "rule": rule, "value": shown.astype("str").to_numpy()})
 
-    Also returns, per value, the daylight-saving rule that resolved it (see
-    :func:`local_to_utc`), else None.
+
+def _stacked(records: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = (pd.concat(records, ignore_index=True) if records
+             else pd.DataFrame(columns=QUARANTINE_COLUMNS))
+    return frame.astype({"row": "int64"})
+
+
+def _repeats(t: ir.Table, columns: list[str], code: int) -> ir.Table:
+    """Rows whose ``columns`` all equal an earlier row's (missing equals missing), as ``code``.
+
+    Only rows sharing a hash of those columns with another row are compared exactly, so the
+    exact comparison (a window over every column) runs on a handful of rows, not the table.
     """
-    how = pd.Series(None, index=values.index, dtype="object")
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), how
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        text = values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").where(values.notna(), None)
-    else:
-        text = values.astype("str").where(values.notna(), None)
-    has_offset = text.str.contains(_OFFSET, regex=True, na=False)
-    naive = text.str.match(r"^\s*\d{4}-\d\d-\d\d", na=False) & ~has_offset
-    if naive.any() and timezone is None:
-        row = int(np.flatnonzero(naive)[0]) + 1
-        rule = ("timestamps mix values with and without a UTC offset; give every value an offset"
-                if has_offset.any() else
-                "timestamps have no time zone; add a UTC offset to the data, or give their "
-                "zone: `timezone:` in the params file (cx run) or `--timezone` (cx validate, "
-                "cx journeys), e.g. 'Europe/London'")
-        raise ContractError(file, column, row, rule, text.iloc[row - 1])
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
-    if has_offset.any():
-        out[has_offset] = pd.to_datetime(text[has_offset], utc=True, errors="coerce",
-                                         format="ISO8601")
-    if naive.any():
-        local = pd.to_datetime(text[naive], errors="coerce", format="ISO8601")
-        out[naive], how[naive] = local_to_utc(local, timezone)
-    return out, how
+    hashed = t.mutate(_hash=(ibis.struct({c: t[c] for c in columns}) if len(columns) > 1
+                             else t[columns[0]]).hash())
+    shared = hashed.group_by("_hash").aggregate(_n=ibis._.count()).filter(ibis._["_n"] > 1)
+    candidates = hashed.semi_join(shared, "_hash")
+    rank = ibis.row_number().over(group_by=[candidates[c] for c in columns],
+                                  order_by=candidates[ROW])
+    return (candidates.mutate(_rank=rank).filter(ibis._["_rank"] > 0)
+            .select(ROW, _rule=ibis.literal(code, "int64")))
 
 
-def _as_score(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Return the scores as nullable ints and a mask of values that are not whole numbers."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    not_number = values.notna() & numeric.isna()
-    fractional = numeric.notna() & (numeric != np.round(numeric))
-    return numeric.where(~fractional).round().astype("Int64"), not_number | fractional
+def _originals(raw: pd.DataFrame | ir.Table, source: ir.Table, rows: np.ndarray
+               ) -> pd.DataFrame:
+    """Return the raw values of some rows, as pandas reads them, indexed by row number."""
+    if isinstance(raw, pd.DataFrame):
+        return raw.reset_index(drop=True).iloc[rows - 1].set_axis(rows)
+    wanted = ibis.memtable({ROW: rows.astype("int64")})
+    picked = source.semi_join(wanted, ROW).order_by(ROW).to_pyarrow().to_pandas()
+    return picked.set_index(ROW)
 
 
-def repeats_earlier_row(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Mark rows whose ``columns`` all equal an earlier row's (missing equals missing).
+def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
+                timezone: str | None = None, backend: ibis.BaseBackend | None = None
+                ) -> CheckedTable:
+    """Coerce a raw table to the contract of ``table``; quarantine rows that break a rule.
 
-    The same as pandas' ``duplicated(keep="first")``, computed by DuckDB over the frame (a hash
-    partition instead of pandas' factorising every column: about 5x faster at 10 M rows);
-    pandas answers when DuckDB cannot read a column (mixed Python objects).
+    Parameters
+    ----------
+    raw
+        The table as read: a pandas frame, or an Ibis table with its row numbers in ``_row``
+        (from 1 in file order, header not counted).
+    table
+        ``"events"``, ``"surveys"`` or ``"customers"``.
+    file
+        The file it came from, named in every quarantine record and error.
+    timezone
+        Zone of timestamps written without a UTC offset.
+    backend
+        Where the clean table is kept: ``raw``'s own backend for an Ibis table, else a new
+        DuckDB connection.
+
+    Returns
+    -------
+    The clean rows (extra columns kept, exact duplicate rows removed and counted) and one
+    quarantine record per broken row: the first rule it breaks, in contract order.
+
+    Raises
+    ------
+    ContractError
+        A required column is missing, or timestamps without an offset have no zone.
+
     """
-    import duckdb
-
-    order = pd.DataFrame({"_order": np.arange(len(frame))})
-    view = pd.concat([order, frame[columns].reset_index(drop=True)], axis=1)
-    keys = ", ".join('"' + str(c).replace('"', '""') + '"' for c in columns)
-    try:
-        with duckdb.connect() as con:
-            con.register("view", view)
-            later = con.sql(f"select _order from view qualify row_number() over "
-                            f"(partition by {keys} order by _order) > 1").fetchnumpy()["_order"]
-    except (duckdb.Error, TypeError, ValueError):
-        return frame.duplicated(subset=columns, keep="first").to_numpy()
-    marks = np.zeros(len(frame), bool)
-    marks[later] = True
-    return marks
-
-
-def check_table(raw: pd.DataFrame, table: str, file: str,
-                timezone: str | None = None) -> CheckedTable:
-    """Coerce ``raw`` to the contract of ``table``; quarantine rows that break a rule.
-
-    Rows are numbered from 1 in file order (header not counted). Extra columns are kept.
-    Exact duplicate rows are removed and counted.
-    """
-    contract = CONTRACT[table]
-    for column in contract:
-        if column not in raw.columns:
+    source = raw if isinstance(raw, ir.Table) else raw_table(raw)
+    backend = backend or (ibis.get_backend(raw) if isinstance(raw, ir.Table)
+                          else ibis.duckdb.connect())
+    present = [c for c in source.columns if c != ROW]
+    for column in CONTRACT[table]:
+        if column not in present:
             raise ContractError(file, column, None, f"required column of '{table}' is missing; "
                                 "rename your column to it, or import the export with "
                                 "`cx import --mapping FILE` and name it under `columns:` "
-                                f"(columns present: {', '.join(map(str, raw.columns))})")
-    df = raw.reset_index(drop=True).copy()
-    df.insert(0, "_row", np.arange(1, len(df) + 1))
-    records: list[pd.DataFrame] = []
-    resolved: list[pd.DataFrame] = []
-    bad = np.zeros(len(df), bool)
-
-    def record(mask: np.ndarray, column: str, rule: str | np.ndarray,
-               shown: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({"table": table, "file": file, "row": df["_row"].to_numpy()[mask],
-                             "column": column, "rule": rule,
-                             "value": shown[mask].astype("str").to_numpy()})
-
-    def flag(mask: pd.Series | np.ndarray, column: str, rule: str, shown: pd.Series) -> None:
-        nonlocal bad
-        mask = np.asarray(mask, bool) & ~bad
-        if mask.any():
-            records.append(record(mask, column, rule, shown))
-            bad |= mask
-
-    for column, spec in contract.items():
-        original = df[column]
+                                f"(columns present: {', '.join(map(str, present))})")
+    coerced: dict[str, ir.Value] = {}
+    checks: list[tuple[str, str]] = []  # (column, rule), in the order rows are checked
+    broken: list[ir.BooleanValue] = []
+    read_by_rule: dict[str, ir.StringValue] = {}
+    for column, spec in CONTRACT[table].items():
+        value = source[column]
         if spec.kind == "str":
-            df[column] = _as_str(original)
-            flag(df[column].str.contains(UNDECODABLE, regex=False, na=False), column,
-                 UNDECODABLE_RULE, original)
+            coerced[column] = _text(value)
+            checks.append((column, UNDECODABLE_RULE))
+            broken.append(value.cast("string").contains(UNDECODABLE))
         elif spec.kind == "timestamp":
-            df[column], how = as_timestamp(original, file, column, timezone)
-            flag(original.notna() & df[column].isna(), column, "not a valid timestamp", original)
-            kept = how.notna().to_numpy()
-            if kept.any():
-                resolved.append(record(kept, column, how[kept].to_numpy(), original))
+            coerced[column], how = _instants(source, column, file, timezone)
+            checks.append((column, NOT_A_TIMESTAMP))
+            broken.append(value.notnull() & coerced[column].isnull())
+            if how is not None:
+                read_by_rule[column] = how
         else:
-            df[column], not_whole = _as_score(original)
-            flag(not_whole, column, "not a whole number", original)
-            out = df[column].notna() & ~df[column].between(spec.low, spec.high)
-            flag(out.fillna(False), column, f"outside {spec.low}–{spec.high}", original)
+            coerced[column], not_whole, off_scale = _score(value, spec)
+            checks += [(column, NOT_WHOLE), (column, f"outside {spec.low}–{spec.high}")]
+            broken += [not_whole, off_scale]
         if not spec.nullable:
-            flag(df[column].isna(), column, "required value is missing", original)
-
-    data_cols = [c for c in df.columns if c != "_row"]
-    dupes = repeats_earlier_row(df, data_cols) & ~bad
-    n_dupes = int(dupes.sum())
-    flag(dupes, "*", "exact duplicate of an earlier row (removed)", df["_row"])
+            checks.append((column, MISSING))
+            broken.append(coerced[column].isnull())
+    # two steps, so each coercion is computed once and each rule reads its flag
+    flags = source.select(ROW, *[coerced.get(c, source[c]).name(c) for c in present],
+                          **{f"_broken_{i}": b for i, b in enumerate(broken)},
+                          **{f"_how_{c}": how for c, how in read_by_rule.items()})
+    t = flags.select(ROW, *present, *[f"_how_{c}" for c in read_by_rule], _rule=ibis.cases(
+        *[(flags[f"_broken_{i}"], i) for i in range(len(broken))], else_=ibis.null("int64")))
     key = UNIQUE_KEYS.get(table)
+    checks.append(("*", DUPLICATE))
+    found = [t.filter(t["_rule"].notnull()).select(ROW, "_rule"),
+             _repeats(t, present, len(checks) - 1)]
     if key:
-        flag(df[key].duplicated(keep="first") & df[key].notna(), key,
-             f"{key} repeated with different values", df[key])
-    quarantine = (pd.concat(records, ignore_index=True) if records
-                  else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-    clean = df[~bad].rename(columns={"_row": "source_row"}).reset_index(drop=True)
-    notes = (pd.concat(resolved, ignore_index=True) if resolved
-             else pd.DataFrame(columns=QUARANTINE_COLUMNS))
-    notes = notes[~notes["row"].isin(quarantine["row"])]  # a quarantined row is not kept
-    return CheckedTable(clean, quarantine.astype({"row": "int64"}), len(df), n_dupes,
-                        notes.astype({"row": "int64"}).reset_index(drop=True))
+        checks.append((key, f"{key} repeated with different values"))
+        found.append(_repeats(t.filter(t[key].notnull()), [key], len(checks) - 1))
+    # a row's quarantine rule is the first it breaks: row rules, then repeats, then the key
+    bad = backend.create_table(f"cx_quarantined_{uuid.uuid4().hex}",
+                               ibis.union(*found).group_by(ROW).aggregate(
+                                   _rule=ibis._["_rule"].min()), temp=True)
+    flagged = (bad.join(t.select(ROW, *([key] if key else [])), ROW)
+               .order_by(["_rule", ROW]).to_pyarrow().to_pandas())
+    notes = {c: t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
+             .select(ROW, how=f"_how_{c}").order_by(ROW).to_pyarrow().to_pandas()
+             for c in read_by_rule}
+    looked_up = np.unique(np.concatenate([flagged[ROW].to_numpy(dtype="int64"),
+                                          *[n[ROW].to_numpy(dtype="int64")
+                                            for n in notes.values()]]))
+    originals = _originals(raw, source, looked_up) if len(looked_up) else None
+    records = []
+    for code, rows in flagged.groupby("_rule", sort=True):
+        column, rule = checks[int(code)]
+        row_numbers = rows[ROW].to_numpy(dtype="int64")
+        shown = (rows[ROW] if column == "*" else rows[key] if rule.endswith("different values")
+                 else originals.loc[row_numbers, column])
+        records.append(_records(table, file, row_numbers, column, rule, shown))
+    resolved = [_records(table, file, n[ROW].to_numpy(dtype="int64"), column, n["how"],
+                         originals.loc[n[ROW].to_numpy(dtype="int64"), column])
+                for column, n in notes.items() if len(n)]
+    clean = t.anti_join(bad, ROW).select(t[ROW].name("source_row"), *present)
+    rows_read = _first(source.aggregate(rows=source.count()))["rows"]
+    duplicates = int((flagged["_rule"] == checks.index(("*", DUPLICATE))).sum())
+    return CheckedTable(table, clean, _stacked(records), int(rows_read), duplicates,
+                        _stacked(resolved))

@@ -316,14 +316,22 @@ def test_a_survey_wait_that_is_not_a_number_is_named_with_its_row(tmp_path):
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", None, "ü \"q\""]),
                           st.sampled_from([1.0, 2.5, float("nan"), None]),
                           st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"])),
-                max_size=40))
+                min_size=1, max_size=40))
 def test_exact_repeats_are_the_rows_pandas_calls_duplicated(rows):
-    from cxlib.schema import repeats_earlier_row
+    frame = pd.DataFrame(rows, columns=["journey_id", "number", "ts"]).assign(
+        customer_id="C1", activity="a", source="s")
+    frame["number"] = frame["number"].astype("float64")  # an extra column: compared too
+    expected = (frame.index[frame.duplicated(keep="first")] + 1).tolist()
+    checked = check_table(frame, "events", "e.csv")
+    assert checked.quarantine["row"].tolist() == expected
+    assert set(checked.quarantine["rule"]) <= {"exact duplicate of an earlier row (removed)"}
+    assert checked.duplicates_removed == len(expected) == len(frame) - len(checked.clean)
 
-    frame = pd.DataFrame(rows, columns=["text", "number", "when"])
-    frame["when"] = pd.to_datetime(frame["when"], utc=True)
-    frame["number"] = frame["number"].astype("float64")
-    frame["text"] = frame["text"].astype("str").where(frame["text"].notna(), None)
-    columns = ["text", "number", "when"]
-    expected = frame.duplicated(subset=columns, keep="first").to_numpy()
-    assert (repeats_earlier_row(frame, columns) == expected).all()
+
+@pytest.mark.parametrize("blank", ["", " ", "\t", "\xa0", "\u3000 ", "\n\r"])
+def test_text_of_spaces_alone_is_a_missing_value_as_python_strips_it(blank):
+    raw = _events(customer_id=["C1", blank, "C1"], source=["crm", "netops", f"{blank}tel"])
+    checked = check_table(raw, "events", "e.csv")
+    assert checked.quarantine[["row", "column", "rule"]].values.tolist() == [
+        [2, "customer_id", "required value is missing"]]
+    assert checked.clean["source"].tolist() == ["crm", f"{blank}tel"]  # kept as written
