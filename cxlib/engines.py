@@ -14,6 +14,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 ENGINES = ("duckdb", "pyspark")
 EVENT_COLUMNS = ["journey_id", "customer_id", "activity", "ts", "source", "source_row",
@@ -45,17 +46,33 @@ def events_table(events: pd.DataFrame, engine: str = "duckdb",
         frame["source_row"] = range(1, len(frame) + 1)
     if engine == "duckdb":
         return ibis.memtable(frame)
-    session = spark_session(spark_conf)
-    # missing text must reach Spark as NULL, not as the string "NaN"
-    frame = frame.astype({c: object for c in ("journey_id", "customer_id", "activity",
-                                              "source")})
-    frame = frame.where(frame.notna(), None)
-    for column in ("ts", "activity_start_ts"):  # the session's zone is UTC
-        if column in frame.columns:
-            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
-    view = "cx_events"
-    session.createDataFrame(frame).createOrReplaceTempView(view)
-    return ibis.pyspark.connect(session).table(view)
+    return spark_view(frame, "cx_events", spark_conf)
+
+
+def spark_view(frame: pd.DataFrame, name: str, conf: Mapping[str, str] | None = None
+               ) -> ir.Table:
+    """Put a pandas table into Spark as temporary view ``name``; return it as an Ibis table.
+
+    Column types are the frame's Arrow types; missing values reach Spark as NULL (not the
+    string "NaN" pandas' text columns would give) and instants keep their UTC time.
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    session = spark_session(conf)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False).schema
+    schema = from_arrow_schema(pa.schema(
+        [f.with_type(pa.string()) if pa.types.is_large_string(f.type) else f for f in arrow]))
+    # rows, not an Arrow relation: Spark would evaluate whole plans on a local relation in the
+    # driver (its optimizer's ConvertToLocalRelation), out of memory on a real log
+    rows = frame.copy()
+    for column in rows.columns:
+        values = rows[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):  # the session's zone is UTC
+            rows[column] = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            rows[column] = values.astype(object).where(values.notna(), None)
+    session.createDataFrame(rows, schema=schema).createOrReplaceTempView(name)
+    return ibis.pyspark.connect(session).table(name)
 
 
 # Exact durations count microseconds since the epoch: `unix_micros` is Spark's builtin, and

@@ -21,7 +21,9 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from cxlib.engines import spark_view
 from cxlib.errors import ContractError
 from cxlib.localtime import REPEATED_LOCAL_TIME, SKIPPED_LOCAL_TIME, wall_clock_to_utc
 
@@ -92,6 +94,7 @@ class CheckedTable:
 
     name: str
     clean_table: ir.Table
+    backend: ibis.BaseBackend
     quarantine: pd.DataFrame
     rows_read: int
     duplicates_removed: int
@@ -105,25 +108,36 @@ class CheckedTable:
     @cached_property
     def clean(self) -> pd.DataFrame:
         """The clean rows as pandas, in file order, with the contract's column types."""
-        frame = self.clean_table.order_by("source_row").to_pyarrow().to_pandas()
+        frame = _fetch(self.backend, self.clean_table.order_by("source_row"))
         kinds = {"str": "str", "timestamp": "datetime64[us, UTC]", "score": "Int64"}
         return frame.astype({c: kinds[col.kind] for c, col in CONTRACT[self.name].items()}
                             ).astype({"source_row": "int64"})
 
 
 def _python_objects_as_text(values: pd.Series) -> pd.Series:
-    """Return a column of mixed Python objects as text, as pandas prints each (missing kept)."""
-    if values.dtype != object:
+    """Return a column of mixed Python objects as text, as pandas prints each.
+
+    A missing value becomes None, which every backend reads as NULL (Spark reads pandas'
+    missing text, NaN, as the string "NaN").
+    """
+    if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
         return values
     return values.map(lambda v: v if v is None or isinstance(v, str) else
                       None if pd.isna(v) else str(v)).astype("object")
 
 
-def raw_table(frame: pd.DataFrame) -> ir.Table:
-    """Put a raw pandas table where the contract can check it, numbering its rows from 1."""
+def raw_table(frame: pd.DataFrame, backend: ibis.BaseBackend | None = None) -> ir.Table:
+    """Put a raw pandas table where the contract can check it, numbering its rows from 1.
+
+    On Spark it becomes a temporary view; elsewhere an in-memory table.
+    """
     frame = frame.reset_index(drop=True)
     frame = frame.assign(**{str(c): _python_objects_as_text(frame[c]) for c in frame.columns})
     frame.insert(0, ROW, np.arange(1, len(frame) + 1, dtype="int64"))
+    if backend is not None and backend.name == "pyspark":
+        view = spark_view(frame, f"cx_raw_{uuid.uuid4().hex}")
+        instants = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+        return view.mutate(**{c: view[c].cast(_UTC) for c in instants})  # Ibis sees no zone
     return ibis.memtable(frame)
 
 
@@ -135,12 +149,22 @@ def _text(value: ir.Value) -> ir.StringValue:
     return ibis.cases((blank, ibis.null("string")), else_=text)
 
 
-def _first(probe: ir.Table) -> dict:
-    return probe.to_pyarrow().to_pylist()[0]
+def _fetch(backend: ibis.BaseBackend, expr: ir.Table) -> pd.DataFrame:
+    """Run ``expr`` on ``backend`` (memtables go where they are run); return pandas."""
+    table = backend.to_pyarrow(expr)
+    frame = table.to_pandas()
+    for column, kind in zip(table.column_names, table.schema.types, strict=True):
+        if pa.types.is_timestamp(kind) and kind.tz is None:  # Spark hands back naive UTC
+            frame[column] = frame[column].dt.tz_localize("UTC")
+    return frame
 
 
-def _instants(source: ir.Table, column: str, file: str, timezone: str | None
-              ) -> tuple[ir.TimestampValue, ir.StringValue | None]:
+def _first(backend: ibis.BaseBackend, probe: ir.Table) -> dict:
+    return backend.to_pyarrow(probe).to_pylist()[0]
+
+
+def _instants(source: ir.Table, column: str, file: str, timezone: str | None,
+              backend: ibis.BaseBackend) -> tuple[ir.TimestampValue, ir.StringValue | None]:
     """Coerce a column to UTC instants: offsets honoured, naive values read in ``timezone``.
 
     Returns the instants (NULL where the text is no timestamp) and, per value, the
@@ -153,14 +177,15 @@ def _instants(source: ir.Table, column: str, file: str, timezone: str | None
     if kind.is_timestamp() and kind.timezone is not None:
         return value.cast(_UTC), None
     if kind.is_timestamp():  # typed wall-clock times: every value is local time
-        text, wall = value.strftime("%Y-%m-%dT%H:%M:%S.%f"), value
+        text = value.strftime("%Y-%m-%d") + "T" + value.strftime("%H:%M:%S.%f")
+        wall = value
         has_offset, naive, with_offset = value.isnull() & value.notnull(), value.notnull(), None
     else:
         text = value.cast("string")
         has_offset = text.re_search(_OFFSET)
         naive = text.re_search(_DATE_FIRST) & ~has_offset
         wall, with_offset = text.try_cast(dt.Timestamp()), text.try_cast(_UTC)
-    probe = _first(source.aggregate(
+    probe = _first(backend, source.aggregate(
         naive=naive.sum(), any_offset=has_offset.any(), first_row=source[ROW].min(where=naive),
         first_text=text.argmin(source[ROW], where=naive),
         earliest=wall.min(where=naive), latest=wall.max(where=naive)))
@@ -189,10 +214,11 @@ def as_timestamp(values: pd.Series, file: str, column: str,
     Returns the instants and, per value, the daylight-saving rule that read it, else None.
     """
     source = raw_table(pd.DataFrame({column: values.reset_index(drop=True)}))
-    instants, how = _instants(source, column, file, timezone)
+    backend = ibis.duckdb.connect()
+    instants, how = _instants(source, column, file, timezone, backend)
     read = source.select(ROW, ts=instants,
                          how=how if how is not None else ibis.null("string")).order_by(ROW)
-    frame = read.to_pyarrow().to_pandas()
+    frame = _fetch(backend, read)
     return (frame["ts"].astype("datetime64[us, UTC]").set_axis(values.index),
             frame["how"].astype("object").set_axis(values.index))
 
@@ -236,6 +262,14 @@ def _stacked(records: list[pd.DataFrame]) -> pd.DataFrame:
     return frame.astype({"row": "int64"})
 
 
+def _kept(backend: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
+    """Keep a (small) result on ``backend``: a temporary table, or a view where none exist."""
+    name = f"cx_quarantined_{uuid.uuid4().hex}"
+    if backend.name == "duckdb":
+        return backend.create_table(name, expr, temp=True)
+    return backend.create_view(name, expr, overwrite=True)
+
+
 def _repeats(t: ir.Table, columns: list[str], code: int) -> ir.Table:
     """Rows whose ``columns`` all equal an earlier row's (missing equals missing), as ``code``.
 
@@ -252,13 +286,13 @@ def _repeats(t: ir.Table, columns: list[str], code: int) -> ir.Table:
             .select(ROW, _rule=ibis.literal(code, "int64")))
 
 
-def _originals(raw: pd.DataFrame | ir.Table, source: ir.Table, rows: np.ndarray
-               ) -> pd.DataFrame:
+def _originals(raw: pd.DataFrame | ir.Table, source: ir.Table, rows: np.ndarray,
+               backend: ibis.BaseBackend) -> pd.DataFrame:
     """Return the raw values of some rows, as pandas reads them, indexed by row number."""
     if isinstance(raw, pd.DataFrame):
         return raw.reset_index(drop=True).iloc[rows - 1].set_axis(rows)
     wanted = ibis.memtable({ROW: rows.astype("int64")})
-    picked = source.semi_join(wanted, ROW).order_by(ROW).to_pyarrow().to_pandas()
+    picked = _fetch(backend, source.semi_join(wanted, ROW).order_by(ROW))
     return picked.set_index(ROW)
 
 
@@ -293,9 +327,9 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
         A required column is missing, or timestamps without an offset have no zone.
 
     """
-    source = raw if isinstance(raw, ir.Table) else raw_table(raw)
     backend = backend or (ibis.get_backend(raw) if isinstance(raw, ir.Table)
                           else ibis.duckdb.connect())
+    source = raw if isinstance(raw, ir.Table) else raw_table(raw, backend)
     present = [c for c in source.columns if c != ROW]
     for column in CONTRACT[table]:
         if column not in present:
@@ -314,7 +348,7 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
             checks.append((column, UNDECODABLE_RULE))
             broken.append(value.cast("string").contains(UNDECODABLE))
         elif spec.kind == "timestamp":
-            coerced[column], how = _instants(source, column, file, timezone)
+            coerced[column], how = _instants(source, column, file, timezone, backend)
             checks.append((column, NOT_A_TIMESTAMP))
             broken.append(value.notnull() & coerced[column].isnull())
             if how is not None:
@@ -340,18 +374,17 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
         checks.append((key, f"{key} repeated with different values"))
         found.append(_repeats(t.filter(t[key].notnull()), [key], len(checks) - 1))
     # a row's quarantine rule is the first it breaks: row rules, then repeats, then the key
-    bad = backend.create_table(f"cx_quarantined_{uuid.uuid4().hex}",
-                               ibis.union(*found).group_by(ROW).aggregate(
-                                   _rule=ibis._["_rule"].min()), temp=True)
-    flagged = (bad.join(t.select(ROW, *([key] if key else [])), ROW)
-               .order_by(["_rule", ROW]).to_pyarrow().to_pandas())
-    notes = {c: t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
-             .select(ROW, how=f"_how_{c}").order_by(ROW).to_pyarrow().to_pandas()
+    bad = _kept(backend, ibis.union(*found).group_by(ROW).aggregate(
+        _rule=ibis._["_rule"].min()))
+    flagged = _fetch(backend, bad.join(t.select(ROW, *([key] if key else [])), ROW)
+                     .order_by(["_rule", ROW]))
+    notes = {c: _fetch(backend, t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
+                       .select(ROW, how=f"_how_{c}").order_by(ROW))
              for c in read_by_rule}
     looked_up = np.unique(np.concatenate([flagged[ROW].to_numpy(dtype="int64"),
                                           *[n[ROW].to_numpy(dtype="int64")
                                             for n in notes.values()]]))
-    originals = _originals(raw, source, looked_up) if len(looked_up) else None
+    originals = _originals(raw, source, looked_up, backend) if len(looked_up) else None
     records = []
     for code, rows in flagged.groupby("_rule", sort=True):
         column, rule = checks[int(code)]
@@ -363,7 +396,7 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
                          originals.loc[n[ROW].to_numpy(dtype="int64"), column])
                 for column, n in notes.items() if len(n)]
     clean = t.anti_join(bad, ROW).select(t[ROW].name("source_row"), *present)
-    rows_read = _first(source.aggregate(rows=source.count()))["rows"]
+    rows_read = _first(backend, source.aggregate(rows=source.count()))["rows"]
     duplicates = int((flagged["_rule"] == checks.index(("*", DUPLICATE))).sum())
-    return CheckedTable(table, clean, _stacked(records), int(rows_read), duplicates,
+    return CheckedTable(table, clean, backend, _stacked(records), int(rows_read), duplicates,
                         _stacked(resolved))

@@ -107,3 +107,29 @@ def test_service_times_of_activity_instances_are_identical_on_spark(tmp_path):
                                                   min_group_size=2), on_duckdb, check_dtype=False)
     pd.testing.assert_frame_equal(process.activity_waits(events_table(log, "pyspark"), spec, as_of),
                                   process.activity_waits(log, spec, as_of), check_dtype=False)
+
+
+@pytest.mark.parametrize("name", ["csv", "parquet", "naive_local", "naive_parquet"])
+def test_the_data_contract_quarantines_and_keeps_the_same_rows_on_spark(tmp_path, name):
+    _require_spark()
+    import ibis
+
+    from cxlib.engines import spark_session
+    from cxlib.io import READERS
+    from cxlib.schema import check_table
+    from tests.contract_faults import FAULTS
+
+    spark = ibis.pyspark.connect(spark_session({"spark.master": "local[1]"}))
+    build, zone = FAULTS[name]
+    build(tmp_path)
+    quarantined = 0
+    for table in ("events", "surveys", "customers"):
+        path = next(tmp_path.glob(f"{table}.*"))
+        raw = READERS[path.suffix](path)
+        on_duckdb = check_table(raw, table, path.name, zone)
+        on_spark = check_table(raw, table, path.name, zone, backend=spark)
+        assert on_spark.rows_read == on_duckdb.rows_read == len(raw)
+        quarantined += len(on_spark.quarantine)
+        for part in ("quarantine", "resolved", "clean"):
+            pd.testing.assert_frame_equal(getattr(on_spark, part), getattr(on_duckdb, part))
+    assert quarantined > 0  # every fault folder breaks some rule
