@@ -47,6 +47,7 @@ class RunParams(StrictModel):
     keep_runs: int = Field(30, ge=1)  # runs of this params file kept; older ones deleted
     timezone: TimeZone | None = None  # zone of timestamps without a UTC offset
     survey_duration: str = ""  # survey answers' own measured wait (a column), for surveys alone
+    answer_days: float = Field(3.0, ge=0)  # how long after a journey ends its survey may come
     engine: Literal["duckdb", "pyspark"] = "duckdb"  # where journeys are computed
     spark_conf: dict[str, str] = {}  # e.g. {spark.master: "spark://host:7077"}
     demo: DemoSettings | None = None
@@ -77,6 +78,7 @@ class RunParams(StrictModel):
             "max_bad_share": self.max_bad_share,
             "timezone": self.timezone or "",
             "survey_duration": self.survey_duration,
+            "answer_days": self.answer_days,
             "region": "",
             "engine": self.engine,
             "spark_conf": dict(self.spark_conf),

@@ -86,7 +86,9 @@ class DemoWorld:
         default_factory=lambda: {"early": 0.06, "on_time": 0.78, "late": 0.09, "no_show": 0.07}
     )
     activation_stuck_rate: float = 0.10
-    survey_rate: float = 0.33
+    survey_rate: float = 0.33  # answer rate of a journey live on the promised day …
+    response_odds_per_day: float = 0.06  # … and its log-odds gained per day slower (bias)
+    answer_days: float = 3.0  # the survey goes out up to this long after activation
     satisfaction_base: float = 2.4  # latent satisfaction of an on-time, promise-kept journey
     window_breach_penalty: float = 1.2  # latent loss when the technician misses the window
     csat_cuts: tuple[float, ...] = (-2.0, -0.6, 0.8, 2.2)  # latent → CSAT 1..5
@@ -317,10 +319,17 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     contacts_made = n_contacts.astype(float)
     ces = np.clip(np.round(6.3 - 0.45 * contacts_made - 0.6 * no_show + rng.normal(0, 0.8, n)),
                   1, 7)
-    t_survey = t_active + rng.uniform(1, 72, n) * HOUR
-    responds = (~cancelled) & (rng.random(n) < world.survey_rate) & (t_survey <= horizon)
-    surveys = _surveys(rng, idx[responds], t_survey, csat, nps, ces, e2e_days, window_breached,
-                       cust_ids, jids, origin)
+    t_survey = t_active + rng.uniform(1, world.answer_days * 24, n) * HOUR
+    # slow journeys answer more often: respondents are not the customers (see `nonresponse`)
+    logit = (np.log(world.survey_rate / (1 - world.survey_rate))
+             + world.response_odds_per_day * (e2e_days - world.promise_days))
+    answer_rate = 1 / (1 + np.exp(-logit))
+    responds = (~cancelled) & (rng.random(n) < answer_rate) & (t_survey <= horizon)
+    asked = (~cancelled) & (t_active + world.answer_days * DAY <= horizon)
+    # the answers' own draws (comments, gaps) on their own stream: who answers leaves the rest
+    # of the world (customers, broken rows) as it is
+    surveys = _surveys(np.random.default_rng([seed, 2]), idx[responds], t_survey, csat, nps, ces,
+                       e2e_days, window_breached, cust_ids, jids, origin)
 
     customers_df = pd.DataFrame({
         "customer_id": cust_ids.astype(str),
@@ -349,6 +358,9 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
         "backoffice_out_of_order": jids[
             misstamped & logged(t_bo_logged) & ~(no_show & logged(t_rebooked))].tolist(),
         "surveys": int(len(surveys)),
+        # every journey asked to answer, whether or not it did: what respondents stand for
+        "asked": {"journeys": int(asked.sum()), "mean_csat": float(csat[asked].mean()),
+                  "csat_top2_box": float((csat[asked] >= 4).mean())},
     }
     return DemoTables(events, surveys, customers_df, truth)
 
