@@ -120,6 +120,8 @@ SCHEMA: dict[str, Table] = {
                            "outcome")),
     "update_effect": Table("satisfaction per day given back by proactive updates",
                            ("segment", *_ESTIMATE, "p_value", "outcome")),
+    "key_drivers": Table("what drives each score: Johnson's relative weights",
+                         ("driver", *_ESTIMATE, "share", "rank", "r_squared", "outcome")),
     "ordinal_fit": Table("proportional-odds model of CSAT",
                          ("term", "estimate", "ci_low", "ci_high", "p_value", "n",
                           "odds_ratio")),
