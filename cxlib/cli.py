@@ -100,6 +100,23 @@ def _journeys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _satisfaction(args: argparse.Namespace) -> int:
+    from cxlib.io import check_folder
+    from cxlib.publishing import save_table
+    from cxlib.satisfaction_report import satisfaction_tables
+    from cxlib.workbench import build_workbench
+
+    as_of = args.as_of or check_folder(args.data_dir, timezone=args.timezone).latest_event()
+    wb = build_workbench(args.data_dir, args.spec, as_of, timezone=args.timezone,
+                         survey_duration=args.survey_duration, asked_by="cx satisfaction")
+    tables = satisfaction_tables(wb, args.min_group_size, args.answer_days)
+    for name, table in tables.items():
+        save_table(table, args.out, name)
+    print(f"{len(tables)} satisfaction tables (cut-off {as_of}, {len(wb.surveys)} answers) "
+          f"written to {args.out}: {', '.join(tables)}")
+    return EXIT_OK
+
+
 def _import(args: argparse.Namespace) -> int:
     from cxlib.importing import import_source
 
@@ -190,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Spark setting, e.g. spark.master=spark://host:7077 (repeatable)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_journeys)
+
+    p = sub.add_parser("satisfaction", help="satisfaction against time: every table as Parquet")
+    p.add_argument("data_dir")
+    p.add_argument("--spec", default="params/journeys/broadband.yaml")
+    p.add_argument("--as-of", type=_cut_off,
+                   help="cut-off with its zone (default: the latest event in the data)")
+    p.add_argument("--timezone", type=_time_zone,
+                   help="time zone of timestamps without a UTC offset")
+    p.add_argument("--min-group-size", type=int, default=5,
+                   help="groups smaller than this are suppressed (default 5)")
+    p.add_argument("--answer-days", type=float, default=3.0,
+                   help="how long after a journey ends its survey may still come (default 3)")
+    p.add_argument("--survey-duration", default="",
+                   help="the answers' own measured wait (a column), for survey answers alone")
+    p.add_argument("--out", required=True, help="folder for the tables (one Parquet file each)")
+    p.set_defaults(func=_satisfaction)
 
     p = sub.add_parser("run", help="execute the report notebooks and publish", epilog=EPILOG)
     p.add_argument("params")

@@ -180,8 +180,12 @@ class CheckedFolder:
         return clean.select(*[c for c in EVENT_COLUMNS if c in clean.columns])
 
     def latest_event(self) -> str:
-        """Return the time of the last clean event (ISO 8601, UTC): the default cut-off."""
-        latest = self.events_table().ts.max().to_pyarrow().as_py()
+        """Return the time of the last clean event (ISO 8601, UTC): the default cut-off.
+
+        Survey answers alone: the time of the last answer.
+        """
+        table = ("events" if "events" in self.tables else "surveys")
+        latest = self.tables[table].clean_table.ts.max().to_pyarrow().as_py()
         return pd.Timestamp(latest).tz_convert("UTC").isoformat()
 
     def dataset(self) -> Dataset:

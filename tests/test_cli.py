@@ -75,3 +75,22 @@ def test_a_bad_command_line_value_is_named_without_a_traceback(option, value, de
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"argument {option}" in result.stderr and value in result.stderr
     assert not (tmp_path / "j.parquet").exists()
+
+
+def test_cx_satisfaction_writes_the_tables_the_run_publishes(tmp_path, published_reports):
+    """The command and notebook 30 compute the same tables from the same data and cut-off."""
+    from cxlib.publishing import SCHEMA, read_table
+
+    out = tmp_path / "satisfaction"
+    result = run_cx("satisfaction", "data/demo-ci", "--as-of", "2026-07-01T00:00:00Z",
+                    "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    written = sorted(p.stem for p in out.glob("*.parquet"))
+    assert {"tolerance_thresholds", "key_drivers", "weighted_scores", "respondent_balance",
+            "ordinal_fit", "survey_facts"} <= set(written) <= set(SCHEMA)
+    run = (published_reports / "ci").resolve()
+    for name in written:
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{name}.parquet"),
+                                      read_table(run, name), check_like=False)
+    refused = run_cx("satisfaction", "data/demo-ci", "--as-of", "2026-07-01", "--out", str(out))
+    assert refused.returncode == 2 and "zone" in refused.stderr

@@ -1,0 +1,73 @@
+"""The satisfaction tables of one workbench, computed once for a report and for `cx satisfaction`.
+
+Each table is one of the publishing schema's (:mod:`cxlib.publishing`); a table whose section
+does not apply to the spec and data (no journeys, no promises, no wait) is absent, and
+:meth:`cxlib.workbench.Workbench.missing` says why.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cxlib import satisfaction as Sat
+from cxlib.drivers import journey_drivers, key_drivers
+from cxlib.nonresponse import answer_weighting
+from cxlib.privacy import MIN_GROUP_SIZE
+from cxlib.workbench import Workbench
+
+SCORES = ("csat", "nps", "ces")
+
+
+def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
+                        answer_days: float = 3.0) -> dict[str, pd.DataFrame]:
+    """Compute every satisfaction table the data and spec allow.
+
+    Parameters
+    ----------
+    wb
+        The workbench (journeys, segments and the answers linked to them).
+    min_group_size
+        Smaller groups are suppressed in every table.
+    answer_days
+        How long after a journey ends its survey may still come (who was asked).
+
+    Returns
+    -------
+    Tables by their published name: ``survey_links``, ``scores_by_segment``,
+    ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``tolerance_thresholds``,
+    ``score_by_promise_outcome``, ``promise_step``, ``update_effect``, ``ordinal_fit``,
+    ``key_drivers`` and ``survey_facts`` — those that apply.
+
+    """
+    answers, groups = wb.surveys, {"min_group_size": min_group_size}
+    shown = ["region", "segment", "status", wb.wait, "kept_informed", *SCORES]
+    facts = answers[[c for c in dict.fromkeys(shown) if c in answers.columns]]
+    if wb.missing("surveys"):
+        return {"survey_facts": facts}
+    with_journeys, with_wait = not wb.missing("journeys"), not wb.missing("wait")
+    tables = {"scores_by_segment": Sat.score_summary(answers, by="segment", **groups)}
+    controls = Sat.promise_controls(answers, wb.spec)
+    if with_journeys:
+        tables["survey_links"] = Sat.link_summary(answers)
+        tables["respondent_balance"], tables["weighted_scores"] = answer_weighting(
+            wb.journeys, answers, wb.as_of, answer_days, **groups)
+        tables["update_effect"] = Sat.update_effect(answers, "csat", by="segment", **groups)
+        causes = journey_drivers(answers, controls)
+        tables["key_drivers"] = pd.concat([key_drivers(answers, o, causes, **groups)
+                                           for o in SCORES], ignore_index=True)
+    if with_wait:
+        tables["cost_per_day"] = pd.concat(
+            [Sat.cost_per_day(answers, o, by="segment", duration=wb.wait, **groups)
+             for o in SCORES], ignore_index=True)
+        tables["tolerance_thresholds"] = Sat.tolerance_threshold(
+            answers, "csat", by="segment", controls=tuple(controls), duration=wb.wait, **groups)
+        tables["ordinal_fit"] = Sat.ordinal_fit(answers, "csat", (wb.wait, *controls)).summary
+    if wb.spec.promises and not wb.missing("promises"):
+        names = [p.name for p in wb.spec.promises]
+        tables["score_by_promise_outcome"] = pd.concat(
+            [Sat.score_by_promise_outcome(answers, n, **groups) for n in names],
+            ignore_index=True)
+        tables["promise_step"] = pd.concat([Sat.promise_step(answers, n, **groups)
+                                            for n in names], ignore_index=True)
+    tables["survey_facts"] = facts
+    return tables
