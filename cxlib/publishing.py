@@ -122,6 +122,8 @@ SCHEMA: dict[str, Table] = {
                            ("segment", *_ESTIMATE, "p_value", "outcome")),
     "key_drivers": Table("what drives each score: Johnson's relative weights",
                          ("driver", *_ESTIMATE, "share", "rank", "r_squared", "outcome")),
+    "proportional_odds": Table("whether each predictor moves every cut-point alike (Brant)",
+                               ("term", "chi2", "df", "p_value", "holds", "n", "in_words")),
     "ordinal_fit": Table("proportional-odds model of CSAT",
                          ("term", "estimate", "ci_low", "ci_high", "p_value", "n",
                           "odds_ratio")),

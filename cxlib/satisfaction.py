@@ -7,6 +7,7 @@ All functions take the survey-journey table from :func:`survey_journeys` and ret
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,6 +219,95 @@ def ordinal_thresholds(fit: OrdinalFit) -> pd.Series:
     cuts = model.transform_threshold_params(params)[1:-1]
     labels = list(model.labels)
     return pd.Series(cuts, index=[f"{a}|{b}" for a, b in zip(labels, labels[1:], strict=False)])
+
+
+def proportional_odds_check(data: pd.DataFrame, outcome: str = "csat",
+                            predictors: tuple[str, ...] = ("e2e_days",),
+                            level: float = 0.95) -> pd.DataFrame:
+    """Test the ordinal model's one assumption: each predictor moves every cut-point alike.
+
+    Brant's (1990) Wald test: one binary logit per cut (a score above level j against at or
+    below it) gives each predictor one coefficient per cut; under proportional odds they are
+    equal. The test compares them with their joint covariance (Brant's formula), for every
+    predictor and all together (as R's ``brant`` package does).
+
+    Parameters
+    ----------
+    data
+        Answers with the score and the predictors (completed journeys are used).
+    outcome
+        The ordered score.
+    predictors
+        Numeric predictors of the ordinal model.
+    level
+        Below ``1 − level`` a p-value says the assumption does not hold.
+
+    Returns
+    -------
+    One row per predictor and one ``all`` row: ``chi2``, ``df``, ``p_value``, ``holds`` and
+    ``in_words``, a sentence a reader can take as it is.
+
+    """
+    frame = _completed(data)[[outcome, *predictors]].dropna()
+    levels = np.sort(frame[outcome].unique())
+    x = np.column_stack([np.ones(len(frame)), frame[list(predictors)].to_numpy(float)])
+    cuts = levels[:-1]
+    fits, chances = [], []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a fit that does not converge checks nothing
+            for cut in cuts:  # one binary logit per cut
+                above = (frame[outcome].to_numpy() > cut).astype(float)
+                coef = sm.Logit(above, x).fit(disp=0, method="newton", maxiter=100).params
+                fits.append(coef)
+                chances.append(1 / (1 + np.exp(-x @ coef)))
+    except (np.linalg.LinAlgError, ValueError, Warning) as exc:
+        fits = []
+        reason = f"{type(exc).__name__}: {exc}".split("\n")[0]
+    if len(cuts) < 2 or len(fits) < len(cuts):
+        why = ("fewer than three levels answered" if len(cuts) < 2 else
+               f"a cut's logit could not be fitted ({reason})")
+        return pd.DataFrame([{"term": t, "chi2": np.nan, "df": np.nan, "p_value": np.nan,
+                              "holds": False, "n": len(frame),
+                              "in_words": f"{t}: not checked — {why}"}
+                             for t in (*predictors, "all")])
+    k, p = len(cuts), x.shape[1]
+    info = [np.linalg.inv((x * (c * (1 - c))[:, None]).T @ x) for c in chances]
+    cov = np.zeros((k * p, k * p))
+    for m in range(k):
+        for n_ in range(m, k):  # Brant: cov(b_m, b_l) = I_m⁻¹ X'W_ml X I_l⁻¹
+            w = chances[n_] - chances[m] * chances[n_]
+            block = info[m] @ (x * w[:, None]).T @ x @ info[n_]
+            cov[m * p:(m + 1) * p, n_ * p:(n_ + 1) * p] = block
+            cov[n_ * p:(n_ + 1) * p, m * p:(m + 1) * p] = block.T
+    stacked = np.concatenate(fits)
+
+    def wald(columns: list[int]) -> tuple[float, int]:
+        rows = []  # b_1 − b_j for each later cut j, for each tested predictor
+        for j in range(1, k):
+            for col in columns:
+                d = np.zeros(k * p)
+                d[col], d[j * p + col] = 1.0, -1.0
+                rows.append(d)
+        contrast = np.array(rows)
+        diff = contrast @ stacked
+        stat = float(diff @ np.linalg.pinv(contrast @ cov @ contrast.T) @ diff)
+        return stat, len(rows)
+
+    out = []
+    for name, columns in [*[(n, [i + 1]) for i, n in enumerate(predictors)],
+                          ("all", list(range(1, p)))]:
+        stat, df = wald(columns)
+        p_value = float(chi2.sf(stat, df))
+        holds = p_value >= 1 - level
+        what = "every predictor" if name == "all" else name
+        words = (f"{what}: moves every cut-point of {outcome} alike (the model's assumption "
+                 f"holds, p = {p_value:.2g})" if holds else
+                 f"{what}: moves some cut-points of {outcome} more than others (p = "
+                 f"{p_value:.2g}); read its coefficient as an average over the scale")
+        out.append({"term": name, "chi2": stat, "df": df, "p_value": p_value, "holds": holds,
+                    "n": len(frame), "in_words": words})
+    return pd.DataFrame(out)
 
 
 def cost_per_day(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",

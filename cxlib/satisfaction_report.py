@@ -36,6 +36,7 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     Tables by their published name: ``survey_links``, ``scores_by_segment``,
     ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``tolerance_thresholds``,
     ``score_by_promise_outcome``, ``promise_step``, ``update_effect``, ``ordinal_fit``,
+    ``proportional_odds``,
     ``key_drivers`` and ``survey_facts`` — those that apply.
 
     """
@@ -62,6 +63,8 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
         tables["tolerance_thresholds"] = Sat.tolerance_threshold(
             answers, "csat", by="segment", controls=tuple(controls), duration=wb.wait, **groups)
         tables["ordinal_fit"] = Sat.ordinal_fit(answers, "csat", (wb.wait, *controls)).summary
+        tables["proportional_odds"] = Sat.proportional_odds_check(answers, "csat",
+                                                                  (wb.wait, *controls))
     if wb.spec.promises and not wb.missing("promises"):
         names = [p.name for p in wb.spec.promises]
         tables["score_by_promise_outcome"] = pd.concat(

@@ -359,3 +359,42 @@ def test_every_score_comes_with_its_box_shares_interval_and_n():
     from statsmodels.stats.proportion import proportion_confint
     low, high = proportion_confint(3, 6, method="wilson")
     assert table.loc["csat_top2_box", ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
+
+
+def _scores(shift_high: float, seed: int) -> pd.DataFrame:
+    """Scores 1–4 from a logistic latent; ``shift_high`` moves only the top cut with ``x``."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    days, other = rng.uniform(0, 10, n), rng.normal(0, 1, n)
+    latent = -0.4 * days + 0.5 * other + rng.logistic(0, 1, n)
+    cuts = np.column_stack([np.full(n, -3.0), np.full(n, -1.5), -0.5 + shift_high * days])
+    return pd.DataFrame({"csat": 1 + (latent[:, None] > cuts).sum(axis=1), "e2e_days": days,
+                         "other": other})
+
+
+def test_the_proportional_odds_check_holds_where_it_is_true_and_fails_where_it_is_not():
+    kept = Sat.proportional_odds_check(_scores(0.0, 1), "csat", ("e2e_days", "other"))
+    assert kept["holds"].all() and (kept["p_value"] > 0.05).all()
+    assert kept.set_index("term").loc["all", "df"] == 2 * 2  # two predictors, 3 cuts − 1
+    broken = Sat.proportional_odds_check(_scores(0.25, 1), "csat",
+                                         ("e2e_days", "other")).set_index("term")
+    assert broken.loc["e2e_days", "p_value"] < 1e-6 and not broken.loc["e2e_days", "holds"]
+    assert broken.loc["other", "holds"]  # only the days bend the top of the scale
+    assert "more than others" in broken.loc["e2e_days", "in_words"]
+    assert "holds" in broken.loc["other", "in_words"]
+
+
+def test_with_two_cuts_and_one_predictor_the_term_is_the_whole_test():
+    frame = _scores(0.0, 2).assign(csat=lambda d: d["csat"].clip(upper=3))
+    table = Sat.proportional_odds_check(frame, "csat", ("e2e_days",)).set_index("term")
+    assert table.loc["e2e_days", "chi2"] == pytest.approx(table.loc["all", "chi2"])
+    assert table.loc["all", "df"] == 1
+
+
+def test_a_scale_that_cannot_be_checked_says_so():
+    separated = pd.DataFrame({"csat": [1] * 30 + [2] * 30 + [3] * 30,
+                              "e2e_days": list(range(90))})  # each cut splits the days cleanly
+    table = Sat.proportional_odds_check(separated, "csat", ("e2e_days",))
+    assert table["p_value"].isna().all() and table["in_words"].str.contains("not checked").all()
+    two = Sat.proportional_odds_check(separated.query("csat < 3"), "csat", ("e2e_days",))
+    assert two["in_words"].str.contains("fewer than three levels").all()
