@@ -215,6 +215,8 @@ class JourneySpec(StrictModel):
     attribution: Attribution = Attribution()
     behaviour: Behaviour | None = None
     activity_order: tuple[str, ...] = ()
+    # what customers write about: each theme's words or phrases (whole words, any case)
+    comment_themes: dict[str, tuple[str, ...]] = {}
 
     @model_validator(mode="after")
     def _calendars_exist(self) -> JourneySpec:
@@ -223,6 +225,14 @@ class JourneySpec(StrictModel):
                 raise ValueError(f"teams.{i}.calendar: no calendar {team.calendar!r} under "
                                  f"'calendars' ({', '.join(self.calendars) or 'none defined'})")
         return self
+
+    @field_validator("comment_themes")
+    @classmethod
+    def _themes_have_words(cls, themes: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        empty = sorted(t for t, words in themes.items() if not [w for w in words if w.strip()])
+        if empty:
+            raise ValueError(f"themes need at least one word or phrase: {', '.join(empty)}")
+        return themes
 
     @field_validator("promises", "teams", "customer_time")
     @classmethod

@@ -12,6 +12,7 @@ import pandas as pd
 MIN_GROUP_SIZE = 5
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{6,}\d(?!\w)")
+_DIGITS = re.compile(r"\d{6,}")  # an account, order or card number left after the phones
 
 
 def suppress_small_groups(table: pd.DataFrame, min_group_size: int = MIN_GROUP_SIZE,
@@ -31,7 +32,7 @@ def suppress_small_groups(table: pd.DataFrame, min_group_size: int = MIN_GROUP_S
 
 
 def scrub_text(text: str | None) -> str | None:
-    """Replace e-mail addresses and phone numbers in free text."""
+    """Replace e-mail addresses, phone numbers and long digit runs (6 or more) in free text."""
     if text is None or (isinstance(text, float) and pd.isna(text)):
         return None
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", str(text)))
+    return _DIGITS.sub("[number]", _PHONE.sub("[phone]", _EMAIL.sub("[email]", str(text))))

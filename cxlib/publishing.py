@@ -124,6 +124,8 @@ SCHEMA: dict[str, Table] = {
                          ("driver", *_ESTIMATE, "share", "rank", "r_squared", "outcome")),
     "proportional_odds": Table("whether each predictor moves every cut-point alike (Brant)",
                                ("term", "chi2", "df", "p_value", "holds", "n", "in_words")),
+    "comment_themes": Table("share of comments per theme: overall, per segment, per promise",
+                            ("theme", "by", "group", *_ESTIMATE)),
     "ordinal_fit": Table("proportional-odds model of CSAT",
                          ("term", "estimate", "ci_low", "ci_high", "p_value", "n",
                           "odds_ratio")),

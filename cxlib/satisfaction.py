@@ -509,12 +509,17 @@ def score_by_band(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
                                  min_group_size, labels=("band_start", "band_mid"))
 
 
+def promise_result(data: pd.DataFrame, promise: str) -> pd.Series:
+    """Return ``kept`` or ``broken`` per answer whose journey's promise is decided, else NaN."""
+    return data[f"promise_{promise}"].map({"met": "kept", "breached": "broken"})
+
+
 def score_by_promise_outcome(data: pd.DataFrame, promise: str, outcome: str = "csat",
                              min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Mean ``outcome`` (interval, ``n``) for journeys whose promise was kept and broken."""
-    decided = data[data[f"promise_{promise}"].isin(["met", "breached"])]
-    table = grouped(decided.assign(promise_result=decided[f"promise_{promise}"].map(
-        {"met": "kept", "breached": "broken"})), "promise_result", lambda g: mean_ci(g[outcome]))
+    decided = data.assign(promise_result=promise_result(data, promise)).dropna(
+        subset=["promise_result"])
+    table = grouped(decided, "promise_result", lambda g: mean_ci(g[outcome]))
     return suppress_small_groups(table.assign(promise=promise, outcome=outcome), min_group_size)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cxlib import satisfaction as Sat
+from cxlib.comments import comment_theme_table
 from cxlib.drivers import journey_drivers, key_drivers
 from cxlib.nonresponse import answer_weighting
 from cxlib.privacy import MIN_GROUP_SIZE
@@ -36,7 +37,7 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     Tables by their published name: ``survey_links``, ``scores_by_segment``,
     ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``tolerance_thresholds``,
     ``score_by_promise_outcome``, ``promise_step``, ``update_effect``, ``ordinal_fit``,
-    ``proportional_odds``,
+    ``proportional_odds``, ``comment_themes``,
     ``key_drivers`` and ``survey_facts`` — those that apply.
 
     """
@@ -72,5 +73,8 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
             ignore_index=True)
         tables["promise_step"] = pd.concat([Sat.promise_step(answers, n, **groups)
                                             for n in names], ignore_index=True)
+    if wb.spec.comment_themes and "comment" in answers.columns:
+        tables["comment_themes"] = comment_theme_table(
+            answers, wb.spec.comment_themes, [p.name for p in wb.spec.promises], **groups)
     tables["survey_facts"] = facts
     return tables

@@ -39,3 +39,8 @@ def test_a_group_exactly_at_the_minimum_is_shown_and_labels_are_never_blanked():
 
 def test_a_numeric_comment_is_kept_as_text():
     assert scrub_text(3.5) == "3.5" and scrub_text(float("nan")) is None
+
+
+def test_long_digit_runs_are_scrubbed_but_short_numbers_kept():
+    assert scrub_text("Order 12345678, ref AB1234567") == "Order [phone], ref AB[number]"
+    assert scrub_text("waited 14 days for 2 visits") == "waited 14 days for 2 visits"
