@@ -111,6 +111,8 @@ SCHEMA: dict[str, Table] = {
                              ("score", "estimate_kind", *_ESTIMATE, "n_effective")),
     "cost_per_day": Table("points of each score lost per unit of waiting",
                           ("segment", *_ESTIMATE, "p_value", "outcome")),
+    "value_of_time": Table("NPS points and detractor share per extra day, per segment",
+                           ("segment", *_ESTIMATE, "p_value", "metric")),
     "tolerance_thresholds": Table("where satisfaction starts to fall",
                                   ("segment", *_ESTIMATE, "slope_after", "outcome")),
     "score_by_promise_outcome": Table("mean score when a promise was kept and broken",

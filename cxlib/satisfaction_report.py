@@ -35,7 +35,8 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     Returns
     -------
     Tables by their published name: ``survey_links``, ``scores_by_segment``,
-    ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``tolerance_thresholds``,
+    ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``value_of_time``,
+    ``tolerance_thresholds``,
     ``score_by_promise_outcome``, ``promise_step``, ``update_effect``, ``ordinal_fit``,
     ``proportional_odds``, ``comment_themes``,
     ``key_drivers`` and ``survey_facts`` — those that apply.
@@ -61,6 +62,8 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
         tables["cost_per_day"] = pd.concat(
             [Sat.cost_per_day(answers, o, by="segment", duration=wb.wait, **groups)
              for o in SCORES], ignore_index=True)
+        tables["value_of_time"] = Sat.value_of_time(answers, by="segment", duration=wb.wait,
+                                                    **groups)
         tables["tolerance_thresholds"] = Sat.tolerance_threshold(
             answers, "csat", by="segment", controls=tuple(controls), duration=wb.wait, **groups)
         tables["ordinal_fit"] = Sat.ordinal_fit(answers, "csat", (wb.wait, *controls)).summary

@@ -398,3 +398,27 @@ def test_a_scale_that_cannot_be_checked_says_so():
     assert table["p_value"].isna().all() and table["in_words"].str.contains("not checked").all()
     two = Sat.proportional_odds_check(separated.query("csat < 3"), "csat", ("e2e_days",))
     assert two["in_words"].str.contains("fewer than three levels").all()
+
+
+def test_the_value_of_a_day_in_nps_points_and_detractor_share_by_hand():
+    # per day, one answer in ten moves from promoter to detractor: NPS −20, detractors +10
+    days = np.repeat(np.arange(10.0), 100)
+    rank = np.tile(np.arange(100), 10)
+    detractor = rank < 10 * days  # 0 %, 10 %, … 90 % detractors; the rest promoters
+    frame = pd.DataFrame({"e2e_days": days, "nps": np.where(detractor, 3, 10),
+                          "segment": "all"})
+    table = Sat.value_of_time(frame, by=None).set_index("metric")
+    assert table.loc["nps_points", "estimate"] == pytest.approx(-20.0)
+    assert table.loc["detractor_share_points", "estimate"] == pytest.approx(10.0)
+    assert table.loc["nps_points", "n"] == 1000
+
+
+def test_every_planted_segment_loses_nps_per_day_of_waiting(answers):
+    frame, world = answers
+    table = Sat.value_of_time(frame, by="segment")
+    nps = table[table["metric"] == "nps_points"].set_index("segment")
+    detractors = table[table["metric"] == "detractor_share_points"].set_index("segment")
+    assert set(nps.index) == set(world["segments"])
+    assert (nps["ci_high"] < 0).all() and (detractors["ci_low"] > 0).all()
+    # the savers' planted slope is steeper and starts earlier than the engagers'
+    assert nps.loc["time_savers", "estimate"] < nps.loc["time_engagers", "estimate"]
