@@ -12,6 +12,7 @@ import pandas as pd
 from cxlib import satisfaction as Sat
 from cxlib.comments import comment_theme_table
 from cxlib.drivers import journey_drivers, key_drivers
+from cxlib.levers import lever_table, time_response_differs
 from cxlib.nonresponse import answer_weighting
 from cxlib.privacy import MIN_GROUP_SIZE
 from cxlib.workbench import Workbench
@@ -38,7 +39,7 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``value_of_time``,
     ``tolerance_thresholds``,
     ``score_by_promise_outcome``, ``promise_step``, ``update_effect``, ``ordinal_fit``,
-    ``proportional_odds``, ``comment_themes``,
+    ``proportional_odds``, ``time_response``, ``levers``, ``comment_themes``,
     ``key_drivers`` and ``survey_facts`` — those that apply.
 
     """
@@ -67,6 +68,15 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
         tables["tolerance_thresholds"] = Sat.tolerance_threshold(
             answers, "csat", by="segment", controls=tuple(controls), duration=wb.wait, **groups)
         tables["ordinal_fit"] = Sat.ordinal_fit(answers, "csat", (wb.wait, *controls)).summary
+        tables["time_response"] = pd.DataFrame([time_response_differs(
+            answers, duration=wb.wait, controls=tuple(controls))])
+        if with_journeys and "kept_informed" in answers.columns:
+            engaged = "engaged_minutes" if "engaged_minutes" in wb.behaviour.columns else None
+            levered = (answers.merge(wb.behaviour[["customer_id", engaged]], on="customer_id",
+                                     how="left") if engaged else answers)
+            tables["levers"] = lever_table(levered, tables["tolerance_thresholds"],
+                                           engaged=engaged, controls=tuple(controls),
+                                           duration=wb.wait, **groups)
         tables["proportional_odds"] = Sat.proportional_odds_check(answers, "csat",
                                                                   (wb.wait, *controls))
     if wb.spec.promises and not wb.missing("promises"):
