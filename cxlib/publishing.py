@@ -93,6 +93,8 @@ SCHEMA: dict[str, Table] = {
     "segment_sizes": Table("customers per time-sensitivity segment",
                            ("segment", "customers", "share")),
     "segment_profile": Table("behaviour per segment", ("feature", "segment", *_ESTIMATE)),
+    "segment_stability": Table("agreement of bootstrap refits with the segments (ARI)",
+                               ("mean_ari", "min_ari", "n_boot")),
     "segment_agreement": Table("agreement with the demo's planted segments",
                                ("customers", "share_correct", "adjusted_rand_index")),
     # satisfaction

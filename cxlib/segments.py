@@ -26,6 +26,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.impute import SimpleImputer
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -41,6 +42,8 @@ FEATURES = ("slot_lead_days", "digital_share", "abandon_rate", "engaged_minutes"
             "status_checks_per_day")
 # clustered by default: shown by (nearly) every customer. Channel mix and abandonment exist only
 # for customers who made contact; imputing them for the rest creates clusters of their own.
+AUTO_K = range(2, 7)  # the numbers of segments n_segments="auto" chooses among
+SILHOUETTE_TOLERANCE = 0.01  # a smaller k within this of the best silhouette is preferred
 CLUSTER_FEATURES = ("slot_lead_days", "engaged_minutes", "status_checks_per_day")
 # how strongly each feature (standardised) speaks for each segment, used to name clusters
 _PROFILE = {
@@ -123,7 +126,10 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_segments
-        Number of clusters (three named segments; more get numbered names).
+        Number of clusters (three named segments; more get numbered names), or ``"auto"``:
+        k from 2 to 6 by the silhouette (on at most 5,000 customers), the smallest k within
+        :data:`SILHOUETTE_TOLERANCE` of the best — ``selection_`` lists every k's score and says
+        which was chosen and why.
     features
         Columns of the input to cluster on (default: :data:`CLUSTER_FEATURES`).
     random_state
@@ -131,7 +137,7 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
 
     """
 
-    def __init__(self, n_segments: int = 3, features: tuple[str, ...] = CLUSTER_FEATURES,
+    def __init__(self, n_segments: int | str = 3, features: tuple[str, ...] = CLUSTER_FEATURES,
                  random_state: int = 0) -> None:
         self.n_segments = n_segments
         self.features = features
@@ -143,18 +149,46 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
             raise ValueError(f"missing behaviour feature(s): {', '.join(missing)}")
         return X[list(self.features)].astype("float64")
 
+    def _pipeline(self, k: int) -> Pipeline:
+        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                             LogScaler(), StandardScaler(),
+                             KMeans(n_clusters=k, n_init=10, random_state=self.random_state))
+
+    def _choose_k(self, M: pd.DataFrame) -> int:
+        """Score k = 2…6 by the silhouette; keep the smallest k close to the best."""
+        rows = []
+        for k in AUTO_K:
+            pipeline = self._pipeline(k)
+            labels = pipeline.fit_predict(M)
+            scaled = pipeline[:-1].transform(M)
+            rows.append({"k": k, "silhouette": float(silhouette_score(
+                scaled, labels, sample_size=min(len(M), 5000), random_state=self.random_state))})
+        table = pd.DataFrame(rows)
+        best = table["silhouette"].max()
+        chosen = int(table.loc[table["silhouette"] >= best - SILHOUETTE_TOLERANCE, "k"].min())
+        self.selection_ = table.assign(
+            chosen=table["k"] == chosen,
+            why=np.where(table["k"] == chosen,
+                         f"smallest k whose silhouette is within {SILHOUETTE_TOLERANCE} of the "
+                         f"best ({best:.3f})", ""))
+        return chosen
+
     def fit(self, X: pd.DataFrame, y: object = None) -> TimeSensitivitySegmenter:
         """Learn the clusters from a behaviour-feature table."""
         M = self._matrix(X)
-        self.pipeline_: Pipeline = make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), LogScaler(),
-            StandardScaler(),
-            KMeans(n_clusters=self.n_segments, n_init=10, random_state=self.random_state))
+        if self.n_segments == "auto":
+            k = self._choose_k(M)
+        elif isinstance(self.n_segments, int) and self.n_segments >= 1:
+            k = self.n_segments
+        else:
+            raise ValueError(f"n_segments must be a whole number or 'auto', not "
+                             f"{self.n_segments!r}")
+        self.pipeline_: Pipeline = self._pipeline(k)
         self.labels_ = self.pipeline_.fit_predict(M)
         centers = pd.DataFrame(self.pipeline_[-1].cluster_centers_, columns=list(self.features))
         self.segment_names_ = self._name_clusters(centers)
         self.profile_ = centers.assign(segment=self.segment_names_)
-        self.n_segments_ = self.n_segments
+        self.n_segments_ = k
         return self
 
     def _name_clusters(self, centers: pd.DataFrame) -> list[str]:
@@ -177,6 +211,38 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
         """Fit, then return each customer's segment name."""
         self.fit(X)
         return np.array(self.segment_names_, dtype=object)[self.labels_]
+
+
+def segment_stability(segmenter: TimeSensitivitySegmenter, X: pd.DataFrame,
+                      n_boot: int = 20, random_state: int = 0) -> dict[str, float]:
+    """How stable the segments are: refit on bootstrap resamples, compare with the full fit.
+
+    Parameters
+    ----------
+    segmenter
+        A fitted segmenter (its ``n_segments_`` is kept for every refit).
+    X
+        The behaviour-feature table it was fitted on.
+    n_boot, random_state
+        Resamples and their seed.
+
+    Returns
+    -------
+    ``mean_ari``, ``min_ari`` (adjusted Rand index of each refit's assignment of every customer
+    against the full fit's) and ``n_boot``.
+
+    """
+    check_is_fitted(segmenter, "pipeline_")
+    rng = np.random.default_rng(random_state)
+    full = segmenter.pipeline_.predict(segmenter._matrix(X))
+    scores = []
+    for b in range(n_boot):
+        rows = rng.integers(0, len(X), len(X))
+        refit = TimeSensitivitySegmenter(segmenter.n_segments_, segmenter.features,
+                                         random_state=b).fit(X.iloc[rows])
+        scores.append(adjusted_rand_score(full, refit.pipeline_.predict(refit._matrix(X))))
+    return {"mean_ari": float(np.mean(scores)), "min_ari": float(np.min(scores)),
+            "n_boot": n_boot}
 
 
 def segment_sizes(segments: pd.DataFrame, segment: str = "segment") -> pd.DataFrame:
@@ -202,8 +268,6 @@ def agreement(segments: pd.DataFrame, true_segment_of: dict[str, str]) -> pd.Dat
     ``segments`` has ``customer_id`` and ``segment``; ``true_segment_of`` maps customer → truth
     (the demo data's ``truth.json``).
     """
-    from sklearn.metrics import adjusted_rand_score
-
     truth = segments["customer_id"].map(true_segment_of)
     known = truth.notna()
     learned, truth = segments.loc[known, "segment"], truth[known]

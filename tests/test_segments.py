@@ -82,3 +82,30 @@ def test_segment_sizes_count_every_customer_once():
     sizes = S.segment_sizes(learned)
     assert sizes.values.tolist() == [["informed_waiters", 1, 0.2], ["time_engagers", 1, 0.2],
                                      ["time_savers", 3, 0.6]]
+
+
+@pytest.fixture(scope="module")
+def features_full(demo_full, spec):
+    from cxlib.io import load_dataset
+
+    data = load_dataset(demo_full)
+    journeys = J.build_journeys(data.events, spec, AS_OF)
+    return S.behaviour_features(data.events, journeys, spec, AS_OF)
+
+
+def test_auto_chooses_the_planted_number_of_segments_and_says_why(features_full):
+    seg = S.TimeSensitivitySegmenter(n_segments="auto").fit(features_full)
+    assert seg.n_segments_ == 3  # the demo plants three
+    table = seg.selection_.set_index("k")
+    assert list(table.index) == list(S.AUTO_K) and table["chosen"].sum() == 1
+    assert table.loc[3, "silhouette"] >= table["silhouette"].max() - S.SILHOUETTE_TOLERANCE
+    assert (table.loc[[2], "silhouette"] < table.loc[3, "silhouette"]).all()
+    assert "smallest k" in table.loc[3, "why"]
+    with pytest.raises(ValueError, match="'auto'"):
+        S.TimeSensitivitySegmenter(n_segments="many").fit(features_full)
+
+
+def test_segments_are_stable_across_bootstrap_resamples(features_full):
+    seg = S.TimeSensitivitySegmenter(random_state=0).fit(features_full)
+    found = S.segment_stability(seg, features_full, n_boot=10)
+    assert found["min_ari"] >= 0.9 and found["n_boot"] == 10  # the target: >= 0.9
