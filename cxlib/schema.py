@@ -179,7 +179,8 @@ def _instants(source: ir.Table, column: str, file: str, timezone: str | None,
     if kind.is_timestamp():  # typed wall-clock times: every value is local time
         text = value.strftime("%Y-%m-%d") + "T" + value.strftime("%H:%M:%S.%f")
         wall = value
-        has_offset, naive, with_offset = value.isnull() & value.notnull(), value.notnull(), None
+        never = value.isnull() & value.notnull()  # a column of False (a literal cannot aggregate)
+        has_offset, naive, with_offset = never, value.notnull(), None
     else:
         text = value.cast("string")
         has_offset = text.re_search(_OFFSET)
