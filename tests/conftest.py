@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from cxlib.config import load_spec
 from cxlib.io import load_dataset
+from cxlib.journeys import build_journeys
 from cxlib.paths import project_root
 from cxlib.synth import write_demo
 
@@ -45,6 +48,18 @@ def demo_ci(tmp_path_factory) -> Path:
 def demo_full(tmp_path_factory) -> Path:
     """The default-sized demo world (20,000 customers, seed 42): enough answers to test truth."""
     return write_demo(tmp_path_factory.mktemp("demo-full"), customers=20_000, seed=42)
+
+
+@pytest.fixture(scope="session")
+def full_world(demo_full, spec) -> SimpleNamespace:
+    """The default-sized demo checked and built once: ``data``, ``journeys`` (at AS_OF),
+    ``truth`` and each customer's true ``segments`` (customer_id, segment)."""
+    data = load_dataset(demo_full)
+    truth = json.loads((demo_full / "truth.json").read_text())
+    segments = pd.DataFrame({"customer_id": list(truth["segment_of_customer"]),
+                             "segment": list(truth["segment_of_customer"].values())})
+    return SimpleNamespace(data=data, journeys=build_journeys(data.events, spec, AS_OF),
+                           truth=truth, segments=segments)
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,9 @@
 import pandas as pd
 import pytest
 
-from cxlib import journeys as J
 from cxlib import satisfaction as Sat
 from cxlib import synth
 from cxlib.comments import comment_theme_table, theme_change_sentences, theme_shares, themes_of
-from cxlib.io import load_dataset
-from tests.conftest import AS_OF
 
 THEMES = {"waiting": ("too long", "weeks"), "praise": ("quick", "on time")}
 
@@ -34,10 +31,9 @@ def test_shares_count_comments_only_and_suppress_small_groups():
 
 
 @pytest.fixture(scope="module")
-def answers(demo_full, spec):
-    data = load_dataset(demo_full)
-    journeys = J.build_journeys(data.events, spec, AS_OF)
-    return Sat.survey_journeys(data.surveys, journeys, data.customers)
+def answers(full_world):
+    return Sat.survey_journeys(full_world.data.surveys, full_world.journeys,
+                               full_world.data.customers)
 
 
 def test_the_spec_themes_find_the_kind_of_comment_the_demo_planted(answers, spec):

@@ -1,16 +1,12 @@
 """Key drivers: Johnson's relative weights, checked by their identities and on planted truth."""
 
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib import journeys as J
 from cxlib import satisfaction as Sat
 from cxlib.drivers import journey_drivers, key_drivers, relative_weights
-from cxlib.io import load_dataset
-from tests.conftest import AS_OF
 
 
 def test_weights_sum_to_r_squared_and_are_squared_correlations_when_drivers_are_unrelated():
@@ -32,14 +28,10 @@ def test_weights_sum_to_r_squared_and_are_squared_correlations_when_drivers_are_
 
 
 @pytest.fixture(scope="module")
-def answers(demo_full, spec):
-    data = load_dataset(demo_full)
-    journeys = J.build_journeys(data.events, spec, AS_OF)
-    truth = json.loads((demo_full / "truth.json").read_text())
-    segments = pd.DataFrame({"customer_id": list(truth["segment_of_customer"]),
-                             "segment": list(truth["segment_of_customer"].values())})
-    frame = Sat.survey_journeys(data.surveys, journeys, data.customers, segments)
-    return frame, Sat.promise_controls(frame, spec), truth["world"]
+def answers(full_world, spec):
+    w = full_world
+    frame = Sat.survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments)
+    return frame, Sat.promise_controls(frame, spec), w.truth["world"]
 
 
 def test_csat_drivers_come_out_in_the_order_the_demo_planted(answers):

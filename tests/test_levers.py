@@ -1,29 +1,21 @@
 """Save, engage, dissolve: the levers per segment recover what the demo planted."""
 
-import json
 
-import pandas as pd
 import pytest
 
-from cxlib import journeys as J
 from cxlib import satisfaction as Sat
-from cxlib.io import load_dataset
 from cxlib.levers import lever_table, time_response_differs
 from cxlib.segments import behaviour_features
 from tests.conftest import AS_OF
 
 
 @pytest.fixture(scope="module")
-def answers(demo_full, spec):
-    data = load_dataset(demo_full)
-    journeys = J.build_journeys(data.events, spec, AS_OF)
-    behaviour = behaviour_features(data.events, journeys, spec, AS_OF)
-    truth = json.loads((demo_full / "truth.json").read_text())
-    segments = pd.DataFrame({"customer_id": list(truth["segment_of_customer"]),
-                             "segment": list(truth["segment_of_customer"].values())})
-    frame = Sat.survey_journeys(data.surveys, journeys, data.customers, segments).merge(
+def answers(full_world, spec):
+    w = full_world
+    behaviour = behaviour_features(w.data.events, w.journeys, spec, AS_OF)
+    frame = Sat.survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments).merge(
         behaviour[["customer_id", "engaged_minutes"]], on="customer_id", how="left")
-    return frame, tuple(Sat.promise_controls(frame, spec)), truth["world"]["segments"]
+    return frame, tuple(Sat.promise_controls(frame, spec)), w.truth["world"]["segments"]
 
 
 def test_each_lever_recovers_its_planted_effect_per_segment(answers):

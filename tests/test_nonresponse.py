@@ -1,26 +1,22 @@
 """Who answered: the demo's slow journeys answer more often; weighting recovers everyone's score."""
 
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib import journeys as J
 from cxlib import nonresponse as N
-from cxlib.io import load_dataset
 from cxlib.satisfaction import survey_journeys
 from tests.conftest import AS_OF
 
 
 @pytest.fixture(scope="module")
-def world(demo_full, spec):
-    data = load_dataset(demo_full)
-    journeys = J.build_journeys(data.events, spec, AS_OF).merge(
-        data.customers[["customer_id", "region"]], on="customer_id")
-    answers = survey_journeys(data.surveys, journeys.drop(columns="region"), data.customers)
-    truth = json.loads((demo_full / "truth.json").read_text())
-    return journeys, answers, truth
+def world(full_world):
+    data = full_world.data
+    journeys = full_world.journeys.merge(data.customers[["customer_id", "region"]],
+                                         on="customer_id")
+    answers = survey_journeys(data.surveys, full_world.journeys, data.customers)
+    return journeys, answers, full_world.truth
 
 
 def test_the_journeys_asked_are_the_completed_ones_past_the_answer_window(world):

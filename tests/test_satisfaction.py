@@ -1,27 +1,21 @@
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib import journeys as J
 from cxlib import satisfaction as Sat
 from cxlib.io import load_dataset
-from tests.conftest import AS_OF, ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
-def answers(demo_full, spec):
+def answers(full_world):
     """Survey answers joined to journeys, with each customer's *true* segment."""
-    data = load_dataset(demo_full)
-    journeys = J.build_journeys(data.events, spec, AS_OF)
-    truth = json.loads((demo_full / "truth.json").read_text())
-    segments = pd.DataFrame({"customer_id": list(truth["segment_of_customer"]),
-                             "segment": list(truth["segment_of_customer"].values())})
-    frame = Sat.survey_journeys(data.surveys, journeys, data.customers, segments)
+    w = full_world
+    frame = Sat.survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments)
     frame["window_breached"] = Sat.late_or_missed(frame, "technician_in_window")
     frame["promise_broken"] = (frame["promise_live_within_7_days"] == "breached").astype(float)
-    return frame, truth["world"]
+    return frame, w.truth["world"]
 
 
 def test_every_answer_is_kept_and_joined(answers, demo_full):
