@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.stats import chi2, norm
 
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
-from cxlib.satisfaction import _ordered_outcome, _WeightedOrderedLogit
+from cxlib.satisfaction import WeightedOrderedLogit, ordered_outcome
 from cxlib.stats import LEVEL
 
 LEVERS = {  # lever: (model term, sign that makes the effect "satisfaction kept", what it means)
@@ -82,7 +82,7 @@ def lever_table(data: pd.DataFrame, thresholds: pd.DataFrame, outcome: str = "cs
         fit = None
         if n >= max(min_group_size, 20) and g.loc[keep, outcome].nunique() > 1:
             design = design.loc[keep, design.loc[keep].std(ddof=0) > 0]
-            fit = _WeightedOrderedLogit(_ordered_outcome(g.loc[keep, outcome]), design).fit(
+            fit = WeightedOrderedLogit(ordered_outcome(g.loc[keep, outcome]), design).fit(
                 method="bfgs", disp=False, maxiter=2000)
         for lever, (term, sign, meaning) in LEVERS.items():
             if lever == "engage" and not engaged:
@@ -121,9 +121,9 @@ def time_response_differs(data: pd.DataFrame, outcome: str = "csat", by: str = "
     base = pd.concat([frame[[duration, *controls]].astype(float), groups.iloc[:, 1:]], axis=1)
     slopes = groups.mul(frame[duration].astype(float), axis=0).iloc[:, 1:].add_suffix(
         f"_x_{duration}")
-    levels = _ordered_outcome(frame[outcome])
-    small = _WeightedOrderedLogit(levels, base).fit(method="bfgs", disp=False, maxiter=2000)
-    large = _WeightedOrderedLogit(levels, pd.concat([base, slopes], axis=1)).fit(
+    levels = ordered_outcome(frame[outcome])
+    small = WeightedOrderedLogit(levels, base).fit(method="bfgs", disp=False, maxiter=2000)
+    large = WeightedOrderedLogit(levels, pd.concat([base, slopes], axis=1)).fit(
         method="bfgs", disp=False, maxiter=2000)
     stat, df = 2 * (large.llf - small.llf), slopes.shape[1]
     p_value = float(chi2.sf(stat, df))

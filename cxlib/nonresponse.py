@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
+from cxlib.satisfaction import ANSWER_VALUES
 from cxlib.stats import LEVEL
 
 IMBALANCE = 0.1  # |standardised difference| from which groups are said to differ (Austin 2009)
@@ -150,13 +151,7 @@ def response_weights(asked: pd.DataFrame, answered: pd.Series, covariates: list[
     return (weights.clip(upper=max_weight) / weights.clip(upper=max_weight).mean())
 
 
-SCORE_VALUES = {  # per answer, the value whose mean is the score
-    "csat": lambda d: d["csat"],
-    "csat_top2_box": lambda d: (d["csat"] >= 4).astype(float).where(d["csat"].notna()),
-    "nps": lambda d: (100.0 * ((d["nps"] >= 9).astype(float) - (d["nps"] <= 6).astype(float))
-                      ).where(d["nps"].notna()),
-    "ces": lambda d: d["ces"],
-}
+WEIGHTED_SCORES = ("csat", "csat_top2_box", "nps", "ces")  # of satisfaction.ANSWER_VALUES
 
 
 def weighted_mean_ci(values: pd.Series, weights: pd.Series, level: float = LEVEL
@@ -200,8 +195,8 @@ def weighted_scores(answers: pd.DataFrame, weight: str = "weight",
     """
     weighted = answers[answers[weight].notna()]
     rows = []
-    for score, value in SCORE_VALUES.items():
-        values = value(weighted)
+    for score in WEIGHTED_SCORES:
+        values = ANSWER_VALUES[score](weighted)
         for kind, w in (("raw", pd.Series(1.0, index=weighted.index)),
                         ("weighted", weighted[weight])):
             rows.append({"score": score, "estimate_kind": kind, **weighted_mean_ci(values, w)})

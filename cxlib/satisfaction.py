@@ -125,7 +125,7 @@ class OrdinalFit:
         return f"<b>Ordinal logit of {self.outcome}</b>" + self.summary.to_html(index=False)
 
 
-class _WeightedOrderedLogit(OrderedModel):
+class WeightedOrderedLogit(OrderedModel):
     """statsmodels' ordinal logit with frequency weights and an exact score.
 
     statsmodels' own score for the thresholds is numerical, which stops the optimiser near
@@ -140,9 +140,11 @@ class _WeightedOrderedLogit(OrderedModel):
         self.freq_weights = weights
 
     def loglike(self, params: np.ndarray) -> float:
+        """Return the log-likelihood, each answer counted by its frequency weight."""
         return float(np.sum(self.freq_weights * self.loglikeobs(params)))
 
     def score(self, params: np.ndarray) -> np.ndarray:
+        """Return the analytic gradient of :meth:`loglike`."""
         params = np.asarray(params, float)
         low, upp = self._bounds(params)
         prob = np.maximum(self.prob(low, upp), 1e-300)
@@ -162,8 +164,8 @@ class _WeightedOrderedLogit(OrderedModel):
         return np.concatenate([d_exog, d_theta])
 
 
-def _ordered_outcome(values: pd.Series) -> pd.Series:
-    """Ordered labels stay as declared; numeric scores are ordered by value."""
+def ordered_outcome(values: pd.Series) -> pd.Series:
+    """Return a score as an ordered categorical: labels as declared, numbers by value."""
     if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.ordered:
         return values.cat.remove_unused_categories()
     return pd.Series(pd.Categorical(values.astype(int), ordered=True), index=values.index)
@@ -190,12 +192,12 @@ def ordinal_fit(data: pd.DataFrame, outcome: str = "csat",
         used = [c for c in frame.columns if re.search(rf"(?<![\w.]){re.escape(str(c))}(?![\w.])",
                                                       formula)]
         frame = frame[[*used, *([weights] if weights and weights not in used else [])]].dropna()
-        frame = frame.assign(**{outcome: _ordered_outcome(frame[outcome])})
-        model = _WeightedOrderedLogit.from_formula(
+        frame = frame.assign(**{outcome: ordered_outcome(frame[outcome])})
+        model = WeightedOrderedLogit.from_formula(
             formula, frame, freq_weights=frame[weights] if weights else None)
     else:
         frame = frame[[outcome, *predictors, *([weights] if weights else [])]].dropna()
-        model = _WeightedOrderedLogit(_ordered_outcome(frame[outcome]),
+        model = WeightedOrderedLogit(ordered_outcome(frame[outcome]),
                                       frame[list(predictors)].astype("float64"),
                                       freq_weights=frame[weights] if weights else None)
     first = model.fit(method="bfgs", disp=False, maxiter=2000)
@@ -332,12 +334,17 @@ def cost_per_day(data: pd.DataFrame, outcome: str = "csat", by: str | None = "se
     return suppress_small_groups(table, min_group_size)
 
 
-VALUE_OF_TIME = {  # per answer, the value whose slope per extra day is reported
-    "nps_points": lambda d: 100.0 * ((d["nps"] >= 9).astype(float) - (d["nps"] <= 6)
-                                     .astype(float)).where(d["nps"].notna()),
-    "detractor_share_points": lambda d: 100.0 * (d["nps"] <= 6).astype(float).where(
+ANSWER_VALUES = {  # per answer, the value whose mean is the score (missing where unanswered)
+    "csat": lambda d: d["csat"],
+    "csat_top2_box": lambda d: (d["csat"] >= 4).astype(float).where(d["csat"].notna()),
+    "nps": lambda d: (100.0 * ((d["nps"] >= 9).astype(float) - (d["nps"] <= 6).astype(float))
+                      ).where(d["nps"].notna()),  # +100 promoter, 0 passive, −100 detractor
+    "nps_detractor_points": lambda d: 100.0 * (d["nps"] <= 6).astype(float).where(
         d["nps"].notna()),
+    "ces": lambda d: d["ces"],
 }
+VALUE_OF_TIME = {"nps_points": ANSWER_VALUES["nps"],  # whose slope per extra day is reported
+                 "detractor_share_points": ANSWER_VALUES["nps_detractor_points"]}
 
 
 def value_of_time(data: pd.DataFrame, by: str | None = "segment",
@@ -395,7 +402,7 @@ def _profile_loglike(outcome: pd.Series, x: np.ndarray, extra: pd.DataFrame,
     Returns the log-likelihood at each ``τ`` (−inf where no value lies beyond it) and the
     hinge coefficient of each fit; each fit starts from the previous one's estimates.
     """
-    levels = _ordered_outcome(outcome)
+    levels = ordered_outcome(outcome)
     loglike, slope = np.full(len(grid), -np.inf), np.full(len(grid), np.nan)
     start = None
     for k, tau in enumerate(grid):
@@ -404,7 +411,7 @@ def _profile_loglike(outcome: pd.Series, x: np.ndarray, extra: pd.DataFrame,
             continue
         exog = pd.DataFrame({"hinge": hinge, **{c: extra[c].to_numpy(float) for c in extra}},
                             index=outcome.index)
-        fit = _WeightedOrderedLogit(levels, exog).fit(method="bfgs", disp=False, maxiter=500,
+        fit = WeightedOrderedLogit(levels, exog).fit(method="bfgs", disp=False, maxiter=500,
                                                       start_params=start)
         start, loglike[k], slope[k] = fit.params, fit.llf, fit.params["hinge"]
     return loglike, slope
