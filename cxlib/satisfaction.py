@@ -15,6 +15,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.stats import chi2
 from statsmodels.miscmodels.ordinal_model import OrderedModel
+from statsmodels.tools.numdiff import approx_fprime
 
 from cxlib.config import JourneySpec, WindowPromise
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
@@ -162,6 +163,16 @@ class WeightedOrderedLogit(OrderedModel):
         d_theta = np.array([d_cut.sum()] + [np.exp(theta[i]) * d_cut[i:].sum()
                                             for i in range(1, n_cuts)])
         return np.concatenate([d_exog, d_theta])
+
+    def hessian(self, params: np.ndarray) -> np.ndarray:
+        """Return the Hessian as central differences of the analytic :meth:`score`.
+
+        statsmodels differentiates the log-likelihood twice numerically, which amplifies its
+        last-digit rounding (it changes with the BLAS thread count) into the fourth digit of a
+        weakly identified standard error; one numerical step on the exact gradient does not.
+        """
+        jacobian = approx_fprime(np.asarray(params, float), self.score, centered=True)
+        return (jacobian + jacobian.T) / 2
 
 
 def ordered_outcome(values: pd.Series) -> pd.Series:
