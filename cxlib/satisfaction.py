@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.tools.numdiff import approx_fprime
 
 from cxlib.config import JourneySpec, WindowPromise
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
-from cxlib.stats import grouped, mean_ci, not_estimable, nps_ci, share_ci
+from cxlib.stats import LEVEL, grouped, mean_ci, not_estimable, nps_ci, share_ci
 
 OUTCOMES = ("csat", "nps", "ces")
 
@@ -559,6 +559,68 @@ def promise_step(data: pd.DataFrame, promise: str, outcome: str = "csat",
 
 
 DAY_BANDS = (0, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
+
+
+PEAK_END = {"total": "the whole wait", "peak": "the longest single wait",
+            "end": "the last wait"}  # the aspects of waiting compared by :func:`peak_end`
+
+
+def peak_end(data: pd.DataFrame, outcome: str = "csat", duration: str = "e2e_days",
+             peak: str = "longest_wait_hours", end: str = "last_wait_hours",
+             controls: tuple[str, ...] = (), min_group_size: int = MIN_GROUP_SIZE,
+             level: float = LEVEL) -> pd.DataFrame:
+    """Compare the total wait, the longest single wait and the last one as drivers of a score.
+
+    One ordinal logit of ``outcome`` on the total wait (``duration``), the longest single wait
+    (``peak``) and the last wait before the end (``end``), each standardised (per standard
+    deviation, so their effects compare), with ``controls`` held fixed; completed journeys only.
+
+    Parameters
+    ----------
+    data
+        Answers linked to their journeys.
+    outcome, duration, peak, end
+        Column names of the score and of the three aspects of waiting.
+    controls
+        Further predictors held fixed (promise outcomes).
+    min_group_size, level
+        Fewer answers than this suppress the table; the intervals' level.
+
+    Returns
+    -------
+    One row per aspect (``total``, ``peak``, ``end``): ``column``, ``estimate`` (log-odds of a
+    higher score per standard deviation, negative = hurts), ``ci_low``, ``ci_high``, ``n``,
+    ``p_value``, ``sd`` (the standard deviation, in the column's unit), ``matters_most`` (the
+    aspect whose harm is largest and clear of zero) and ``in_words``.
+
+    """
+    aspects = {"total": duration, "peak": peak, "end": end}
+    frame = _completed(data)[[outcome, *aspects.values(), *controls]].dropna()
+    sd = frame[list(aspects.values())].std()
+    scaled = frame.assign(**{a: (frame[c] - frame[c].mean()) / sd[c] for a, c in aspects.items()})
+    if len(frame) < max(min_group_size, 20) or (sd == 0).any():
+        rows = [{"aspect": a, "column": c, **not_estimable(len(frame), "p_value"),
+                 "sd": sd[c]} for a, c in aspects.items()]
+        return suppress_small_groups(pd.DataFrame(rows), min_group_size).assign(
+            matters_most=False, in_words="too few answers or no variation to compare")
+    fit = ordinal_fit(scaled, outcome, (*aspects, *controls))
+    z = norm.ppf(0.5 + level / 2)
+    estimate, se = fit.model.params[list(aspects)], fit.model.bse[list(aspects)]
+    table = pd.DataFrame({
+        "aspect": list(aspects), "column": list(aspects.values()),
+        "estimate": estimate.to_numpy(), "ci_low": (estimate - z * se).to_numpy(),
+        "ci_high": (estimate + z * se).to_numpy(), "n": len(frame),
+        "p_value": fit.model.pvalues[list(aspects)].to_numpy(),
+        "sd": sd[list(aspects.values())].to_numpy()})
+    harmful = table[table["ci_high"] < 0]
+    most = harmful.loc[harmful["estimate"].idxmin(), "aspect"] if len(harmful) else None
+    table["matters_most"] = table["aspect"] == most
+    table["in_words"] = (f"{PEAK_END[most]} matters most: one standard deviation more of it "
+                         f"({table.set_index('aspect').loc[most, 'sd']:.3g} {aspects[most]}) "
+                         f"costs {-harmful['estimate'].min():.2f} log-odds of a higher "
+                         f"{outcome}" if most else "no aspect of waiting clearly lowers the "
+                         f"{outcome} once the others are held fixed")
+    return suppress_small_groups(table, min_group_size)  # marks every row shown
 
 
 def score_by_band(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",

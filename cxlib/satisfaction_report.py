@@ -39,7 +39,7 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     ``respondent_balance``, ``weighted_scores``, ``cost_per_day``, ``value_of_time``,
     ``tolerance_thresholds``,
     ``score_by_promise_outcome``, ``promise_step``, ``update_effect``, ``ordinal_fit``,
-    ``proportional_odds``, ``time_response``, ``levers``, ``comment_themes``,
+    ``proportional_odds``, ``peak_end``, ``time_response``, ``levers``, ``comment_themes``,
     ``key_drivers`` and ``survey_facts`` — those that apply.
 
     """
@@ -79,6 +79,10 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
                                            duration=wb.wait, **groups)
         tables["proportional_odds"] = Sat.proportional_odds_check(answers, "csat",
                                                                   (wb.wait, *controls))
+        waits = ("longest_wait_hours", "last_wait_hours")
+        if with_journeys and set(waits) <= set(answers.columns):
+            tables["peak_end"] = Sat.peak_end(answers, "csat", wb.wait, *waits,
+                                              controls=tuple(controls), **groups)
     if wb.spec.promises and not wb.missing("promises"):
         names = [p.name for p in wb.spec.promises]
         tables["score_by_promise_outcome"] = pd.concat(

@@ -450,3 +450,49 @@ def test_standard_errors_survive_last_digit_rounding_of_the_likelihood():
 
     assert drift(Sat.WeightedOrderedLogit.hessian) < 1e-7
     assert drift(GenericLikelihoodModel.hessian) > 1e-6  # what the default would publish
+
+
+def test_the_demo_plants_the_total_wait_and_peak_end_finds_it(answers):
+    """The demo's satisfaction falls with the end-to-end days only: the total matters most, far
+    more per standard deviation than the longest or the last single wait."""
+    frame, _ = answers
+    table = Sat.peak_end(frame, "csat", controls=("window_breached", "promise_broken"))
+    aspects = table.set_index("aspect")
+    assert aspects["matters_most"].tolist() == [True, False, False]
+    assert aspects.loc["total", "ci_high"] < 0
+    assert abs(aspects.loc["total", "estimate"]) > 5 * aspects.loc[["peak", "end"],
+                                                                   "estimate"].abs().max()
+    assert aspects.loc["total", "in_words"].startswith("the whole wait matters most")
+    assert (aspects["n"] == frame.query("status == 'complete'")["csat"].notna().sum()).all()
+    assert not aspects["suppressed"].any()
+
+
+def _waits(planted: str, n: int = 3000, seed: int = 5) -> pd.DataFrame:
+    """Journeys of three waits; the score falls with the ``planted`` aspect alone."""
+    rng = np.random.default_rng(seed)
+    waits = rng.gamma(2.0, 20.0, (n, 3))  # hours
+    frame = pd.DataFrame({"e2e_days": waits.sum(axis=1) / 24,
+                          "longest_wait_hours": waits.max(axis=1),
+                          "last_wait_hours": waits[:, -1], "status": "complete"})
+    column = {"total": "e2e_days", "peak": "longest_wait_hours", "end": "last_wait_hours"}
+    x = frame[column[planted]]
+    latent = -1.0 * (x - x.mean()) / x.std() + rng.logistic(size=n)
+    frame["csat"] = 1 + np.searchsorted([-2.0, -0.7, 0.7, 2.0], latent)
+    return frame
+
+
+@pytest.mark.parametrize("planted", ["total", "peak", "end"])
+def test_peak_end_names_the_aspect_that_was_planted(planted):
+    table = Sat.peak_end(_waits(planted)).set_index("aspect")
+    assert table["matters_most"].idxmax() == planted and table["matters_most"].sum() == 1
+    assert table.loc[planted, "ci_low"] < -1.0 < table.loc[planted, "ci_high"]
+    others = table.drop(index=planted)
+    assert ((others["ci_low"] < 0) & (others["ci_high"] > 0)).all()  # nothing planted there
+
+
+def test_peak_end_with_too_few_answers_says_so_and_keeps_no_number():
+    few = Sat.peak_end(_waits("peak", n=12))  # shown, but too few to fit three slopes
+    assert few["estimate"].isna().all() and not few["suppressed"].any()
+    assert (few["in_words"] == "too few answers or no variation to compare").all()
+    small = Sat.peak_end(_waits("peak", n=12), min_group_size=15)
+    assert small["suppressed"].all() and small[["sd", "estimate"]].isna().all().all()
