@@ -95,8 +95,9 @@ SCHEMA: dict[str, Table] = {
     "segment_profile": Table("behaviour per segment", ("feature", "segment", *_ESTIMATE)),
     "segment_stability": Table("agreement of bootstrap refits with the segments (ARI)",
                                ("mean_ari", "min_ari", "n_boot")),
-    "segment_agreement": Table("agreement with the demo's planted segments",
-                               ("customers", "share_correct", "adjusted_rand_index")),
+    "segment_agreement": Table("agreement with the demo's planted segments, beside the ceiling",
+                               ("segments", "customers", "share_correct",
+                                "adjusted_rand_index")),
     # satisfaction
     "survey_facts": Table("one de-identified row per survey answer, for dashboard filters",
                           ("region", "segment", "csat", "nps", "ces"),

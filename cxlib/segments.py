@@ -11,7 +11,8 @@ Three kinds of customer, after the customer-time literature:
 
 :func:`behaviour_features` measures that behaviour per customer from the events (activity names
 come from the journey spec's ``behaviour`` section); :class:`TimeSensitivitySegmenter` is a
-scikit-learn estimator that clusters it and names each cluster by its profile.
+scikit-learn estimator that fits a latent-class mixture to it (:mod:`cxlib.mixture`) and names
+each class by its profile.
 """
 
 from __future__ import annotations
@@ -23,29 +24,25 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.cluster import KMeans
-from sklearn.impute import SimpleImputer
-from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
+from sklearn.metrics import adjusted_rand_score
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from cxlib.config import JourneySpec
 from cxlib.engines import to_frame
 from cxlib.journeys import journey_events_expr
+from cxlib.mixture import LatentClassMixture, MixtureLayout
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, mean_ci
 
 SEGMENT_NAMES = ("time_savers", "time_engagers", "informed_waiters")
 FEATURES = ("slot_lead_days", "digital_share", "abandon_rate", "engaged_minutes",
-            "status_checks_per_day")
-# clustered by default: shown by (nearly) every customer. Channel mix and abandonment exist only
-# for customers who made contact; imputing them for the rest creates clusters of their own.
+            "status_checks_per_day")  # the behaviour profiled per segment, in people's terms
 AUTO_K = range(2, 7)  # the numbers of segments n_segments="auto" chooses among
-SILHOUETTE_TOLERANCE = 0.01  # a smaller k within this of the best silhouette is preferred
-CLUSTER_FEATURES = ("slot_lead_days", "engaged_minutes", "status_checks_per_day")
-# how strongly each feature (standardised) speaks for each segment, used to name clusters
+# how strongly each profiled feature (log scale, standardised) speaks for each segment, used to
+# name the classes
 _PROFILE = {
     "time_savers": {"slot_lead_days": -1.0, "digital_share": 1.0, "abandon_rate": 1.0,
                     "engaged_minutes": -0.5},
@@ -63,10 +60,34 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
                        spec: JourneySpec, as_of: str | datetime) -> pd.DataFrame:
     """One row per customer with the behaviour that reveals time sensitivity.
 
-    Columns: ``slot_lead_days`` (booking → booked slot), ``digital_share`` (chats among contacts),
-    ``abandon_rate`` (queued calls given up), ``engaged_minutes`` (time spent by choice per
-    journey), ``status_checks_per_day`` (per day of waiting). A feature a customer never showed
-    (no contact at all, say) is NaN, not zero.
+    Parameters
+    ----------
+    events, journeys
+        The checked event log and the journeys built from it.
+    spec
+        The journey spec; its ``behaviour`` section names the activities.
+    as_of
+        The cut-off.
+
+    Returns
+    -------
+    One row per customer. For people (profiled per segment): ``slot_lead_days`` (booking →
+    booked slot), ``digital_share`` (chats among contacts), ``abandon_rate`` (queued calls given
+    up), ``engaged_minutes`` (time spent by choice per journey), ``status_checks_per_day`` (per
+    day of waiting). For the segmenter, the counts behind them: ``contacts``,
+    ``digital_contacts``, ``phone_contacts``, ``abandoned_calls``; status checks and contacts
+    that reached someone with the days waited, split by whether the journey kept the customer
+    informed (``status_checks_informed`` / ``waiting_days_informed``, … ``_uninformed``,
+    ``contacts_reached_…``); per engaged-time interval ``<name>``: ``took_<name>`` and
+    ``<name>_minutes_each`` and, for a step no journey takes twice, ``took_<name>`` and
+    ``offered_<name>`` (completed journeys). A feature a customer
+    never showed (no contact at all, say) is NaN, not zero.
+
+    Raises
+    ------
+    ValueError
+        When the spec has no ``behaviour`` section.
+
     """
     b = spec.behaviour
     if b is None:
@@ -75,6 +96,7 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
     booked = ev.group_by("journey_id").aggregate(booked=ev.ts.min(where=ev.activity == b.booking))
     ev = ev.join(booked, "journey_id")
     a = ev.activity
+    starts = {t.name: t.from_ for t in spec.customer_time if t.name in b.engaged_time}
     per = to_frame(ev.group_by("journey_id").aggregate(
         booked=ev.booked.min(),
         slot=ev.ts.min(where=(a == b.slot) & (ev.ts >= ev.booked)),  # the slot booked then
@@ -82,26 +104,76 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
         phone=_count(ev, b.phone_contacts),
         abandoned=_count(ev, b.abandoned),
         checks=_count(ev, b.status_checks),
+        **{f"times_{name}": _count(ev, (start,)) for name, start in starts.items()},
     ))
     j = journeys.merge(per, on="journey_id", how="left")
-    engaged_cols = [f"customer_{n}_hours" for n in b.engaged_time]
     contacts = j["digital"] + j["phone"]
+    informed = (j["kept_informed"] if "kept_informed" in j.columns
+                else pd.Series(False, index=j.index)).fillna(False).astype(bool)
+    waited = j["e2e_days"].clip(lower=0)
+    reached = (contacts - j["abandoned"]).clip(lower=0)
+    completed = j["status"] == "complete"
     features = pd.DataFrame({
         "customer_id": j["customer_id"],
         "slot_lead_days": (j["slot"] - j["booked"]).dt.total_seconds() / 86400,
         "digital_share": (j["digital"] / contacts).where(contacts > 0),
         "abandon_rate": (j["abandoned"] / j["phone"]).where(j["phone"] > 0),
-        "engaged_minutes": j[engaged_cols].sum(axis=1) * 60 if engaged_cols else np.nan,
+        "engaged_minutes": j[[f"customer_{n}_hours" for n in b.engaged_time]].sum(axis=1) * 60
+        if b.engaged_time else np.nan,
         "status_checks_per_day": j["checks"] / j["e2e_days"].clip(lower=1.0),
     })
-    return features.groupby("customer_id", sort=True).mean().reset_index()
+    counts = pd.DataFrame({
+        "customer_id": j["customer_id"], "contacts": contacts, "digital_contacts": j["digital"],
+        "phone_contacts": j["phone"], "abandoned_calls": j["abandoned"],
+        **{f"{what}_{kind}": values.where(informed == (kind == "informed"), 0)
+           for kind in ("informed", "uninformed")
+           for what, values in (("status_checks", j["checks"]), ("waiting_days", waited),
+                                ("contacts_reached", reached))},
+        **{column: values for name in starts for column, values in (
+            (f"{name}_minutes", j[f"customer_{name}_hours"] * 60),
+            (f"{name}_times", j[f"times_{name}"]))},
+        # a step taken at most once per journey is a choice: taken or not, once completed
+        **{column: values for name in starts if j[f"times_{name}"].max() <= 1
+           for column, values in (
+               (f"took_{name}", (completed & (j[f"times_{name}"] > 0)).astype("int64")),
+               (f"offered_{name}", completed.astype("int64")))},
+    })
+    out = features.groupby("customer_id", sort=True).mean().join(
+        counts.groupby("customer_id", sort=True).sum())
+    for name in starts:
+        times, minutes = out.pop(f"{name}_times"), out.pop(f"{name}_minutes")
+        out[f"{name}_minutes_each"] = (minutes / times).where(times > 0)
+    return out.reset_index()
+
+
+def behaviour_layout(features: pd.DataFrame) -> MixtureLayout:
+    """Which behaviour columns the segmenter reads, and their shapes (see :mod:`cxlib.mixture`).
+
+    Durations: the slot's lead time and the minutes of each engaged-time interval; shares: chats
+    among contacts, calls given up, each engaged interval taken among completed journeys; rates:
+    status checks and contacts that reached someone per day of waiting, kept informed or not.
+    Pairs no customer has any trials or exposure for are left out.
+    """
+    engaged = sorted(c.removesuffix("_minutes_each") for c in features.columns
+                     if c.endswith("_minutes_each"))
+    pairs = [("digital_contacts", "contacts"), ("abandoned_calls", "phone_contacts"),
+             *[(f"took_{n}", f"offered_{n}") for n in engaged]]
+    rates = [(f"{what}_{kind}", f"waiting_days_{kind}") for what in
+             ("status_checks", "contacts_reached") for kind in ("informed", "uninformed")]
+
+    def used(pair: tuple[str, str]) -> bool:
+        return set(pair) <= set(features.columns) and features[pair[1]].fillna(0).sum() > 0
+
+    return MixtureLayout(
+        durations=("slot_lead_days", *[f"{n}_minutes_each" for n in engaged]),
+        shares=tuple(p for p in pairs if used(p)), rates=tuple(r for r in rates if used(r)))
 
 
 class LogScaler(TransformerMixin, BaseEstimator):
     """``log1p(x / typical)``, with ``typical`` the median positive value of each column.
 
-    Waiting times, minutes and rates are right-skewed; on a log scale k-means sees their
-    shape rather than their outliers, whatever unit each feature is in.
+    Waiting times, minutes and rates are right-skewed; on a log scale their shape shows rather
+    than their outliers, whatever unit each feature is in.
     """
 
     def fit(self, X: np.ndarray, y: object = None) -> LogScaler:
@@ -118,77 +190,75 @@ class LogScaler(TransformerMixin, BaseEstimator):
 
 
 class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
-    """Cluster customers by time-sensitivity behaviour and name the clusters.
+    """Segment customers by time-sensitivity behaviour and name the segments.
 
-    Follows the scikit-learn estimator contract: ``__init__`` only stores parameters, ``fit``
-    learns ``pipeline_``, ``labels_``, ``segment_names_`` and ``profile_`` and returns ``self``.
+    A :class:`~cxlib.mixture.LatentClassMixture` over every behaviour the spec exposes (slot
+    choice, engaged time, channel mix, abandonment, status checks and contacts per day of
+    waiting), each in its own shape and with missing behaviour left out of the likelihood; each
+    class is named by its profile. Follows the scikit-learn estimator contract: ``__init__``
+    only stores parameters, ``fit`` learns ``mixture_``, ``labels_``, ``segment_names_`` and
+    ``profile_`` and returns ``self``.
 
     Parameters
     ----------
     n_segments
-        Number of clusters (three named segments; more get numbered names), or ``"auto"``:
-        k from 2 to 6 by the silhouette (on at most 5,000 customers), the smallest k within
-        :data:`SILHOUETTE_TOLERANCE` of the best — ``selection_`` lists every k's score and says
-        which was chosen and why.
-    features
-        Columns of the input to cluster on (default: :data:`CLUSTER_FEATURES`).
+        Number of segments (three named ones; more get numbered names), or ``"auto"``: k from
+        2 to 6 by the integrated completed likelihood (lowest wins; the BIC plus a charge for
+        overlapping segments — the BIC alone keeps splitting a skewed behaviour into more
+        classes) — ``selection_`` lists every k's BIC and ICL and says which was chosen and why.
+    layout
+        The columns and their shapes (default: :func:`behaviour_layout` of the table fitted).
+    n_init
+        EM starts; the most likely fit is kept.
     random_state
-        Seed for k-means, so a run is repeatable.
+        Seed of the starts, so a run is repeatable.
 
     """
 
-    def __init__(self, n_segments: int | str = 3, features: tuple[str, ...] = CLUSTER_FEATURES,
-                 random_state: int = 0) -> None:
+    def __init__(self, n_segments: int | str = 3, layout: MixtureLayout | None = None,
+                 n_init: int = 3, random_state: int = 0) -> None:
         self.n_segments = n_segments
-        self.features = features
+        self.layout = layout
+        self.n_init = n_init
         self.random_state = random_state
 
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        missing = [f for f in self.features if f not in X.columns]
-        if missing:
-            raise ValueError(f"missing behaviour feature(s): {', '.join(missing)}")
-        return X[list(self.features)].astype("float64")
+    def _mixture(self, k: int, layout: MixtureLayout) -> LatentClassMixture:
+        return LatentClassMixture(k, layout, n_init=self.n_init, random_state=self.random_state)
 
-    def _pipeline(self, k: int) -> Pipeline:
-        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
-                             LogScaler(), StandardScaler(),
-                             KMeans(n_clusters=k, n_init=10, random_state=self.random_state))
-
-    def _choose_k(self, M: pd.DataFrame) -> int:
-        """Score k = 2…6 by the silhouette; keep the smallest k close to the best."""
-        rows = []
-        for k in AUTO_K:
-            pipeline = self._pipeline(k)
-            labels = pipeline.fit_predict(M)
-            scaled = pipeline[:-1].transform(M)
-            rows.append({"k": k, "silhouette": float(silhouette_score(
-                scaled, labels, sample_size=min(len(M), 5000), random_state=self.random_state))})
-        table = pd.DataFrame(rows)
-        best = table["silhouette"].max()
-        chosen = int(table.loc[table["silhouette"] >= best - SILHOUETTE_TOLERANCE, "k"].min())
+    def _choose_k(self, X: pd.DataFrame, layout: MixtureLayout) -> LatentClassMixture:
+        """Fit k = 2…6 and keep the lowest integrated completed likelihood (ICL)."""
+        fits = {k: self._mixture(k, layout).fit(X) for k in AUTO_K}
+        table = pd.DataFrame({"k": list(fits), "bic": [m.bic_ for m in fits.values()],
+                              "icl": [m.icl_ for m in fits.values()]})
+        chosen = int(table.loc[table["icl"].idxmin(), "k"])
         self.selection_ = table.assign(
             chosen=table["k"] == chosen,
-            why=np.where(table["k"] == chosen,
-                         f"smallest k whose silhouette is within {SILHOUETTE_TOLERANCE} of the "
-                         f"best ({best:.3f})", ""))
-        return chosen
+            why=np.where(table["k"] == chosen, "lowest ICL: the best fit once each extra "
+                         "segment's parameters and any overlap between segments are paid for",
+                         ""))
+        return fits[chosen]
 
     def fit(self, X: pd.DataFrame, y: object = None) -> TimeSensitivitySegmenter:
-        """Learn the clusters from a behaviour-feature table."""
-        M = self._matrix(X)
+        """Learn the segments from a behaviour-feature table."""
+        layout = self.layout or behaviour_layout(X)
+        missing = [c for c in (*layout.columns, *FEATURES) if c not in X.columns]
+        if missing:
+            raise ValueError(f"missing behaviour feature(s): {', '.join(missing)}")
         if self.n_segments == "auto":
-            k = self._choose_k(M)
+            self.mixture_ = self._choose_k(X, layout)
         elif isinstance(self.n_segments, int) and self.n_segments >= 1:
-            k = self.n_segments
+            self.mixture_ = self._mixture(self.n_segments, layout).fit(X)
         else:
             raise ValueError(f"n_segments must be a whole number or 'auto', not "
                              f"{self.n_segments!r}")
-        self.pipeline_: Pipeline = self._pipeline(k)
-        self.labels_ = self.pipeline_.fit_predict(M)
-        centers = pd.DataFrame(self.pipeline_[-1].cluster_centers_, columns=list(self.features))
+        self.n_segments_ = self.mixture_.n_components
+        self.labels_ = self.mixture_.labels_
+        view = make_pipeline(LogScaler(), StandardScaler()).fit_transform(
+            X[list(FEATURES)].astype("float64"))
+        centers = (pd.DataFrame(view, columns=list(FEATURES)).groupby(self.labels_).mean()
+                   .reindex(range(self.n_segments_)).fillna(0.0))
         self.segment_names_ = self._name_clusters(centers)
         self.profile_ = centers.assign(segment=self.segment_names_)
-        self.n_segments_ = k
         return self
 
     def _name_clusters(self, centers: pd.DataFrame) -> list[str]:
@@ -204,8 +274,8 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Return each customer's segment name."""
-        check_is_fitted(self, "pipeline_")
-        return np.array(self.segment_names_, dtype=object)[self.pipeline_.predict(self._matrix(X))]
+        check_is_fitted(self, "mixture_")
+        return np.array(self.segment_names_, dtype=object)[self.mixture_.predict(X)]
 
     def fit_predict(self, X: pd.DataFrame, y: object = None, **kwargs: object) -> np.ndarray:
         """Fit, then return each customer's segment name."""
@@ -232,16 +302,14 @@ def segment_stability(segmenter: TimeSensitivitySegmenter, X: pd.DataFrame,
     against the full fit's) and ``n_boot``.
 
     """
-    check_is_fitted(segmenter, "pipeline_")
+    check_is_fitted(segmenter, "mixture_")
     rng = np.random.default_rng(random_state)
-    M = segmenter._matrix(X)
-    full = segmenter.pipeline_.predict(M)
+    full = segmenter.mixture_.predict(X)
     scores = []
-    for b in range(n_boot):  # each refit starts k-means once, from its own seed: a strict test
+    for b in range(n_boot):  # each refit starts EM once, from its own seed: a strict test
         rows = rng.integers(0, len(X), len(X))
-        refit = segmenter._pipeline(segmenter.n_segments_)
-        refit[-1].set_params(n_init=1, random_state=b)
-        scores.append(adjusted_rand_score(full, refit.fit(M.iloc[rows]).predict(M)))
+        refit = clone(segmenter.mixture_).set_params(n_init=1, random_state=b)
+        scores.append(adjusted_rand_score(full, refit.fit(X.iloc[rows]).predict(X)))
     return {"mean_ari": float(np.mean(scores)), "min_ari": float(np.min(scores)),
             "n_boot": n_boot}
 
