@@ -17,6 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 import anywidget
 import ipywidgets as widgets
@@ -33,6 +34,8 @@ from cxlib.stats import km_median, mean_ci, nps_ci, proportion_ci
 from cxlib.summaries import completion_curve
 
 ALL = "All regions"
+ALL_SEGMENTS = "All segments"
+FILTERS = ("region", "segment", "promise")  # the filters a link (URL query) can set
 DEFAULT_CHANNEL = "latest"
 CHANNEL_ENV = "CXLAB_CHANNEL"  # `cx serve --channel` sets it for the dashboard's kernels
 _CHANNEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -214,7 +217,10 @@ class ConnectionGuard(anywidget.AnyWidget):
 
 
 class ExecutiveDashboard:
-    """Region filter → KPI tiles and a completion-curve figure, for managers.
+    """Region, segment and promise filters → KPI tiles and a completion-curve figure.
+
+    The filters are also the page's URL query (``?region=North&segment=time_savers``): a link
+    opens with its filters set, and the page shows a copyable link of its current state.
 
     Parameters
     ----------
@@ -226,40 +232,93 @@ class ExecutiveDashboard:
         Groups smaller than this show a dash instead of a number (default: the run's own).
     channel
         ``reports/<channel>``; default ``$CXLAB_CHANNEL``, else ``latest``.
+    query
+        The page's URL query; unknown filters or values are named in a notice, not applied.
+    page_url
+        The page's address without its query, for the copyable link.
 
     """
 
     def __init__(self, run_dir: str | Path | None = None, promise: str | None = None,
-                 min_group_size: int | None = None, channel: str | None = None) -> None:
+                 min_group_size: int | None = None, channel: str | None = None,
+                 query: str = "", page_url: str = "") -> None:
         plots.set_theme()
         self.run = load_published(run_dir, channel)
         self.journeys, self.surveys = self.run.journeys, self.run.surveys
-        self.promise = promise or promise_names(self.journeys.columns)[0]
+        promises = promise_names(self.journeys.columns)
         self.min_group_size = min_group_size or self.run.min_group_size
+        self.page_url = page_url
         regions = sorted(self.journeys["region"].dropna().unique())
+        segments = sorted(self.journeys["segment"].dropna().unique())
         self.region = widgets.Dropdown(options=[ALL, *regions], value=ALL,
                                        description="Region")
+        self.segment = widgets.Dropdown(options=[ALL_SEGMENTS, *segments], value=ALL_SEGMENTS,
+                                        description="Segment")
+        self.promise_choice = widgets.Dropdown(options=promises, value=promise or promises[0],
+                                               description="Promise")
         self.header = widgets.HTML(self.run.describe_html())
+        self.notice = widgets.HTML()
+        self.link = widgets.HTML()
         self.tiles = widgets.HTML()
         self.figure = widgets.Image(format="png", layout=widgets.Layout(max_width="820px"))
         self.guard = ConnectionGuard()
-        self.region.observe(self._update, names="value")
-        self.app = widgets.VBox([self.header, self.region, self.tiles, self.figure, self.guard])
+        self.notice.value = _notice_html(self.apply_query(query))
+        for control in self.controls:
+            control.observe(self._update, names="value")
+        self.app = widgets.VBox([self.header, self.notice,
+                                 widgets.HBox(list(self.controls)), self.link, self.tiles,
+                                 self.figure, self.guard])
         self.app.add_class("cx-dashboard")
         self._update()
 
+    @property
+    def controls(self) -> tuple[widgets.Dropdown, ...]:
+        """The filter widgets, in the order of :data:`FILTERS`."""
+        return self.region, self.segment, self.promise_choice
+
+    @property
+    def promise(self) -> str:
+        """The promise the tiles show."""
+        return self.promise_choice.value
+
+    def apply_query(self, query: str) -> list[str]:
+        """Set the filters a URL query names; return a sentence for each one not applied."""
+        problems = []
+        for key, value in parse_qsl(query.lstrip("?"), keep_blank_values=True):
+            if key not in FILTERS:
+                problems.append(f"The link names a filter this view does not have ({key!r}); "
+                                f"its filters are {', '.join(FILTERS)}.")
+                continue
+            control = self.controls[FILTERS.index(key)]
+            if value not in control.options:
+                problems.append(f"No {key} {value!r} in this run, so all are shown; choose one "
+                                f"of: {', '.join(map(str, control.options))}.")
+                continue
+            control.value = value
+        return problems
+
+    def query(self) -> str:
+        """Return the URL query of the current filters (those not at their default)."""
+        defaults = (ALL, ALL_SEGMENTS, self.promise_choice.options[0])
+        return urlencode([(key, control.value) for key, control, default
+                          in zip(FILTERS, self.controls, defaults, strict=True)
+                          if control.value != default])
+
     def selected(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Journeys and survey answers of the selected region."""
-        region = self.region.value
-        if region == ALL:
-            return self.journeys, self.surveys
-        if region not in self.region.options:  # widget values can come from any client
-            raise ValueError(f"unknown region {region!r}")
-        return (self.journeys[self.journeys["region"] == region],
-                self.surveys[self.surveys["region"] == region])
+        """Journeys and survey answers of the selected region and segment."""
+        journeys, surveys = self.journeys, self.surveys
+        for control, everyone, column in ((self.region, ALL, "region"),
+                                          (self.segment, ALL_SEGMENTS, "segment")):
+            if control.value == everyone:
+                continue
+            if control.value not in control.options:  # widget values can come from any client
+                raise ValueError(f"unknown {column} {control.value!r}")
+            journeys = journeys[journeys[column] == control.value]
+            surveys = surveys[surveys[column] == control.value]
+        return journeys, surveys
 
     def kpis(self) -> pd.DataFrame:
-        """Return the KPI table behind the tiles, for the current filter."""
+        """Return the KPI table behind the tiles, for the current filters."""
         journeys, surveys = self.selected()
         return executive_kpis(journeys, surveys, self.promise, self.min_group_size)
 
@@ -268,11 +327,17 @@ class ExecutiveDashboard:
                             + "".join(_tile_html(r, self.min_group_size)
                                       for _, r in self.kpis().iterrows())
                             + "</div>")
+        query = self.query()
+        self.link.value = (
+            "<div class='cx-link' style='font-size:12px;color:#555'>Link to this view: "
+            f"<input class='cx-link-url' readonly size='70' value='"
+            f"{html.escape(self.page_url + ('?' + query if query else ''), quote=True)}' "
+            "onclick='this.select()'></div>")
         journeys, _ = self.selected()
         fig, ax = plt.subplots(figsize=(8, 4))
         curve = completion_curve(journeys, by="segment", min_group_size=self.min_group_size)
         plots.completion_curves(curve, by="segment", ax=ax)
-        ax.set_title(f"How long customers wait — {self.region.value}")
+        ax.set_title(f"How long customers wait — {self.region.value}, {self.segment.value}")
         png = io.BytesIO()
         fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
@@ -283,13 +348,29 @@ class ExecutiveDashboard:
         return self.app
 
 
-def open_dashboard(run_dir: str = "", channel: str = "") -> widgets.Widget:
+def _notice_html(problems: list[str]) -> str:
+    if not problems:
+        return ""
+    items = "".join(f"<li>{html.escape(p)}</li>" for p in problems)
+    return (f"<div class='cx-notice' role='status' style='background:#fff4d6;padding:6px 12px;"
+            f"border-radius:4px;font-size:13px'><ul style='margin:0'>{items}</ul></div>")
+
+
+def open_dashboard(run_dir: str = "", channel: str = "", query: str | None = None,
+                   page_url: str | None = None) -> widgets.Widget:
     """Return the dashboard of a published run, or a plain message when there is none yet.
 
-    What the dashboard notebook shows: never a traceback for a missing run.
+    What the dashboard notebook shows: never a traceback for a missing run. Under Voilà the
+    page's URL query and address come from the kernel's environment (``QUERY_STRING``,
+    ``VOILA_REQUEST_URL``) unless given.
     """
+    if query is None:
+        query = os.environ.get("QUERY_STRING", "")
+    if page_url is None:
+        page_url = os.environ.get("VOILA_REQUEST_URL", "").split("?", 1)[0]
     try:
-        return ExecutiveDashboard(run_dir or None, channel=channel or None).show()
+        return ExecutiveDashboard(run_dir or None, channel=channel or None, query=query,
+                                  page_url=page_url).show()
     except (FileNotFoundError, ValueError) as exc:
         where = html.escape(run_dir or f"channel {channel_name(channel)}")
         return widgets.HTML(

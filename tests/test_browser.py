@@ -290,3 +290,97 @@ def test_hostile_names_are_shown_as_text_never_run(hostile_reports, tmp_path):
         assert HOSTILE["activity"] in (run / "00_data_quality.html").read_text().replace(
             "&lt;", "<").replace("&gt;", ">").replace("&#x27;", "'").replace("&#39;", "'")
         watched.assert_clean()
+
+
+def _kernel_message(msg_type: str, content: dict) -> str:
+    """One Jupyter shell message, in the JSON form a kernel websocket takes."""
+    import uuid
+
+    header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": uuid.uuid4().hex,
+              "username": "intruder", "version": "5.3", "date": "2026-12-03T00:00:00Z"}
+    return json.dumps({"header": header, "parent_header": {}, "metadata": {},
+                       "content": content, "channel": "shell", "buffers": []})
+
+
+def test_a_dashboard_kernel_refuses_code_sent_to_its_websocket(published_reports, tmp_path):
+    """Any client that can open the page can reach its kernel's websocket: widget messages
+    are expected there, code must never run. The kernel info request proves the channel is
+    live, so a refused connection cannot pass for a refused execute_request."""
+    import asyncio
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    marker = tmp_path / "code_ran.txt"
+    code = f"open({str(marker)!r}, 'w').write('the intruder was here')"
+    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, _):
+        page = urllib.request.urlopen(url, timeout=120).read().decode()
+        kernel_id = re.search(r'"kernelId":\s*"([0-9a-f-]+)"', page).group(1)
+
+        async def intrude() -> list[str]:
+            socket_url = f"{url.replace('http', 'ws', 1)}api/kernels/{kernel_id}/channels"
+            ws = await websocket_connect(HTTPRequest(socket_url,
+                                                     headers={"Origin": url.rstrip("/")}))
+            await ws.write_message(_kernel_message("execute_request", {
+                "code": code, "silent": False, "store_history": False, "user_expressions": {},
+                "allow_stdin": False, "stop_on_error": True}))
+            await ws.write_message(_kernel_message("kernel_info_request", {}))
+            seen: list[str] = []
+            deadline = time.monotonic() + 30
+            while "kernel_info_reply" not in seen and time.monotonic() < deadline:
+                raw = await asyncio.wait_for(ws.read_message(), 30)
+                if raw is None:
+                    break
+                if isinstance(raw, str):
+                    seen.append(json.loads(raw)["header"]["msg_type"])
+            ws.close()
+            return seen
+
+        seen = asyncio.run(intrude())
+        time.sleep(1.0)  # a shell queue answers in order; give a stray execution time anyway
+    assert "kernel_info_reply" in seen, seen  # the websocket reached the kernel …
+    assert "execute_reply" not in seen and "execute_input" not in seen, seen
+    assert not marker.exists()  # … and the code was never run
+
+
+def _chosen(page, index: int) -> str:
+    text = page.locator("select").nth(index).evaluate("s => s.options[s.selectedIndex].text")
+    return text.replace("\xa0", " ")  # the widget shows spaces as non-breaking ones
+
+
+def test_a_shared_link_opens_with_its_filters_set_and_bad_values_are_explained(
+        published_reports, tmp_path):
+    from urllib.parse import urlencode
+
+    from cxlib.publishing import read_table
+
+    region = sorted(read_table(published_reports / "ci", "journey_facts")["region"].unique())[1]
+    query = urlencode({"region": region, "segment": "time_savers"})
+    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, _), \
+            browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto(f"{url}?{query}", timeout=90_000)
+        page.wait_for_selector(".cx-value", timeout=90_000)
+        assert (_chosen(page, 0), _chosen(page, 1)) == (region, "time_savers")
+        link = page.locator(".cx-link-url").get_attribute("value")
+        assert link == f"{url}?{query}"  # the copyable link is this view
+        shared = _tiles(page)
+        page.screenshot(path=str(ARTIFACTS / "dashboard_shared_link.png"), full_page=True)
+        page.locator("select").nth(1).select_option(index=0)  # all segments
+        page.wait_for_function(
+            "(old) => document.querySelector('.cx-link-url').value !== old", arg=link,
+            timeout=30_000)
+        assert "segment=" not in page.locator(".cx-link-url").get_attribute("value")
+        page.goto(link, timeout=90_000)  # the link, opened again, shows the same numbers
+        page.wait_for_selector(".cx-value", timeout=90_000)
+        assert _tiles(page) == shared
+        page.goto(f"{url}?region=Atlantis&colour=red", timeout=90_000)
+        page.wait_for_selector(".cx-notice", timeout=90_000)
+        notice = page.inner_text(".cx-notice")
+        assert "No region 'Atlantis' in this run, so all are shown" in notice
+        assert "('colour')" in notice
+        assert _chosen(page, 0) == "All regions"
+        assert "Traceback" not in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "dashboard_unknown_filter.png"), full_page=True)
+        watched.assert_clean()

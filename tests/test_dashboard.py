@@ -1,10 +1,12 @@
 """The dashboard's logic, driven through its widgets without a browser."""
 
+import html
 import json
 import math
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlencode
 
 import ipywidgets as widgets
 import pandas as pd
@@ -12,6 +14,7 @@ import pytest
 
 from cxlib.dashboard import (
     ALL,
+    ALL_SEGMENTS,
     ConnectionGuard,
     ExecutiveDashboard,
     _tile_html,
@@ -137,3 +140,46 @@ def test_serve_options_after_the_dashes_replace_cxlabs_own():
     assert env["CXLAB_CHANNEL"] == "weekly"
     assert (Path(env["JUPYTER_PATH"].split(os.pathsep)[0])
             / "voila/templates/cxlab/index.html.j2").is_file()
+
+
+def test_a_link_sets_the_filters_and_the_page_gives_its_link_back(published_reports):
+    run = load_published(published_reports / "ci")
+    region = sorted(run.journeys["region"].unique())[1]
+    query = urlencode({"region": region, "segment": "time_savers"})
+    board = ExecutiveDashboard(published_reports / "ci", query=query,
+                               page_url="http://127.0.0.1:8866/")
+    assert (board.region.value, board.segment.value) == (region, "time_savers")
+    assert board.notice.value == ""
+    assert board.query() == query  # the link round-trips
+    assert f"value='http://127.0.0.1:8866/?{html.escape(query)}'" in board.link.value
+    chosen = run.journeys[(run.journeys["region"] == region)
+                          & (run.journeys["segment"] == "time_savers")]
+    answers = run.surveys[(run.surveys["region"] == region)
+                          & (run.surveys["segment"] == "time_savers")]
+    expected = executive_kpis(chosen, answers, board.promise, board.min_group_size)
+    pd.testing.assert_frame_equal(board.kpis(), expected)
+    board.segment.value = ALL_SEGMENTS  # a change in the page changes its link
+    assert board.query() == urlencode({"region": region})
+    assert "segment=" not in board.link.value
+
+
+def test_unknown_filters_in_a_link_are_named_and_not_applied(published_reports):
+    board = ExecutiveDashboard(published_reports / "ci",
+                               query="region=Atlantis&colour=red&promise=<b>x</b>")
+    notice = html.unescape(board.notice.value)
+    assert "No region 'Atlantis' in this run, so all are shown" in notice
+    assert "a filter this view does not have ('colour')" in notice
+    assert "No promise '<b>x</b>'" in notice and "<b>x" not in board.notice.value  # as text
+    assert board.region.value == ALL and board.query() == ""
+    pd.testing.assert_frame_equal(board.kpis(), ExecutiveDashboard(published_reports / "ci")
+                                  .kpis())
+
+
+def test_the_segment_filter_narrows_every_tile(board):
+    overall = board.kpis()
+    board.segment.value = board.segment.options[1]
+    narrowed = board.kpis()
+    assert (narrowed["n"] < overall["n"]).all()
+    with pytest.raises(Exception, match="Invalid selection|unknown segment"):
+        board.segment.value = "nobody"
+    board.segment.value = ALL_SEGMENTS
