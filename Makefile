@@ -55,10 +55,11 @@ serve: $(VENV)/.installed ## serve the manager dashboard on 127.0.0.1:8866 (PORT
 notebook-outputs: $(VENV)/.installed data/demo-ci/truth.json ## re-run notebooks, store only NBVAL_CHECK_OUTPUT outputs
 	$(BIN)/python -m cxlib.notebooks
 
-bench: $(VENV)/.installed ## the benchmarks (engine and whole commands vs DuckDB, pandas, PM4Py; runs): ~12 min
+bench: $(VENV)/.installed ## the benchmarks (engine and whole commands vs DuckDB, pandas, PM4Py; runs; segments at 1 M customers): ~20 min
 	$(BIN)/python benchmarks/journeys.py
 	$(BIN)/python benchmarks/commands.py
 	$(BIN)/python benchmarks/runs.py
+	$(BIN)/python benchmarks/segments.py
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf data/demo data/demo-ci reports/runs reports/latest reports/index.html

@@ -56,6 +56,15 @@ def _count(rows: ir.Table, activities: tuple[str, ...]) -> ir.Value:
     return rows.activity.isin(list(activities)).sum() if activities else ibis.literal(0)
 
 
+ONCE_SHARE = 0.99  # an engaged step is taken "once" when this share of its journeys take it once
+
+
+def _taken_once(times: pd.Series) -> bool:
+    """Whether journeys that take a step take it once (a stray repeat does not change that)."""
+    took = int((times >= 1).sum())
+    return took > 0 and int((times == 1).sum()) >= ONCE_SHARE * took
+
+
 def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
                        spec: JourneySpec, as_of: str | datetime) -> pd.DataFrame:
     """One row per customer with the behaviour that reveals time sensitivity.
@@ -79,8 +88,9 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
     that reached someone with the days waited, split by whether the journey kept the customer
     informed (``status_checks_informed`` / ``waiting_days_informed``, … ``_uninformed``,
     ``contacts_reached_…``); per engaged-time interval ``<name>``: ``took_<name>`` and
-    ``<name>_minutes_each`` and, for a step no journey takes twice, ``took_<name>`` and
-    ``offered_<name>`` (completed journeys). A feature a customer
+    ``<name>_minutes_each`` and, for a step journeys take once (:data:`ONCE_SHARE` of those
+    that take it; calls are taken again and again), ``took_<name>`` and ``offered_<name>``
+    (completed journeys). A feature a customer
     never showed (no contact at all, say) is NaN, not zero.
 
     Raises
@@ -132,8 +142,8 @@ def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
         **{column: values for name in starts for column, values in (
             (f"{name}_minutes", j[f"customer_{name}_hours"] * 60),
             (f"{name}_times", j[f"times_{name}"]))},
-        # a step taken at most once per journey is a choice: taken or not, once completed
-        **{column: values for name in starts if j[f"times_{name}"].max() <= 1
+        # a step a journey takes once is a choice: taken or not, once completed
+        **{column: values for name in starts if _taken_once(j[f"times_{name}"])
            for column, values in (
                (f"took_{name}", (completed & (j[f"times_{name}"] > 0)).astype("int64")),
                (f"offered_{name}", completed.astype("int64")))},
@@ -210,16 +220,21 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
         The columns and their shapes (default: :func:`behaviour_layout` of the table fitted).
     n_init
         EM starts; the most likely fit is kept.
+    max_fit_rows
+        The mixture is fitted on a random sample of at most this many customers, then every
+        customer is assigned (a million customers fit in seconds; the sample pins the
+        parameters far closer than the classes overlap).
     random_state
-        Seed of the starts, so a run is repeatable.
+        Seed of the starts and the sample, so a run is repeatable.
 
     """
 
     def __init__(self, n_segments: int | str = 3, layout: MixtureLayout | None = None,
-                 n_init: int = 3, random_state: int = 0) -> None:
+                 n_init: int = 3, max_fit_rows: int = 100_000, random_state: int = 0) -> None:
         self.n_segments = n_segments
         self.layout = layout
         self.n_init = n_init
+        self.max_fit_rows = max_fit_rows
         self.random_state = random_state
 
     def _mixture(self, k: int, layout: MixtureLayout) -> LatentClassMixture:
@@ -244,15 +259,17 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
         missing = [c for c in (*layout.columns, *FEATURES) if c not in X.columns]
         if missing:
             raise ValueError(f"missing behaviour feature(s): {', '.join(missing)}")
+        sample = (X.sample(self.max_fit_rows, random_state=self.random_state)
+                  if len(X) > self.max_fit_rows else X)
         if self.n_segments == "auto":
-            self.mixture_ = self._choose_k(X, layout)
+            self.mixture_ = self._choose_k(sample, layout)
         elif isinstance(self.n_segments, int) and self.n_segments >= 1:
-            self.mixture_ = self._mixture(self.n_segments, layout).fit(X)
+            self.mixture_ = self._mixture(self.n_segments, layout).fit(sample)
         else:
             raise ValueError(f"n_segments must be a whole number or 'auto', not "
                              f"{self.n_segments!r}")
         self.n_segments_ = self.mixture_.n_components
-        self.labels_ = self.mixture_.labels_
+        self.labels_ = self.mixture_.labels_ if sample is X else self.mixture_.predict(X)
         view = make_pipeline(LogScaler(), StandardScaler()).fit_transform(
             X[list(FEATURES)].astype("float64"))
         centers = (pd.DataFrame(view, columns=list(FEATURES)).groupby(self.labels_).mean()

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -30,7 +31,7 @@ def test_features_are_one_row_per_customer_and_missing_means_not_shown(features,
 def test_estimator_contract(features):
     seg = S.TimeSensitivitySegmenter(random_state=0)
     assert seg.get_params() == {"n_segments": 3, "layout": None, "n_init": 3,
-                                "random_state": 0}
+                                "max_fit_rows": 100_000, "random_state": 0}
     with pytest.raises(NotFittedError):
         seg.predict(features)
     assert seg.fit(features) is seg
@@ -71,6 +72,26 @@ def test_features_split_waiting_by_informed_and_count_each_contact_once(features
     checks = features["status_checks_informed"] + features["status_checks_uninformed"]
     days = (features["waiting_days_informed"] + features["waiting_days_uninformed"]).clip(lower=1)
     np.testing.assert_allclose(checks / days, features["status_checks_per_day"])
+
+
+def test_a_stray_repeat_of_a_once_taken_step_keeps_it_a_choice(ci_dataset, spec):
+    """One journey logging its walkthrough twice must not drop the walkthrough feature."""
+    events = ci_dataset.events
+    walk = events[events["activity"] == "walkthrough_started"]
+    repeat = walk.head(1).assign(ts=walk["ts"].iloc[0] + pd.Timedelta(minutes=1),
+                                 source_row=events["source_row"].max() + 1)
+    more = pd.concat([events, repeat], ignore_index=True)
+    features = S.behaviour_features(more, J.build_journeys(more, spec, AS_OF), spec, AS_OF)
+    assert "took_walkthrough" in features
+    assert ("took_walkthrough", "offered_walkthrough") in S.behaviour_layout(features).shares
+
+
+def test_a_large_table_is_fitted_on_a_sample_and_every_customer_assigned(features):
+    full = S.TimeSensitivitySegmenter(random_state=0).fit(features)
+    sampled = S.TimeSensitivitySegmenter(max_fit_rows=1000, random_state=0).fit(features)
+    assert len(sampled.labels_) == len(features)
+    assert (sampled.labels_ == sampled.mixture_.predict(features)).all()
+    assert adjusted_rand_score(full.labels_, sampled.labels_) > 0.85
 
 
 def test_the_layout_reads_every_behaviour_the_spec_exposes(features):
