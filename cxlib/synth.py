@@ -36,6 +36,10 @@ ORDER_MILESTONES = {"order_placed": "placed_at", "order_confirmed": "confirmed_a
 CUSTOMER_ATTRIBUTES = ("plan",)  # beside the region, in the orders export
 HOUR = 3600.0
 DAY = 24 * HOUR
+# draws every segment shares (read back by cxlib.synth_ceiling, the demo's model as classifier)
+CAPACITY_DAYS = (0.5, 2.0, 1.2)  # days to the earliest free slot: offset + gamma(shape, scale)
+RETRY_GAP_MIN = (10.0, 60.0)  # an abandoned call is retried this many minutes later
+TALK_SIGMA = 0.5  # log-scale spread of call talk time around a segment's median
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,8 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
     t_bo_logged = np.where(misstamped, t_booked + plants.uniform(1, 6, n) * HOUR, t_bo_received)
 
     # --- appointment: earliest slot depends on field capacity; segments choose differently ---
-    capacity_crunch = 0.5 + rng.gamma(2.0, 1.2, n)  # days to the earliest free slot
+    offset, shape, scale = CAPACITY_DAYS
+    capacity_crunch = offset + rng.gamma(shape, scale, n)  # days to the earliest free slot
     lead_days = capacity_crunch + rng.exponential(attr["extra_lead_days"])
     slot_hour = rng.choice([8, 12, 16], n)
     t_window = (np.floor((t_booked + lead_days * DAY) / DAY)) * DAY + slot_hour * HOUR
@@ -294,14 +299,14 @@ def generate(customers: int = 20_000, seed: int = 42, world: DemoWorld | None = 
         log.add("call_abandoned", "telephony", (call_t + patience)[abandoned], call_j[abandoned],
                 with_journey_id=False)
         ans = ~abandoned
-        talk = _lognormal(rng, 1.0, 0.5, int(ans.sum())) * attr["talk_min"][call_j[ans]] * 60
+        talk = _lognormal(rng, 1.0, TALK_SIGMA, int(ans.sum())) * attr["talk_min"][call_j[ans]] * 60
         log.add("call_answered", "telephony", (call_t + queue)[ans], call_j[ans],
                 with_journey_id=False)
         log.add("call_ended", "telephony", (call_t + queue)[ans] + talk, call_j[ans],
                 with_journey_id=False)
         retry = abandoned & (rng.random(m) < 0.6) & (attempt < 2)
-        call_j, call_t = call_j[retry], (call_t + patience)[retry] + rng.uniform(10, 60,
-                                                                                 retry.sum()) * 60
+        call_j, call_t = call_j[retry], (call_t + patience)[retry] + rng.uniform(
+            *RETRY_GAP_MIN, retry.sum()) * 60
 
     events = log.frame(cutoff)
 

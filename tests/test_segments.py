@@ -10,7 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from cxlib import journeys as J
 from cxlib import segments as S
-from cxlib.segment_ceiling import agreement_with_ceiling
+from cxlib.synth_ceiling import agreement_with_ceiling
 from tests.conftest import AS_OF
 
 
@@ -148,7 +148,7 @@ def test_auto_chooses_the_planted_number_of_segments_and_says_why(features_full)
 
 
 def test_learned_segments_come_within_a_few_percent_of_the_ceiling(features_full, full_world):
-    """The ceiling (the true model as classifier) is below the issue's 0.8: see segment_ceiling."""
+    """The ceiling (the true model as classifier) is below the issue's 0.8: see synth_ceiling."""
     learned = features_full.assign(segment=S.TimeSensitivitySegmenter(random_state=0)
                                    .fit_predict(features_full))
     table = agreement_with_ceiling(learned, full_world.data.events, full_world.truth,

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib import segment_ceiling as C
+from cxlib import synth_ceiling as C
 from tests.conftest import AS_OF
 
 

@@ -1,5 +1,8 @@
 """The best any segmenter can do on the demo world: each customer classified by the true model.
 
+Part of the demo (:mod:`cxlib.synth`): it reads the demo's own activity names and draws, so it
+applies to demo data only (where ``truth.json`` exists), never to a company's spec.
+
 The demo (:mod:`cxlib.synth`) plants each customer's time-sensitivity segment and draws their
 behaviour from it. :func:`ceiling_segments` turns that generating model, with the parameters
 written to ``truth.json``, into a Bayes classifier: the posterior of each segment given the same
@@ -23,13 +26,9 @@ from scipy.special import logsumexp
 from scipy.stats import gamma, norm, poisson
 
 from cxlib.segments import agreement
-from cxlib.synth import SEGMENTS
+from cxlib.synth import CAPACITY_DAYS, RETRY_GAP_MIN, SEGMENTS, TALK_SIGMA
 
 DAY_S = 86400.0
-# the demo's draws a segment does not change (cxlib.synth.generate)
-CAPACITY_DAYS = (0.5, 2.0, 1.2)  # earliest slot: offset + gamma(shape, scale) days
-QUEUE_RETRY_MIN = (10.0, 60.0)  # an abandoned call is retried this many minutes later
-TALK_SIGMA = 0.5  # log-scale spread of talk time around the segment's median
 
 
 def _slot_lead_cdf(days: np.ndarray, extra_lead: float) -> np.ndarray:
@@ -79,7 +78,7 @@ def _calls(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
                             left_on="call_queued", right_on="call_abandoned", by="customer_id",
                             direction="backward")
     gap = (earlier["call_queued"] - earlier["gave_up"]).dt.total_seconds() / 60
-    retry = gap.between(*QUEUE_RETRY_MIN)
+    retry = gap.between(*RETRY_GAP_MIN)
     first_calls = earlier.loc[~retry].groupby("customer_id").size().rename("first_calls")
     return calls, first_calls
 
