@@ -6,6 +6,7 @@ a tidy table produced by a tested cxlib function, so a figure never computes its
 
 from __future__ import annotations
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -113,4 +114,58 @@ def thresholds(data: pd.DataFrame, group: str = "segment", ax: Axes | None = Non
     _error_bars(ax, shown, group)
     ax.set(xlabel="days before satisfaction starts to fall (95% CI)", ylabel="",
            title="Tolerance threshold by segment")
+    return ax
+
+
+def clocks_against_targets(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Share of journeys within each team's target and of promises kept: green or red.
+
+    From :func:`cxlib.headlines.clocks_against_targets`; the unowned row has no target and
+    suppressed rows draw no bar.
+    """
+    ax = _axes(ax)
+    shown = data[(data["kind"] != "unowned") & ~data["suppressed"]].reset_index(drop=True)
+    shown = shown.assign(estimate=shown["estimate"] * 100, ci_low=shown["ci_low"] * 100,
+                         ci_high=shown["ci_high"] * 100)
+    colours = ["#55a868" if green else "#c44e52" for green in shown["green"]]
+    ax.barh(shown["clock"], shown["estimate"], color=colours)
+    _error_bars(ax, shown, "clock")
+    ax.axvline(50, color="#777", linestyle=":", linewidth=1)
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 100), xlabel="% of journeys within the team's target / promise kept "
+           "(95% CI)", ylabel="", title="Green inside, red outside")
+    return ax
+
+
+def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
+    """Small multiples of :func:`cxlib.headlines.weekly_kpis`: one panel per headline.
+
+    Suppressed weeks are gaps; the band is the 95% interval.
+    """
+    keys = list(dict.fromkeys(weekly["key"]))
+    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 2.8),
+                             sharex=True, squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=False):
+        rows = weekly[weekly["key"] == key].sort_values("week")
+        shown = rows.mask(rows["suppressed"].astype(bool))
+        ax.plot(rows["week"], shown["estimate"], marker=".", color=PALETTE["team"])
+        ax.fill_between(rows["week"], shown["ci_low"].astype(float),
+                        shown["ci_high"].astype(float), alpha=0.2, color=PALETTE["team"])
+        unit = rows["unit"].iloc[0]
+        ax.set_title(rows["kpi"].iloc[0] + (f" ({unit})" if unit else ""), fontsize=9)
+        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=2))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
+        ax.tick_params(labelsize=8)
+    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.12, top=0.88, wspace=0.3)
+    return fig
+
+
+def threshold_marks(thresholds: pd.DataFrame, ax: Axes, group: str = "segment") -> Axes:
+    """Mark each group's tolerance threshold (a dashed line) and its interval (a band)."""
+    colours = {str(c.get_label()): c.lines[0].get_color() for c in ax.containers
+               if hasattr(c, "lines") and c.lines[0] is not None}
+    for _, row in thresholds.dropna(subset=["estimate"]).iterrows():
+        colour = colours.get(str(row[group]), "#777")
+        ax.axvline(row["estimate"], color=colour, linestyle="--", linewidth=1)
+        ax.axvspan(row["ci_low"], row["ci_high"], color=colour, alpha=0.08)
     return ax

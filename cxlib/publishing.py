@@ -101,7 +101,7 @@ SCHEMA: dict[str, Table] = {
     # satisfaction
     "survey_facts": Table("one de-identified row per survey answer, for dashboard filters",
                           ("region", "segment", "csat", "nps", "ces"),
-                          optional=("status", "e2e_days", "kept_informed"),
+                          optional=("status", "e2e_days", "kept_informed", "answered_day"),
                           numeric_extras=True, records=True),
     "survey_links": Table("how answers were joined to journeys, and the link rate",
                           ("linked_by", "answers", "share")),

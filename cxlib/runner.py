@@ -251,6 +251,7 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
             write_build(built, partial / BUILD_FOLDER)
             build = {"seconds": round(time.monotonic() - started, 2),
                      "journeys": len(built.journeys),
+                     "journey_spec": built.spec.model_dump(mode="json", by_alias=True),
                      "rows": {"read": built.dataset.rows_read,
                               "quarantined": built.dataset.rows_quarantined,
                               "by_table": built.dataset.quality.drop(columns=["file"])
@@ -290,6 +291,7 @@ def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path
             "params": params.model_dump(mode="json"), "status": "ok" if ok else "failed",
             "channel": params.channel, "git_commit": _git_commit(), "packages": _versions(),
             "input_fingerprint": data_fingerprint(data_dir),
+            "journey_spec": build["journey_spec"],  # what the dashboards label and measure by
             "rows": {**build["rows"], "written": _rows_written(partial)},
             "seconds": round(time.monotonic() - started, 2),
             "build_seconds": build["seconds"],

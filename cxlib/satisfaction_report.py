@@ -46,6 +46,8 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     answers, groups = wb.surveys, {"min_group_size": min_group_size}
     shown = ["region", "segment", "status", wb.wait, "kept_informed", *SCORES]
     facts = answers[[c for c in dict.fromkeys(shown) if c in answers.columns]]
+    if "ts" in answers.columns:  # the answer's day, for the dashboards' period filter
+        facts = facts.assign(answered_day=answers["ts"])
     if wb.missing("surveys"):
         return {"survey_facts": facts}
     with_journeys, with_wait = not wb.missing("journeys"), not wb.missing("wait")

@@ -1,8 +1,9 @@
-"""``cx serve``: the manager dashboard on Voilà, configured in one place.
+"""``cx serve``: the manager dashboards on Voilà, configured in one place.
 
-Code hidden, tracebacks hidden, idle kernels culled (Voilà never shuts down a closed tab's
-kernel: upstream voila#1458), bound to 127.0.0.1, and a page template with no public-CDN
-assets, so a dashboard works with no internet. ``make serve`` and the browser tests use it.
+Every view in notebooks/dashboards (``/`` opens the overview); code hidden, tracebacks
+hidden, idle kernels culled (Voilà never shuts down a closed tab's kernel: upstream
+voila#1458), bound to 127.0.0.1, and a page template with no public-CDN assets, so a
+dashboard works with no internet. ``make serve`` and the browser tests use it.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cxlib.dashboard import CHANNEL_ENV, channel_folder
 from cxlib.paths import project_root
+from cxlib.published import CHANNEL_ENV, channel_folder
 
 TEMPLATE = "cxlab"
 TEMPLATES_ROOT = Path(__file__).parent / "share"  # holds voila/templates/cxlab
+DASHBOARDS = project_root() / "notebooks" / "dashboards"  # one notebook per view
 CULL_IDLE_SECONDS = 60
 CULL_INTERVAL_SECONDS = 10
 
 
 def voila_command(port: int, voila_args: Sequence[str] = ()) -> list[str]:
-    """Return the Voilà command line that serves the dashboard notebook.
+    """Return the Voilà command line that serves the dashboard views (``/`` opens the overview).
 
     An option in ``voila_args`` replaces cxlab's setting of the same name.
     """
@@ -31,8 +33,7 @@ def voila_command(port: int, voila_args: Sequence[str] = ()) -> list[str]:
                 f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
                 f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}"]
     replaced = {arg.split("=", 1)[0] for arg in voila_args}
-    return [sys.executable, "-m", "voila",
-            str(project_root() / "notebooks" / "dashboards" / "executive.ipynb"),
+    return [sys.executable, "-m", "voila", str(DASHBOARDS),
             *(s for s in settings if s.split("=", 1)[0] not in replaced), *voila_args]
 
 
@@ -52,7 +53,7 @@ def serve(channel: str = "latest", port: int = 8866, reports_dir: str | None = N
     env = voila_environment(channel, reports_dir)
     os.environ.update(env)  # channel_folder reads the reports folder from the environment
     folder = channel_folder(channel)
-    print(f"serving the dashboard of {folder} on http://127.0.0.1:{port}/", file=sys.stderr,
+    print(f"serving the dashboards of {folder} on http://127.0.0.1:{port}/", file=sys.stderr,
           flush=True)
     command = voila_command(port, voila_args)
     os.execve(command[0], command, env)

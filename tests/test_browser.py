@@ -32,6 +32,7 @@ HOSTILE = {  # each would run script in the manager's browser if it reached the 
     "title": "<script>alert('title')</script><img src=x onerror=alert('title')>",
     "region": "<img src=x onerror=alert('region')>",
     "activity": "<img src=x onerror=alert('activity')>",
+    "label": "<img src=x onerror=alert('label')>",  # how the dashboards name a promise
 }
 
 
@@ -142,6 +143,11 @@ def dashboard_page(reports: Path, channel: str, log: Path, *voila_args: str):
         yield watched, server
 
 
+def _dropdown(page, label: str):
+    """The <select> of the filter labelled ``label``."""
+    return page.locator(f".widget-dropdown:has(label:text-is('{label}')) select")
+
+
 def _tiles(page) -> list[str]:
     return page.locator(".cx-value").all_inner_texts()
 
@@ -151,7 +157,7 @@ def test_manager_sees_numbers_of_a_named_run_and_the_filter_redraws_the_figure(
     with dashboard_page(published_reports, "ci", tmp_path / "voila.log") as (watched, _):
         page = watched.page
         values = _tiles(page)
-        assert len(values) == 4
+        assert len(values) == 5
         assert all(any(ch.isdigit() for ch in v) for v in values), values
         body = page.inner_text("body")
         assert "Traceback" not in body and "Error" not in body
@@ -160,18 +166,17 @@ def test_manager_sees_numbers_of_a_named_run_and_the_filter_redraws_the_figure(
         header = page.inner_text(".cx-run")  # which run the numbers come from
         assert "cxlab CI run" in header and run_id in header
         assert "cut-off 2026-07-01T00:00:00Z" in header and "journeys" in header
-        figure = page.locator("img").first
+        figure = page.locator(".cx-section-clocks img")
         figure.wait_for(timeout=30_000)
         before_src, before_tiles = figure.get_attribute("src"), values
         page.screenshot(path=str(ARTIFACTS / "dashboard_all_regions.png"), full_page=True)
 
-        region = page.locator("select").first
+        region = _dropdown(page, "Region")
         choice = region.locator("option").nth(1).inner_text()
         region.select_option(label=choice)
         page.wait_for_function(
-            "([src]) => document.querySelector('img') && "
-            "document.querySelector('img').getAttribute('src') !== src", arg=[before_src],
-            timeout=30_000)
+            "([src]) => document.querySelector('.cx-section-clocks img')"
+            ".getAttribute('src') !== src", arg=[before_src], timeout=30_000)
         page.wait_for_function(
             "(old) => Array.from(document.querySelectorAll('.cx-value'))"
             ".map(e => e.innerText).join('|') !== old", arg="|".join(before_tiles),
@@ -227,7 +232,7 @@ def test_a_page_whose_kernel_is_gone_greys_its_numbers_and_says_reload(published
         assert kernels[0] not in kernels_of(server), log[-2000:]
         culled = re.search(r"Culling 'idle' kernel .* due to \d+ seconds of inactivity", log)
         assert bool(culled) == (how == "culled"), log[-2000:]
-        page.locator("select").first.select_option(index=1)  # a filter nobody will answer
+        _dropdown(page, "Region").select_option(index=1)  # a filter nobody will answer
         page.wait_for_selector(".cx-connection-lost", state="visible", timeout=20_000)
         banner = page.locator(".cx-connection-lost")
         assert "no longer follow the filters" in banner.inner_text()
@@ -256,7 +261,8 @@ def hostile_reports(tmp_path_factory, demo_ci):
         activity=HOSTILE["activity"])
     pd.concat([events, odd], ignore_index=True).to_parquet(data / "events.parquet", index=False)
     spec = (ROOT / "params/journeys/broadband.yaml").read_text().replace(
-        "live_within_7_days", json.dumps(HOSTILE["promise"]))
+        "live_within_7_days", json.dumps(HOSTILE["promise"])).replace(
+        "Live within 7 days of the order", json.dumps(HOSTILE["label"]))
     (root / "spec.yaml").write_text(spec)
     (root / "params.yaml").write_text(
         f"title: {json.dumps(HOSTILE['title'])}\ndata_dir: {data}\n"
@@ -272,9 +278,9 @@ def test_hostile_names_are_shown_as_text_never_run(hostile_reports, tmp_path):
     with dashboard_page(hostile_reports, "hostile", tmp_path / "voila.log") as (watched, _):
         page = watched.page
         text = page.inner_text("body")
-        assert HOSTILE["promise"] in text and HOSTILE["title"] in text  # shown, as text
+        assert HOSTILE["label"] in text and HOSTILE["title"] in text  # shown, as text
         before = "|".join(_tiles(page))
-        page.locator("select").first.select_option(label=HOSTILE["region"])
+        _dropdown(page, "Region").select_option(label=HOSTILE["region"])
         page.wait_for_function(
             "(old) => Array.from(document.querySelectorAll('.cx-value'))"
             ".map(e => e.innerText).join('|') !== old", arg=before, timeout=30_000)
@@ -314,7 +320,8 @@ def test_a_dashboard_kernel_refuses_code_sent_to_its_websocket(published_reports
     marker = tmp_path / "code_ran.txt"
     code = f"open({str(marker)!r}, 'w').write('the intruder was here')"
     with serving(published_reports, "ci", tmp_path / "voila.log") as (url, _):
-        page = urllib.request.urlopen(url, timeout=120).read().decode()
+        page = urllib.request.urlopen(f"{url}voila/render/overview.ipynb",
+                                      timeout=120).read().decode()
         kernel_id = re.search(r'"kernelId":\s*"([0-9a-f-]+)"', page).group(1)
 
         async def intrude() -> list[str]:
@@ -343,8 +350,8 @@ def test_a_dashboard_kernel_refuses_code_sent_to_its_websocket(published_reports
     assert not marker.exists()  # … and the code was never run
 
 
-def _chosen(page, index: int) -> str:
-    text = page.locator("select").nth(index).evaluate("s => s.options[s.selectedIndex].text")
+def _chosen(page, label: str) -> str:
+    text = _dropdown(page, label).evaluate("s => s.options[s.selectedIndex].text")
     return text.replace("\xa0", " ")  # the widget shows spaces as non-breaking ones
 
 
@@ -360,14 +367,14 @@ def test_a_shared_link_opens_with_its_filters_set_and_bad_values_are_explained(
             browser() as new:
         watched = new()
         page = watched.page
-        page.goto(f"{url}?{query}", timeout=90_000)
+        page.goto(f"{url}?{query}", timeout=90_000)  # the front door keeps the query
         page.wait_for_selector(".cx-value", timeout=90_000)
-        assert (_chosen(page, 0), _chosen(page, 1)) == (region, "time_savers")
+        assert (_chosen(page, "Region"), _chosen(page, "Segment")) == (region, "time savers")
         link = page.locator(".cx-link-url").get_attribute("value")
-        assert link == f"{url}?{query}"  # the copyable link is this view
+        assert link == f"{url}voila/render/overview.ipynb?{query}" == page.url  # this view
         shared = _tiles(page)
         page.screenshot(path=str(ARTIFACTS / "dashboard_shared_link.png"), full_page=True)
-        page.locator("select").nth(1).select_option(index=0)  # all segments
+        _dropdown(page, "Segment").select_option(index=0)  # all segments
         page.wait_for_function(
             "(old) => document.querySelector('.cx-link-url').value !== old", arg=link,
             timeout=30_000)
@@ -380,7 +387,70 @@ def test_a_shared_link_opens_with_its_filters_set_and_bad_values_are_explained(
         notice = page.inner_text(".cx-notice")
         assert "No region 'Atlantis' in this run, so all are shown" in notice
         assert "('colour')" in notice
-        assert _chosen(page, 0) == "All regions"
+        assert _chosen(page, "Region") == "All regions"
         assert "Traceback" not in page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "dashboard_unknown_filter.png"), full_page=True)
+        watched.assert_clean()
+
+
+FIGURES_DRAWN = ("() => Array.from(document.querySelectorAll('.cx-dashboard img'))"
+                 ".filter(i => i.offsetParent !== null)"
+                 ".every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_every_view_shows_its_sections_and_the_link_bar_keeps_the_filters(published_reports,
+                                                                         tmp_path):
+    from cxlib.dashboard_views import VIEWS
+    from cxlib.publishing import read_table
+
+    region = sorted(read_table(published_reports / "ci", "journey_facts")["region"].unique())[2]
+    with serving(published_reports, "ci", tmp_path / "voila.log") as (url, _), \
+            browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto(f"{url}?region={region}", timeout=90_000)
+        for view, (title, sections) in VIEWS.items():
+            if view != "overview":  # move by the link bar, as a manager does
+                page.locator(f"nav.cx-views a:text-is('{title}')").click()
+                page.wait_for_url(f"**/voila/render/{view}.ipynb?region={region}",
+                                  timeout=90_000)
+            page.wait_for_selector(f".cx-section-{sections[-1].key} p.cx-takeaway",
+                                   timeout=90_000)
+            page.wait_for_function(FIGURES_DRAWN, timeout=30_000)
+            assert _chosen(page, "Region") == region, view
+            body = page.inner_text("body")
+            assert "Traceback" not in body and "did not publish" not in body, view
+            for section in sections:
+                assert section.title in body, (view, section.title)
+            assert any(ch.isdigit() for ch in page.inner_text(".cx-takeaway")), view
+            page.screenshot(path=str(ARTIFACTS / f"dashboard_{view}.png"), full_page=True)
+        figure = page.locator(".cx-section-completion img")  # the journeys view: a filter
+        before = figure.get_attribute("src")                 # redraws its figure
+        _dropdown(page, "Segment").select_option(index=1)
+        page.wait_for_function(
+            "(src) => document.querySelector('.cx-section-completion img')"
+            ".getAttribute('src') !== src", arg=before, timeout=30_000)
+        assert "segment=" in page.locator(".cx-link-url").get_attribute("value")
+        assert "segment=" in page.locator("nav.cx-views a").first.get_attribute("href")
+        watched.assert_clean()
+    for view in VIEWS:
+        assert (ARTIFACTS / f"dashboard_{view}.png").stat().st_size > 20_000
+
+
+def test_a_group_below_the_runs_minimum_shows_the_mark_in_the_page(published_reports,
+                                                                  tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(published_reports, reports, symlinks=True)
+    run = (reports / "ci").resolve()
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["params"]["min_group_size"] = 1000  # more than any one region's journeys
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with serving(reports, "ci", tmp_path / "voila.log") as (url, _), browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto(f"{url}voila/render/journeys.ipynb?region=North", timeout=90_000)
+        page.wait_for_selector(".cx-section-ledger p.cx-takeaway", timeout=90_000)
+        text = page.inner_text(".cx-dashboard")
+        assert text.count("fewer than 1000") >= 5 and "Traceback" not in text
+        page.screenshot(path=str(ARTIFACTS / "dashboard_suppressed.png"), full_page=True)
         watched.assert_clean()

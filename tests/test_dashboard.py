@@ -1,9 +1,9 @@
-"""The dashboard's logic, driven through its widgets without a browser."""
+"""The dashboards' logic, driven through their widgets without a browser (the CI run)."""
 
 import html
 import json
-import math
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import urlencode
@@ -13,103 +13,159 @@ import pandas as pd
 import pytest
 
 from cxlib.dashboard import (
-    ALL,
+    ALL_REGIONS,
     ALL_SEGMENTS,
-    ConnectionGuard,
-    ExecutiveDashboard,
-    _tile_html,
-    channel_folder,
-    channel_name,
-    executive_kpis,
-    load_published,
+    Dashboard,
     open_dashboard,
 )
+from cxlib.dashboard_guard import ConnectionGuard
+from cxlib.dashboard_views import VIEWS, _tile
+from cxlib.headlines import executive_kpis, week_start
+from cxlib.published import channel_folder, channel_name, load_published
 
 
 @pytest.fixture(scope="module")
 def board(published_reports):
-    return ExecutiveDashboard(published_reports / "ci")
+    return Dashboard("overview", published_reports / "ci")
 
 
-def test_tiles_show_the_four_kpis_with_interval_and_n(board):
-    kpis = board.kpis()
-    assert len(kpis) == 4 and not kpis["suppressed"].any()
-    assert (kpis["ci_low"] <= kpis["estimate"]).all()
-    assert (kpis["estimate"] <= kpis["ci_high"]).all()
-    html = board.tiles.value
-    for row in kpis.itertuples():
-        assert row.kpi in html and f"n={row.n:,}" in html
+def _shown(board: Dashboard) -> dict[str, tuple[str, bytes, str]]:
+    """What each section of the page shows now: HTML, figure bytes, takeaway."""
+    return {key: (part.body.value, bytes(part.figure.value), part.takeaway.value)
+            for key, part in board.sections.items()}
 
 
-def test_the_region_filter_changes_numbers_and_figure(board):
-    overall = board.kpis()
-    first_figure = bytes(board.figure.value)
-    assert first_figure.startswith(b"\x89PNG")
-    board.region.value = board.region.options[1]
-    regional = board.kpis()
-    assert (regional["n"] < overall["n"]).all()
-    redrawn = bytes(board.figure.value)
-    assert redrawn.startswith(b"\x89PNG") and redrawn != first_figure
-    board.region.value = ALL
+def test_tiles_show_the_headlines_with_interval_and_n(board):
+    kpis = board.selection()
+    table = executive_kpis(kpis.journeys, kpis.surveys, kpis.promise, board.run.min_group_size)
+    assert len(table) == 5 and not table["suppressed"].any()
+    assert (table["ci_low"] <= table["estimate"]).all()
+    assert (table["estimate"] <= table["ci_high"]).all()
+    tiles = board.sections["headlines"].body.value
+    for row in table.itertuples():
+        assert f"n={row.n:,}" in tiles and f"{row.estimate:.1f}" in tiles
+    assert tiles.count("no earlier run to compare") == 5  # the CI reports hold one run
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_section_of_every_view_shows_numbers(published_reports, view):
+    board = Dashboard(view, published_reports / "ci")
+    for key, (body, figure, takeaway) in _shown(board).items():
+        assert "did not publish" not in body, (view, key)
+        assert any(ch.isdigit() for ch in body + takeaway) or figure, (view, key)
+        assert not figure or figure.startswith(b"\x89PNG")
+    assert board.sections[next(iter(board.sections))].box.children  # heading, body, …
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("name", ["region", "segment", "promise", "from"])
+def test_each_filter_changes_what_each_view_shows(published_reports, view, name):
+    board = Dashboard(view, published_reports / "ci")
+    control = board.filters.controls[name]
+    before = _shown(board)
+    options = [o[1] if isinstance(o, tuple) else o for o in control.options]
+    control.value = options[len(options) // 2] if name == "from" else options[1]
+    after = _shown(board)
+    changed = [key for key in before if before[key] != after[key]]
+    assert changed, (view, name)
+
+
+def test_the_region_filter_narrows_the_numbers_and_redraws_the_figures(board):
+    overall = board.selection()
+    figure = bytes(board.sections["clocks"].figure.value)
+    board.filters.region.value = board.filters.region.options[1]
+    regional = board.selection()
+    assert len(regional.journeys) < len(overall.journeys)
+    assert (regional.journeys["region"] == board.filters.region.value).all()
+    assert bytes(board.sections["clocks"].figure.value) != figure
+    board.filters.region.value = ALL_REGIONS
 
 
 def test_values_from_outside_the_options_are_refused(board):
     with pytest.raises(Exception, match="Invalid selection|unknown region"):
-        board.region.value = "Atlantis"
+        board.filters.region.value = "Atlantis"
+    with pytest.raises(Exception, match="Invalid selection|unknown segment"):
+        board.filters.segment.value = "nobody"
 
 
-def test_small_groups_show_a_dash_not_a_number(published_reports):
-    tables = load_published(published_reports / "ci")
-    few = tables.journeys.head(3)
-    kpis = executive_kpis(few, tables.surveys.head(2), "live_within_7_days",
+def test_small_groups_show_fewer_than_n_not_a_number(published_reports):
+    run = load_published(published_reports / "ci")
+    kpis = executive_kpis(run.journeys.head(3), run.surveys.head(2), "live_within_7_days",
                           min_group_size=5)
     assert kpis["suppressed"].all() and kpis["estimate"].isna().all()
-
-
-def test_published_facts_are_enough_for_the_dashboard(published_reports):
-    tables = load_published(published_reports / "ci")
-    assert {"region", "segment", "status", "e2e_days", "customer_hours"} <= set(
-        tables.journeys.columns)
-    assert {"region", "nps"} <= set(tables.surveys.columns)
-    assert not math.isnan(pd.to_numeric(tables.surveys["nps"]).mean())
 
 
 def test_a_missing_run_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="make reports"):
         load_published(tmp_path)
+    page = open_dashboard(str(tmp_path))
+    assert isinstance(page, widgets.HTML) and "cx-no-run" in page.value
+    assert "No published run yet" in page.value and "make reports" in page.value
 
 
 def test_the_header_says_which_run_the_numbers_come_from(board):
     manifest = board.run.manifest
-    header = board.header.value
     for needle in (manifest["run_id"], manifest["params"]["as_of"], "channel ci",
-                   f"{len(board.journeys):,} journeys"):
-        assert needle in header, (needle, header)
+                   f"{len(board.run.journeys):,} journeys"):
+        assert needle in board.header.value, needle
 
 
-def test_the_runs_own_min_group_size_suppresses_the_tiles(published_reports, tmp_path):
+def test_the_runs_own_min_group_size_suppresses_every_number(published_reports, tmp_path):
     run = tmp_path / "strict"
     shutil.copytree(published_reports / "ci", run)
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["params"]["min_group_size"] = 10**9
     (run / "manifest.json").write_text(json.dumps(manifest))
-    strict = ExecutiveDashboard(run)
-    assert strict.min_group_size == 10**9 and strict.kpis()["suppressed"].all()
-    assert strict.tiles.value.count(f"fewer than {10**9}") == 4
-    assert "n=" in strict.tiles.value and "95% CI" not in strict.tiles.value
+    for view in VIEWS:
+        strict = Dashboard(view, run)
+        page = " ".join(body + takeaway for body, _, takeaway in _shown(strict).values()
+                        if "the filters do not change it" not in takeaway)
+        assert f"fewer than {10**9}" in page, view
+        cells = re.sub(r"<th>.*?</th>", "", page)  # headings say "(95% CI)"; cells show none
+        assert not re.search(r"\d\.\d|\d%|n=", cells), (view, cells)
+
+
+def test_a_table_an_older_run_lacks_is_named_in_plain_words(published_reports, tmp_path):
+    run = tmp_path / "older"
+    shutil.copytree(published_reports / "ci", run)
+    (run / "tables" / "levers.parquet").unlink()
+    board = Dashboard("segments", run)
+    body = board.sections["levers"].body.value
+    assert "This run did not publish" in body and "save, engage or dissolve" in body
+    assert "Traceback" not in body and board.sections["mix"].body.value  # the rest still shows
+
+
+def test_a_run_from_before_the_spec_was_recorded_says_so(published_reports, tmp_path):
+    run = tmp_path / "old"
+    shutil.copytree(published_reports / "ci", run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["journey_spec"]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    page = open_dashboard(str(run))
+    assert isinstance(page, widgets.HTML) and "This run cannot be shown" in page.value
+    assert "the journey spec it measured by" in page.value
+
+
+def test_tiles_show_the_change_against_the_previous_run(published_reports, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(published_reports, reports, symlinks=True)
+    latest = (reports / "ci").resolve()
+    older = latest.parent / ("20000101T000000000000Z-" + latest.name.split("-", 1)[1])
+    shutil.copytree(latest, older)
+    manifest = json.loads((older / "manifest.json").read_text())
+    (older / "manifest.json").write_text(json.dumps({**manifest, "run_id": older.name}))
+    facts = pd.read_parquet(older / "tables/journey_facts.parquet")
+    facts["customer_hours"] += 1.0  # the run before spent one more hour of each customer's
+    facts.to_parquet(older / "tables/journey_facts.parquet", index=False)
+    board = Dashboard("overview", reports / "ci")
+    tiles = board.sections["headlines"].body.value
+    assert f"▼ 1.0 hours vs {older.name}" in tiles
+    assert tiles.count(f"vs {older.name}") == 5 and tiles.count("= 0.0") == 4
 
 
 def test_hostile_strings_reach_the_tile_only_escaped():
-    row = pd.Series({"kpi": "<img src=x onerror=alert(7)>", "unit": "%", "estimate": 50.0,
-                     "ci_low": 40.0, "ci_high": 60.0, "n": 100, "suppressed": False})
-    tile = _tile_html(row, 5)
+    tile = _tile("<img src=x onerror=alert(7)>", "50%", "n=100", "no earlier run")
     assert "<img" not in tile and "&lt;img src=x onerror=alert(7)&gt;" in tile
-
-
-def test_before_any_run_the_page_says_how_to_publish_one(tmp_path):
-    page = open_dashboard(str(tmp_path))
-    assert isinstance(page, widgets.HTML) and "cx-no-run" in page.value
-    assert "No published run yet" in page.value and "make reports" in page.value
 
 
 def test_the_guard_answers_a_ping_and_nothing_else(monkeypatch):
@@ -131,55 +187,71 @@ def test_channels_are_plain_names(monkeypatch):
 
 
 def test_serve_options_after_the_dashes_replace_cxlabs_own():
-    from cxlib.serving import voila_command, voila_environment
+    from cxlib.serving import DASHBOARDS, voila_command, voila_environment
     command = voila_command(9000, ["--MappingKernelManager.cull_idle_timeout=120"])
     culls = [a for a in command if a.startswith("--MappingKernelManager.cull_idle_timeout")]
     assert culls == ["--MappingKernelManager.cull_idle_timeout=120"]
     assert "--VoilaConfiguration.show_tracebacks=False" in command and "--port=9000" in command
+    assert str(DASHBOARDS) in command  # every view, served from one folder
     env = voila_environment("weekly")
     assert env["CXLAB_CHANNEL"] == "weekly"
-    assert (Path(env["JUPYTER_PATH"].split(os.pathsep)[0])
-            / "voila/templates/cxlab/index.html.j2").is_file()
+    templates = Path(env["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila/templates/cxlab"
+    assert (templates / "index.html.j2").is_file() and (templates / "tree-lab.html").is_file()
 
 
-def test_a_link_sets_the_filters_and_the_page_gives_its_link_back(published_reports):
+def test_a_link_sets_the_filters_and_every_view_gives_it_back(published_reports):
     run = load_published(published_reports / "ci")
     region = sorted(run.journeys["region"].unique())[1]
-    query = urlencode({"region": region, "segment": "time_savers"})
-    board = ExecutiveDashboard(published_reports / "ci", query=query,
-                               page_url="http://127.0.0.1:8866/")
-    assert (board.region.value, board.segment.value) == (region, "time_savers")
-    assert board.notice.value == ""
-    assert board.query() == query  # the link round-trips
-    assert f"value='http://127.0.0.1:8866/?{html.escape(query)}'" in board.link.value
-    chosen = run.journeys[(run.journeys["region"] == region)
+    weeks = sorted(week_start(run.journeys["start_ts"]).unique())
+    first, last = weeks[2], weeks[-3]
+    query = urlencode({"from": f"{first:%Y-%m-%d}", "to": f"{last:%Y-%m-%d}",
+                       "region": region, "segment": "time_savers"})
+    board = Dashboard("overview", published_reports / "ci", query=query,
+                      page_url="http://127.0.0.1:8866/voila/render/overview.ipynb")
+    assert board.notice.value == "" and board.filters.query() == query  # it round-trips
+    assert (f"value='http://127.0.0.1:8866/voila/render/overview.ipynb?{html.escape(query)}'"
+            in board.link.value)
+    for view in VIEWS:  # the link bar keeps the filters
+        assert f"href='{view}.ipynb?{html.escape(query)}'" in board.views.value
+    started = week_start(run.journeys["start_ts"])
+    chosen = run.journeys[started.between(first, last) & (run.journeys["region"] == region)
                           & (run.journeys["segment"] == "time_savers")]
-    answers = run.surveys[(run.surveys["region"] == region)
+    answered = week_start(run.surveys["answered_day"])
+    answers = run.surveys[answered.between(first, last) & (run.surveys["region"] == region)
                           & (run.surveys["segment"] == "time_savers")]
-    expected = executive_kpis(chosen, answers, board.promise, board.min_group_size)
-    pd.testing.assert_frame_equal(board.kpis(), expected)
-    board.segment.value = ALL_SEGMENTS  # a change in the page changes its link
-    assert board.query() == urlencode({"region": region})
-    assert "segment=" not in board.link.value
+    selection = board.selection()
+    pd.testing.assert_frame_equal(selection.journeys, chosen)
+    pd.testing.assert_frame_equal(selection.surveys, answers)
+    board.filters.segment.value = ALL_SEGMENTS  # a change in the page changes its link
+    assert "segment=" not in board.filters.query() and "segment=" not in board.link.value
 
 
-def test_unknown_filters_in_a_link_are_named_and_not_applied(published_reports):
-    board = ExecutiveDashboard(published_reports / "ci",
-                               query="region=Atlantis&colour=red&promise=<b>x</b>")
+def test_a_date_inside_a_week_opens_that_week(published_reports):
+    run = load_published(published_reports / "ci")
+    monday = sorted(week_start(run.journeys["start_ts"]).unique())[3]
+    thursday = monday + pd.Timedelta(days=3)
+    board = Dashboard("journeys", published_reports / "ci", query=f"from={thursday:%Y-%m-%d}")
+    assert board.filters.start.value == f"{monday:%Y-%m-%d}" and board.notice.value == ""
+
+
+def test_unknown_filters_and_bad_dates_in_a_link_are_named_and_not_applied(published_reports):
+    board = Dashboard("overview", published_reports / "ci",
+                      query="region=Atlantis&colour=red&promise=<b>x</b>&from=yesterday"
+                            "&to=1999-01-04")
     notice = html.unescape(board.notice.value)
     assert "No region 'Atlantis' in this run, so all are shown" in notice
-    assert "a filter this view does not have ('colour')" in notice
+    assert "a filter the dashboards do not have ('colour')" in notice
     assert "No promise '<b>x</b>'" in notice and "<b>x" not in board.notice.value  # as text
-    assert board.region.value == ALL and board.query() == ""
-    pd.testing.assert_frame_equal(board.kpis(), ExecutiveDashboard(published_reports / "ci")
-                                  .kpis())
+    assert "from='yesterday' is not a date" in notice
+    assert "No journeys started in the week of 04 Jan 1999" in notice
+    assert board.filters.region.value == ALL_REGIONS and board.filters.query() == ""
+    plain = Dashboard("overview", published_reports / "ci")
+    assert _shown(board) == _shown(plain)
 
 
-def test_the_segment_filter_narrows_every_tile(board):
-    overall = board.kpis()
-    board.segment.value = board.segment.options[1]
-    narrowed = board.kpis()
-    assert (narrowed["n"] < overall["n"]).all()
-    with pytest.raises(Exception, match="Invalid selection|unknown segment"):
-        board.segment.value = "nobody"
-    board.segment.value = ALL_SEGMENTS
+def test_a_period_that_ends_before_it_starts_shows_every_week(published_reports):
+    run = load_published(published_reports / "ci")
+    weeks = sorted(week_start(run.journeys["start_ts"]).unique())
+    board = Dashboard("overview", published_reports / "ci",
+                      query=f"from={weeks[-2]:%Y-%m-%d}&to={weeks[1]:%Y-%m-%d}")
+    assert "starts after it ends" in board.notice.value and board.filters.query() == ""

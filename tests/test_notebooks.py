@@ -31,8 +31,10 @@ def test_parameters_cell_declares_exactly_what_the_runner_passes(path):
     assert "parameters" in first_code.metadata.get("tags", [])
 
 
-@pytest.mark.parametrize("path", [*NOTEBOOKS, ROOT / "notebooks/dashboards/executive.ipynb"],
-                         ids=lambda p: p.stem)
+DASHBOARDS = sorted((ROOT / "notebooks" / "dashboards").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, *DASHBOARDS], ids=lambda p: p.stem)
 def test_committed_without_bulky_outputs(path):
     book = nbformat.read(path, 4)
     assert path.stat().st_size < 40_000
@@ -62,9 +64,13 @@ def test_strip_outputs_keeps_only_checked_outputs():
     assert out.cells[0].execution_count == 1 and out.cells[1].execution_count is None
 
 
-def test_dashboard_notebook_is_a_parameters_cell_and_one_line():
-    book = nbformat.read(ROOT / "notebooks/dashboards/executive.ipynb", 4)
-    code = [c for c in book.cells if c.cell_type == "code"]
-    assert len(code) == 2 and "parameters" in code[0].metadata.get("tags", [])
-    assert "open_dashboard" in code[1].source
-    assert json.dumps(book.metadata.get("kernelspec", {})).count("python3") == 1
+def test_each_dashboard_notebook_is_a_parameters_cell_and_one_call_of_its_view():
+    from cxlib.dashboard_views import VIEWS
+
+    assert {p.stem for p in DASHBOARDS} == set(VIEWS)  # the link bar's targets all exist
+    for path in DASHBOARDS:
+        book = nbformat.read(path, 4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert len(code) == 2 and "parameters" in code[0].metadata.get("tags", [])
+        assert f'open_dashboard(run_dir, channel, view="{path.stem}")' in code[1].source
+        assert json.dumps(book.metadata.get("kernelspec", {})).count("python3") == 1

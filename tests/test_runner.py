@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxlib.dashboard import load_published
+from cxlib.published import load_published
 from cxlib.store import apply_retention, run_lock, write_index
 from tests.conftest import CX, ROOT, run_cx
 
@@ -61,7 +61,7 @@ def test_a_run_builds_once_and_every_notebook_opens_that_build(published_reports
 
 
 def test_every_published_table_is_in_the_schema_anonymous_and_suppressed(published_reports):
-    from cxlib.dashboard import TABLES
+    from cxlib.published import FACTS as TABLES
     from cxlib.publishing import IDENTIFIERS, SCHEMA
 
     published = {p.stem: pd.read_parquet(p)
