@@ -10,6 +10,7 @@ notice, never a traceback. Every string that reaches the page is HTML-escaped.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import logging
@@ -270,16 +271,61 @@ class _SectionWidgets:
     def show(self, rendered: Rendered) -> None:
         self.body.value = rendered.html
         if rendered.figure is not None:
-            png = io.BytesIO()
-            rendered.figure.savefig(png, format="png", dpi=100,
-                                    bbox_inches="tight" if rendered.tight else None)
-            plt.close(rendered.figure)
-            self.figure.value = png.getvalue()
+            self.figure.value = _png(rendered.figure, rendered.tight)
             self.figure.layout.display = None
         else:
             self.figure.layout.display = "none"
         self.takeaway.value = (f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>"
                                if rendered.takeaway else "")
+
+
+def _png(figure: plt.Figure, tight: bool = True) -> bytes:
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=100, bbox_inches="tight" if tight else None)
+    plt.close(figure)
+    return png.getvalue()
+
+
+def static_view(run_dir: str | Path, view: str) -> str:
+    """Return a view of a published run in its default state as one self-contained HTML page.
+
+    No code and no script: figures are embedded PNG images, the link bar points at the sibling
+    pages (``overview.html`` …), so the page works opened from a file, offline.
+    """
+    board = Dashboard(view, run_dir)
+    title, sections = VIEWS[view]
+    nav = "".join(f"<a class='{'cx-here' if name == view else ''}' href='{name}.html'>"
+                  f"{html.escape(label)}</a>" for name, (label, _) in VIEWS.items())
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>"
+             f"{html.escape(str(board.run.manifest.get('title', 'cxlab')))} — {title}</title>"
+             f"{STYLE}<style>body{{font-family:sans-serif;margin:18px 28px}}</style></head>"
+             f"<body class='cx-static'>{board.run.describe_html()}<nav class='cx-views'>{nav}"
+             f"</nav><p class='cx-note'>A copy of the {html.escape(title.lower())} view as "
+             f"published, for {html.escape(board.filters.describe())}; "
+             "the live dashboard (<code>make serve</code>) filters it.</p>"]
+    for section, rendered in zip(sections, board.render().values(), strict=True):
+        parts.append(f"<section class='cx-section-{section.key}'><h3 class='cx-section'>"
+                     f"{html.escape(section.title)}</h3>{rendered.html}")
+        if rendered.figure is not None:
+            data = base64.b64encode(_png(rendered.figure, rendered.tight)).decode()
+            parts.append(f"<img alt='{html.escape(section.title, quote=True)}' "
+                         f"style='max-width:900px' src='data:image/png;base64,{data}'>")
+        if rendered.takeaway:
+            parts.append(f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>")
+        parts.append("</section>")
+    return "".join(parts) + "</body></html>"
+
+
+def write_static_views(run_dir: str | Path) -> list[Path]:
+    """Write every view's static copy to ``<run_dir>/views/<view>.html``; return the files."""
+    folder = Path(run_dir) / "views"
+    folder.mkdir(exist_ok=True)
+    written = []
+    for view in VIEWS:
+        page = folder / f"{view}.html"
+        page.write_text(static_view(run_dir, view), encoding="utf-8")
+        written.append(page)
+    return written
 
 
 def _render(section: Section, chosen: Selection) -> Rendered:

@@ -6,6 +6,8 @@ a tidy table produced by a tested cxlib function, so a figure never computes its
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -143,9 +145,11 @@ def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
     Suppressed weeks are gaps; the band is the 95% interval.
     """
     keys = list(dict.fromkeys(weekly["key"]))
-    fig, axes = plt.subplots(1, max(len(keys), 1), figsize=(3.2 * max(len(keys), 1), 2.8),
-                             sharex=True, squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=False):
+    rows = max(math.ceil(len(keys) / 3), 1)
+    fig, axes = plt.subplots(rows, 3, figsize=(9, 2.5 * rows), sharex=True, squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
         rows = weekly[weekly["key"] == key].sort_values("week")
         shown = rows.mask(rows["suppressed"].astype(bool))
         ax.plot(rows["week"], shown["estimate"], marker=".", color=PALETTE["team"])
@@ -153,10 +157,11 @@ def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
                         shown["ci_high"].astype(float), alpha=0.2, color=PALETTE["team"])
         unit = rows["unit"].iloc[0]
         ax.set_title(rows["kpi"].iloc[0] + (f" ({unit})" if unit else ""), fontsize=9)
+        ax.tick_params(axis="x", labelbottom=True)
         ax.xaxis.set_major_locator(mdates.MonthLocator(interval=2))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
         ax.tick_params(labelsize=8)
-    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.12, top=0.88, wspace=0.3)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.92, wspace=0.3, hspace=0.45)
     return fig
 
 

@@ -266,6 +266,21 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
                              write_error=f"could not write the run folder ({code} {exc})")
 
 
+def _write_views(run: Path) -> dict[str, str]:
+    """Write the dashboards' static copies; return each view's file, or why it is missing."""
+    from cxlib.dashboard import write_static_views  # matplotlib: only when a run publishes
+
+    started = time.monotonic()
+    try:
+        pages = write_static_views(run)
+    except Exception as exc:  # the run's reports stand without the copies: say why, go on
+        log.error("could not write the dashboards' static copies: %s", exc, exc_info=True)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    log.info("wrote %d static dashboard views in %.1f s", len(pages),
+             time.monotonic() - started)
+    return {p.stem: str(p.relative_to(run)) for p in pages}
+
+
 def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path,
               partial: Path, run_id: str, quiet: bool, build: dict) -> RunResult:
     partial.mkdir(parents=True, exist_ok=True)  # the build is already in it
@@ -298,6 +313,9 @@ def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path
             "notebooks": [asdict(r) for r in results],
         }
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
+        if ok:  # the views read the manifest (spec, min_group_size): write them after it
+            manifest["views"] = _write_views(partial)
+            (partial / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
     finally:
         log.removeHandler(handler)
         handler.close()

@@ -117,8 +117,28 @@ def _report_link(run: Path, nb: dict) -> str:
             f"{html.escape(nb['notebook'])}.html'>{html.escape(shown)}</a>")
 
 
+def _view_links(run: Path, info: dict) -> str:
+    views = info.get("views") if isinstance(info.get("views"), dict) else {}
+    if "error" in views:
+        return "<span class='failed'>views not written (see run.log)</span>"
+    return " · ".join(f"<a href='runs/{html.escape(run.name)}/{html.escape(str(path))}'>"
+                      f"{html.escape(view)}</a>" for view, path in views.items())
+
+
+def _when(run_id: str) -> str:
+    """Say a run id's UTC start time in words (``2026-12-03 14:55 UTC``)."""
+    stamp = run_id.split("-", 1)[0]
+    if len(stamp) < 13 or not stamp[:8].isdigit():
+        return ""
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]} UTC"
+
+
 def write_index(reports: Path) -> Path:
-    """Write ``reports/index.html`` listing every run, newest first, failed ones marked."""
+    """Write ``reports/index.html``: every run, newest first, failed ones marked.
+
+    Each row says when the run started, its status, title, params file and cut-off, the input
+    fingerprint, and links to its dashboard views (static copies) and report notebooks.
+    """
     runs = sorted((p for p in (reports / "runs").glob("*") if p.is_dir()
                    and not p.name.startswith(".")), reverse=True)
     pointers = {p.resolve(): p.name for p in reports.iterdir() if p.is_symlink()}
@@ -129,13 +149,20 @@ def write_index(reports: Path) -> Path:
         links = " · ".join(_report_link(run, nb) for nb in info.get("notebooks", [])
                            if isinstance(nb, dict) and "notebook" in nb)
         mark = f" ({pointers[run.resolve()]})" if run.resolve() in pointers else ""
+        params = info.get("params") if isinstance(info.get("params"), dict) else {}
+        asked = (f"{info.get('params_file', '')} · cut-off {params.get('as_of', '?')}"
+                 if info else "")
         rows.append(f"<tr class='{status}'><td>{html.escape(run.name)}{mark}</td>"
-                    f"<td>{status}</td><td>{html.escape(str(info.get('title', '')))}</td>"
-                    f"<td>{links}</td></tr>")
+                    f"<td>{html.escape(_when(run.name))}</td><td>{status}</td>"
+                    f"<td>{html.escape(str(info.get('title', '')))}</td>"
+                    f"<td>{html.escape(asked)}</td>"
+                    f"<td><code>{html.escape(str(info.get('input_fingerprint', '')))}</code></td>"
+                    f"<td>{_view_links(run, info)}</td><td>{links}</td></tr>")
     page = ("<!doctype html><meta charset='utf-8'><title>cxlab reports</title>"
-            "<style>body{font-family:sans-serif}td{padding:4px 10px}"
-            ".failed{color:#a00}</style><h1>cxlab reports</h1>"
-            "<table><tr><th>run</th><th>status</th><th>title</th><th>reports</th></tr>"
+            "<style>body{font-family:sans-serif}td{padding:4px 10px;vertical-align:top}"
+            "th{text-align:left}.failed{color:#a00}</style><h1>cxlab reports</h1>"
+            "<table><tr><th>run</th><th>started</th><th>status</th><th>title</th>"
+            "<th>params</th><th>input fingerprint</th><th>dashboards</th><th>reports</th></tr>"
             + "".join(rows) + "</table>")
     index = reports / ".index.html.tmp"
     index.write_text(page)

@@ -454,3 +454,25 @@ def test_a_group_below_the_runs_minimum_shows_the_mark_in_the_page(published_rep
         assert text.count("fewer than 1000") >= 5 and "Traceback" not in text
         page.screenshot(path=str(ARTIFACTS / "dashboard_suppressed.png"), full_page=True)
         watched.assert_clean()
+
+
+def test_static_copies_of_the_views_work_from_files_offline(published_reports):
+    run = (published_reports / "ci").resolve()
+    with browser() as new:
+        watched = new()
+        page = watched.page
+        page.goto((published_reports / "index.html").as_uri())
+        page.locator("a", has_text="overview").first.click()  # from the index, as a reader
+        for view in ("overview", "segments", "journeys"):
+            if view != "overview":
+                page.locator(f"nav.cx-views a[href='{view}.html']").click()
+            page.wait_for_url(f"**/runs/{run.name}/views/{view}.html")
+            page.wait_for_function(FIGURES_DRAWN.replace(".cx-dashboard img", "img"),
+                                   timeout=10_000)
+            shown = page.evaluate("Array.from(document.images).filter(i => i.naturalWidth"
+                                  " > 100).length")
+            assert shown >= 1, view
+            text = page.inner_text("body")
+            assert "Traceback" not in text and any(ch.isdigit() for ch in text)
+            page.screenshot(path=str(ARTIFACTS / f"static_{view}.png"), full_page=True)
+        watched.assert_clean()

@@ -45,6 +45,13 @@ def test_a_run_publishes_notebooks_html_tables_and_manifest(published_reports):
     assert len(manifest["input_fingerprint"]) == 16 and manifest["params"]["as_of"]
     index = (published_reports / "index.html").read_text()
     assert latest.resolve().name in index and "(ci)" in index
+    assert manifest["input_fingerprint"] in index and "params/ci.yaml · cut-off" in index
+    assert manifest["journey_spec"]["journey"]  # what the dashboards label and measure by
+    assert set(manifest["views"]) == {"overview", "segments", "journeys"}
+    for view, path in manifest["views"].items():  # a static copy of each dashboard view
+        page = (latest / path).read_text()
+        assert "<script" not in page and page.count("data:image/png;base64,") >= 1, view
+        assert f"href='runs/{latest.resolve().name}/{path}'" in index
 
 
 def test_a_run_builds_once_and_every_notebook_opens_that_build(published_reports):
