@@ -49,17 +49,19 @@ lint: $(VENV)/.installed ## ruff over the package, tests, benchmarks and noteboo
 lab: $(VENV)/.installed data ## open JupyterLab on the project
 	$(BIN)/jupyter lab --allow-root --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)
 
-serve: $(VENV)/.installed ## serve the manager dashboard on 127.0.0.1:8866 (PORT=…, CHANNEL=latest|ci|…)
+serve: $(VENV)/.installed ## serve the manager dashboards (overview, segments, journeys) on 127.0.0.1:8866 (PORT=…, CHANNEL=latest|ci|…)
 	$(BIN)/cx serve --channel $(CHANNEL) --port $(PORT)
 
 notebook-outputs: $(VENV)/.installed data/demo-ci/truth.json ## re-run notebooks, store only NBVAL_CHECK_OUTPUT outputs
 	$(BIN)/python -m cxlib.notebooks
 
-bench: $(VENV)/.installed ## the benchmarks (engine and whole commands vs DuckDB, pandas, PM4Py; runs; segments at 1 M customers): ~20 min
+bench: $(VENV)/.installed ## the benchmarks (engine and whole commands vs DuckDB, pandas, PM4Py; runs; segments at 1 M customers; dashboards in Chromium): ~30 min
 	$(BIN)/python benchmarks/journeys.py
 	$(BIN)/python benchmarks/commands.py
 	$(BIN)/python benchmarks/runs.py
 	$(BIN)/python benchmarks/segments.py
+	test -d reports/latest/tables || $(MAKE) reports
+	$(BIN)/python benchmarks/dashboard.py
 
 clean: ## remove generated data and reports (keeps .venv)
 	rm -rf data/demo data/demo-ci reports/runs reports/latest reports/index.html

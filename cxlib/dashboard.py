@@ -27,8 +27,14 @@ from cxlib import plots
 from cxlib.dashboard_guard import ConnectionGuard
 from cxlib.dashboard_views import VIEWS, Rendered, Section, Selection
 from cxlib.headlines import week_start
-from cxlib.journeys import promise_names
-from cxlib.published import PublishedRun, TableMissing, channel_name, load_published
+from cxlib.journey_table import promise_names
+from cxlib.published import (
+    PublishedRun,
+    TableMissing,
+    channel_folder,
+    channel_name,
+    load_published,
+)
 
 log = logging.getLogger("cxlib.dashboard")
 ALL_REGIONS = "All regions"
@@ -199,6 +205,7 @@ class Dashboard:
             self.run.manifest.setdefault("params", {})["min_group_size"] = min_group_size
         self.filters = Filters(self.run)
         self._previous: tuple[PublishedRun | None] | None = None
+        self._holding = False  # while a link's filters are applied: one redraw at the end
         self.header = widgets.HTML(STYLE + self.run.describe_html())
         self.views = widgets.HTML()
         self.notice = widgets.HTML(_notice_html(self.filters.apply_query(query)))
@@ -235,7 +242,23 @@ class Dashboard:
         chosen = self.selection()
         return {key: _render(part.section, chosen) for key, part in self.sections.items()}
 
+    def follow_link(self, query: str, page_url: str) -> None:
+        """Show the view a link asks for: apply its filters, then redraw once.
+
+        What a preheated kernel does when its page's request arrives (the view was built
+        before anyone asked, in the default state).
+        """
+        self.page_url = page_url
+        self._holding = True
+        try:
+            self.notice.value = _notice_html(self.filters.apply_query(query))
+        finally:
+            self._holding = False
+        self._update()
+
     def _update(self, change: object = None) -> None:
+        if self._holding:
+            return
         query = self.filters.query()
         suffix = "?" + query if query else ""
         self.views.value = ("<nav class='cx-views'>" + "".join(
@@ -352,6 +375,8 @@ def open_dashboard(run_dir: str = "", channel: str = "", view: str = DEFAULT_VIE
     address come from the kernel's environment (``QUERY_STRING``, ``VOILA_REQUEST_URL``)
     unless given.
     """
+    if query is None and os.environ.get("VOILA_PREHEAT") == "True":
+        return _open_preheated(run_dir, channel, view)
     if query is None:
         query = os.environ.get("QUERY_STRING", "")
     if page_url is None:
@@ -368,3 +393,27 @@ def open_dashboard(run_dir: str = "", channel: str = "", view: str = DEFAULT_VIE
             f"<b>{headline}</b> ({where}) — run <code>make reports</code> (or "
             f"<code>cx run params/default.yaml</code>) to publish one, then reload this page."
             f"<div style='color:#777;font-size:12px'>{html.escape(str(exc))}</div></div>")
+
+
+def _open_preheated(run_dir: str, channel: str, view: str) -> widgets.Widget:
+    """Build the view before its page is asked for, then follow the page's link.
+
+    Under Voilà's preheated kernels the notebook runs before any request: the imports and
+    the default view are done while the kernel waits in the pool, and the link's filters are
+    applied when the request arrives (``voila.utils.wait_for_request``). A run published in
+    between is not missed: the view is rebuilt from the run the channel points to now.
+    """
+    from voila.utils import wait_for_request
+
+    try:
+        board: Dashboard | None = Dashboard(view, run_dir or None, channel or None)
+    except (FileNotFoundError, ValueError, TableMissing):
+        board = None  # said in plain words once the page is asked for
+    wait_for_request()
+    query = os.environ.get("QUERY_STRING", "")
+    page_url = os.environ.get("VOILA_REQUEST_URL", "").split("?", 1)[0]
+    if board is None or board.run.folder.resolve() != (
+            Path(run_dir) if run_dir else channel_folder(channel or None)).resolve():
+        return open_dashboard(run_dir, channel, view, query, page_url)
+    board.follow_link(query, page_url)
+    return board.show()

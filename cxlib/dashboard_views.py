@@ -18,10 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from cxlib import headlines, plots, summaries
+from cxlib.answer_summaries import score_by_band
 from cxlib.config import JourneySpec
 from cxlib.formatting import estimate_text, html_table, p_value_text
 from cxlib.published import PublishedRun
-from cxlib.satisfaction import score_by_band
 
 WHOLE_RUN = "Estimated by the run over every region and week (the filters do not change it)."
 

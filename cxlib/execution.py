@@ -94,26 +94,67 @@ def mark_failed(path: Path, result: NotebookResult) -> None:
 REPORT_TEMPLATES = Path(__file__).parent / "share" / "nbconvert" / "templates"
 
 
-def write_html(path: Path) -> None:
+def _report_header(book: nbformat.NotebookNode, header: dict[str, str]) -> nbformat.NotebookNode:
+    """Return a Markdown cell: title, cut-off, run, input fingerprint, and a contents list.
+
+    Every value is HTML-escaped (Markdown passes raw HTML through). The contents link the
+    notebook's ``##`` headings by the anchors nbconvert gives them.
+    """
+    import html
+
+    facts = [f"**{html.escape(header.get('title', ''))}**",
+             f"cut-off {html.escape(header.get('as_of', ''))}",
+             f"run {html.escape(header.get('run_id', ''))}",
+             f"input fingerprint `{html.escape(header.get('input_fingerprint', ''))}`"]
+    if header.get("label"):
+        facts.insert(1, html.escape(header["label"]))
+    headings = [line[3:].strip() for cell in book.cells if cell.cell_type == "markdown"
+                for line in cell.source.splitlines() if line.startswith("## ")]
+    contents = "\n".join(f"- [{html.escape(h)}](#{html.escape(h.replace(' ', '-'), quote=True)})"
+                         for h in headings)
+    cell = nbformat.v4.new_markdown_cell(" · ".join(facts)
+                                         + ("\n\n**Contents**\n\n" + contents if contents else ""))
+    cell.metadata["tags"] = ["cx-report-header"]
+    return cell
+
+
+def write_html(path: Path, header: dict[str, str] | None = None) -> None:
     """Write ``path``'s HTML next to it, without code cells (what managers read).
 
-    The page loads nothing from the internet (template ``cxlab-report``).
+    The page loads nothing from the internet (template ``cxlab-report``). Cells whose output
+    nbval checks (:func:`cxlib.notebooks.is_checked`) print numbers for the test, repeating the
+    table above them: they are tagged ``nbval-check-output`` and left out of the page by
+    nbconvert's tag remover, while the ``.ipynb`` keeps them. ``header`` (title, ``as_of``,
+    ``run_id``, ``input_fingerprint``, ``label``) puts a header and contents list on top.
     """
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    exporter = HTMLExporter(exclude_input=True, template_name="cxlab-report",
+    from cxlib.notebooks import CHECK_TAG, is_checked
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_cell_tags = {CHECK_TAG}
+    exporter = HTMLExporter(config=config, exclude_input=True, template_name="cxlab-report",
                             extra_template_basedirs=[str(REPORT_TEMPLATES)])
     exporter.log.setLevel(logging.ERROR)  # not "alternative text is missing" per figure
-    body, _ = exporter.from_filename(str(path))
+    book = nbformat.read(path, as_version=4)
+    for cell in book.cells:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if is_checked(cell) and CHECK_TAG not in tags:
+            tags.append(CHECK_TAG)
+    if header:
+        book.cells.insert(0, _report_header(book, header))
+    body, _ = exporter.from_notebook_node(book)
     path.with_suffix(".html").write_text(body)
 
 
-def try_write_html(path: Path) -> str | None:
+def try_write_html(path: Path, header: dict[str, str] | None = None) -> str | None:
     """Write the HTML if the notebook is there and readable; return the problem if not."""
     if not path.exists():
         return None
     try:
-        write_html(path)
+        write_html(path, header)
     except OSError as exc:
         return f"could not write {path.with_suffix('.html')}: {exc}"
     except ValueError as exc:  # a notebook truncated by a failed write is not JSON
@@ -122,8 +163,8 @@ def try_write_html(path: Path) -> str | None:
 
 
 def execute_notebook(notebook: str, source: Path, output: Path, parameters: dict, timeout: int,
-            label: str = "") -> NotebookResult:
-    """Execute ``source`` into ``output`` with papermill and write its HTML."""
+            label: str = "", header: dict[str, str] | None = None) -> NotebookResult:
+    """Execute ``source`` into ``output`` with papermill and write its HTML (with ``header``)."""
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
@@ -155,7 +196,7 @@ def execute_notebook(notebook: str, source: Path, output: Path, parameters: dict
             result.cell, result.first_line = where
         mark_failed(output, result)
     if result.kind != "write_failed":
-        problem = try_write_html(output)
+        problem = try_write_html(output, header)
         if problem:
             result.status, result.kind, result.error = "failed", "write_failed", problem
     result.seconds = round(time.monotonic() - started, 2)
@@ -217,7 +258,8 @@ def main(argv: list[str]) -> int:
     if request.get("runner_pid"):
         die_with(int(request["runner_pid"]))
     result = execute_notebook(request["notebook"], Path(request["source"]), Path(request["output"]),
-                     request["parameters"], request["timeout"], request.get("label", ""))
+                     request["parameters"], request["timeout"], request.get("label", ""),
+                     request.get("header"))
     Path(argv[1]).write_text(json.dumps(asdict(result)))
     return 0 if result.status == "ok" else 1
 

@@ -30,8 +30,6 @@ from cxlib.engines import events_table, execute_scalar, to_frame, unix_micros
 from cxlib.localtime import calendar_deadline_us
 from cxlib.workhours import business_hours
 
-STATUSES = ("complete", "open", "abandoned")
-PROMISE_STATES = ("met", "breached", "open", "not_applicable")
 _US_PER_HOUR = 3_600_000_000
 
 
@@ -179,15 +177,6 @@ def _covered_hours(team_intervals: ir.Table, bounds: ir.Table) -> ir.Table:
     islands = t.group_by(["journey_id", "island"]).aggregate(lo=t.lo.min(), hi=t.hi.max())
     return islands.group_by("journey_id").aggregate(
         covered_hours=hours_between(islands.hi, islands.lo).sum())
-
-
-PROMISE_DETAILS = ("_late_hours", "_early_hours", "_class", "_done", "_margin_hours")
-
-
-def promise_names(columns: list[str] | pd.Index) -> list[str]:
-    """Return the promises of a journey table, from its ``promise_<name>`` state columns."""
-    return [c.removeprefix("promise_") for c in columns
-            if c.startswith("promise_") and not c.endswith(PROMISE_DETAILS)]
 
 
 def _within_deadline_us(start_us: ir.IntegerValue, within: float, timezone: str | None,

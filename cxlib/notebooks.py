@@ -16,6 +16,7 @@ import papermill as pm
 from cxlib.paths import project_root
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECK_TAG = "nbval-check-output"  # nbval's cell tag for the same
 
 
 def report_notebooks() -> list[Path]:
@@ -27,7 +28,7 @@ def is_checked(cell: nbformat.NotebookNode) -> bool:
     """Tell whether a code cell's outputs are compared by nbval."""
     return cell.cell_type == "code" and (
         cell.source.lstrip().startswith(CHECK_MARK)
-        or "nbval-check-output" in cell.get("metadata", {}).get("tags", []))
+        or CHECK_TAG in cell.get("metadata", {}).get("tags", []))
 
 
 def strip_outputs(book: nbformat.NotebookNode) -> nbformat.NotebookNode:

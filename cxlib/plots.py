@@ -11,7 +11,6 @@ import math
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
 
 PALETTE = {"team": "#4c72b0", "unowned": "#c44e52", "customer": "#55a868"}
@@ -31,7 +30,9 @@ def set_theme() -> None:
         shell = get_ipython()
     if shell is not None and hasattr(shell, "kernel"):
         shell.run_line_magic("matplotlib", "inline")
-    sns.set_theme(style="whitegrid", context="notebook", rc={"figure.figsize": (8, 4.2)})
+    # seaborn's whitegrid look, as matplotlib ships it: no seaborn import in every kernel
+    plt.style.use(["seaborn-v0_8-whitegrid", "seaborn-v0_8-deep", "seaborn-v0_8-notebook"])
+    plt.rcParams["figure.figsize"] = (8, 4.2)
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -46,6 +47,8 @@ def _error_bars(ax: Axes, data: pd.DataFrame, y: str) -> None:
 
 def team_vs_customer_clock(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Bar chart: each team's median clock, the unowned hand-offs, the customer's clock (days)."""
+    import seaborn as sns
+
     ax = _axes(ax)
     sns.barplot(data=data, y="clock", x="estimate", hue="kind", palette=PALETTE, dodge=False,
                 ax=ax)
@@ -79,15 +82,16 @@ def promise_bars(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax = _axes(ax)
     shown = data.assign(estimate=data["estimate"] * 100, ci_low=data["ci_low"] * 100,
                         ci_high=data["ci_high"] * 100).reset_index(drop=True)
-    sns.barplot(data=shown, y="promise", x="estimate", color=PALETTE["team"], ax=ax)
+    ax.barh(shown["promise"], shown["estimate"], color=PALETTE["team"])
     _error_bars(ax, shown, "promise")
+    ax.invert_yaxis()  # the first promise on top
     ax.set(xlabel="% kept (95% CI)", ylabel="", xlim=(0, 100), title="Promises kept")
     return ax
 
 
 def satisfaction_by_days(bands: pd.DataFrame, hue: str | None = "segment",
                          ax: Axes | None = None) -> Axes:
-    """Mean score per band of days (95% CI) from :func:`cxlib.satisfaction.score_by_band`.
+    """Mean score per band of days (95% CI) from :func:`cxlib.answer_summaries.score_by_band`.
 
     One line per ``hue``; suppressed bands are left out.
     """
@@ -110,6 +114,8 @@ def satisfaction_by_days(bands: pd.DataFrame, hue: str | None = "segment",
 
 def thresholds(data: pd.DataFrame, group: str = "segment", ax: Axes | None = None) -> Axes:
     """Tolerance threshold (days) per group, with its bootstrap interval."""
+    import seaborn as sns
+
     ax = _axes(ax)
     shown = data.dropna(subset=["estimate"]).reset_index(drop=True)
     sns.pointplot(data=shown, y=group, x="estimate", linestyle="none", ax=ax)

@@ -139,9 +139,10 @@ def load_published(run_dir: str | Path | None = None,
     FileNotFoundError
         When there is no published run there (the message says how to publish one).
     """
-    folder = Path(run_dir) if run_dir else channel_folder(channel)
-    if not (folder / "tables").is_dir():
-        raise FileNotFoundError(f"no published run at {folder}; run `make reports` first")
+    given = Path(run_dir) if run_dir else channel_folder(channel)
+    if not (given / "tables").is_dir():
+        raise FileNotFoundError(f"no published run at {given}; run `make reports` first")
+    folder = given.resolve()  # the run itself: a channel may point elsewhere while it is read
     frames = {name: read_table(folder, name) for name in FACTS}
     return PublishedRun(folder, _read_manifest(folder), frames["journey_facts"],
                         frames["survey_facts"])

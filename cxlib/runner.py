@@ -116,8 +116,12 @@ def check_notebook_parameters(params: RunParams, params_file: str) -> None:
                               "parameters cell")
 
 
-def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int) -> NotebookResult:
-    """Execute one notebook in a worker process; kill it (and its kernel) past ``timeout``."""
+def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int,
+                  header: dict[str, str] | None = None) -> NotebookResult:
+    """Execute one notebook in a worker process; kill it (and its kernel) past ``timeout``.
+
+    ``header`` (title, cut-off, run id, input fingerprint) heads the published HTML page.
+    """
     out_dir = run_dir / task.label if task.label else run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     logs = run_dir / "logs"
@@ -130,7 +134,8 @@ def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int
     request.write_text(json.dumps({"notebook": task.notebook, "label": task.label,
                                    "source": str(notebook_path(task.notebook)),
                                    "output": str(output), "parameters": params,
-                                   "timeout": timeout, "runner_pid": os.getpid()}))
+                                   "timeout": timeout, "runner_pid": os.getpid(),
+                                   "header": {**(header or {}), "label": task.label}}))
     started = time.monotonic()
     with open(logs / f"{stem}.log", "w") as worker_log:
         proc = subprocess.Popen([sys.executable, "-m", "cxlib.execution", str(request),
@@ -154,7 +159,7 @@ def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int
     if where:
         result.cell, result.first_line = where
     mark_failed(output, result)
-    try_write_html(output)
+    try_write_html(output, {**(header or {}), "label": task.label})
     return result
 
 
@@ -200,7 +205,7 @@ def _summary(results: list[NotebookResult]) -> str:
 
 
 def _execute_all(tasks: list[Execution], run_dir: Path, parameters: dict, params: RunParams,
-                 quiet: bool) -> list[NotebookResult]:
+                 quiet: bool, header: dict[str, str]) -> list[NotebookResult]:
     from tqdm import tqdm
 
     jobs = params.jobs or os.cpu_count() or 1
@@ -208,8 +213,8 @@ def _execute_all(tasks: list[Execution], run_dir: Path, parameters: dict, params
     with ThreadPoolExecutor(max_workers=jobs) as pool, \
             tqdm(total=len(tasks), desc="notebooks", unit="nb", disable=quiet,
                  file=sys.stderr) as bar:
-        futures = {pool.submit(run_in_worker, t, run_dir, parameters, params.timeout_seconds): t
-                   for t in tasks}
+        futures = {pool.submit(run_in_worker, t, run_dir, parameters, params.timeout_seconds,
+                               header): t for t in tasks}
         for future in as_completed(futures):
             result = future.result()
             results[futures[future]] = result
@@ -295,8 +300,11 @@ def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path
                  params.jobs or os.cpu_count())
         started = time.monotonic()
         parameters = params.notebook_parameters(partial, partial / BUILD_FOLDER)
+        fingerprint = data_fingerprint(data_dir)
+        header = {"title": params.title, "as_of": str(params.model_dump(mode="json")["as_of"]),
+                  "run_id": run_id, "input_fingerprint": fingerprint}
         try:
-            results = _execute_all(tasks, partial, parameters, params, quiet)
+            results = _execute_all(tasks, partial, parameters, params, quiet, header)
         finally:  # the raw data never reaches a published (or failed) run's folder
             shutil.rmtree(partial / BUILD_FOLDER, ignore_errors=True)
         log.info("summary of %s\n%s", run_id, _summary(results))
@@ -305,7 +313,7 @@ def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path
             "run_id": run_id, "title": params.title, "params_file": params_file,
             "params": params.model_dump(mode="json"), "status": "ok" if ok else "failed",
             "channel": params.channel, "git_commit": _git_commit(), "packages": _versions(),
-            "input_fingerprint": data_fingerprint(data_dir),
+            "input_fingerprint": fingerprint,
             "journey_spec": build["journey_spec"],  # what the dashboards label and measure by
             "rows": {**build["rows"], "written": _rows_written(partial)},
             "seconds": round(time.monotonic() - started, 2),

@@ -17,6 +17,7 @@ from scipy.stats import chi2, norm
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 from statsmodels.tools.numdiff import approx_fprime
 
+from cxlib.answer_summaries import completed_answers
 from cxlib.config import JourneySpec, WindowPromise
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import LEVEL, grouped, mean_ci, not_estimable, nps_ci, share_ci
@@ -53,11 +54,6 @@ def promise_controls(data: pd.DataFrame, spec: JourneySpec) -> list[str]:
             continue
         names.append(name)
     return names
-
-
-def _completed(data: pd.DataFrame) -> pd.DataFrame:
-    """Answers about completed journeys: an open journey's duration is censored, not known."""
-    return data[data["status"] == "complete"] if "status" in data.columns else data
 
 
 LINK_WINDOW_DAYS = 30.0  # how long after a journey ends an answer without its id still rates it
@@ -197,7 +193,7 @@ def ordinal_fit(data: pd.DataFrame, outcome: str = "csat",
     makes a higher score less likely. ``odds_ratio`` is ``exp(estimate)``; ``n`` counts rows
     (answers, or cells of a weighted table).
     """
-    frame = _completed(data)
+    frame = completed_answers(data)
     if formula is not None:
         outcome = formula.split("~", 1)[0].strip()
         used = [c for c in frame.columns if re.search(rf"(?<![\w.]){re.escape(str(c))}(?![\w.])",
@@ -261,7 +257,7 @@ def proportional_odds_check(data: pd.DataFrame, outcome: str = "csat",
     ``in_words``, a sentence a reader can take as it is.
 
     """
-    frame = _completed(data)[[outcome, *predictors]].dropna()
+    frame = completed_answers(data)[[outcome, *predictors]].dropna()
     levels = np.sort(frame[outcome].unique())
     x = np.column_stack([np.ones(len(frame)), frame[list(predictors)].to_numpy(float)])
     cuts = levels[:-1]
@@ -341,7 +337,7 @@ def cost_per_day(data: pd.DataFrame, outcome: str = "csat", by: str | None = "se
         return {"estimate": -fit.params[duration], "ci_low": -high, "ci_high": -low,
                 "n": len(frame), "p_value": fit.pvalues[duration]}
 
-    table = grouped(_completed(data), by, slope).assign(outcome=outcome)
+    table = grouped(completed_answers(data), by, slope).assign(outcome=outcome)
     return suppress_small_groups(table, min_group_size)
 
 
@@ -386,7 +382,7 @@ def value_of_time(data: pd.DataFrame, by: str | None = "segment",
     ``n`` and ``p_value``.
 
     """
-    done = _completed(data)
+    done = completed_answers(data)
     parts = []
     for metric, value in VALUE_OF_TIME.items():
         frame = done.assign(_value=value(done))
@@ -479,7 +475,7 @@ def tolerance_threshold(data: pd.DataFrame, outcome: str = "csat", by: str | Non
     a higher score lost per unit of ``duration`` beyond the threshold.
 
     """
-    done = _completed(data)
+    done = completed_answers(data)
     grid = (_threshold_grid(done[duration], duration) if grid is None
             else np.asarray(grid, dtype=float))
     critical = float(chi2.ppf(level, 1))
@@ -522,8 +518,8 @@ def update_effect(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
         return {"estimate": fit.params["days_x_informed"], "ci_low": low, "ci_high": high,
                 "n": len(frame), "p_value": fit.pvalues["days_x_informed"]}
 
-    return suppress_small_groups(grouped(_completed(data), by, softening).assign(outcome=outcome),
-                                 min_group_size)
+    table = grouped(completed_answers(data), by, softening).assign(outcome=outcome)
+    return suppress_small_groups(table, min_group_size)
 
 
 def promise_step(data: pd.DataFrame, promise: str, outcome: str = "csat",
@@ -556,9 +552,6 @@ def promise_step(data: pd.DataFrame, promise: str, outcome: str = "csat",
 
     table = grouped(data, by, step).assign(promise=promise, outcome=outcome)
     return suppress_small_groups(table, min_group_size)
-
-
-DAY_BANDS = (0, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90, 180, 365)
 
 
 PEAK_END = {"total": "the whole wait", "peak": "the longest single wait",
@@ -595,7 +588,7 @@ def peak_end(data: pd.DataFrame, outcome: str = "csat", duration: str = "e2e_day
 
     """
     aspects = {"total": duration, "peak": peak, "end": end}
-    frame = _completed(data)[[outcome, *aspects.values(), *controls]].dropna()
+    frame = completed_answers(data)[[outcome, *aspects.values(), *controls]].dropna()
     sd = frame[list(aspects.values())].std()
     scaled = frame.assign(**{a: (frame[c] - frame[c].mean()) / sd[c] for a, c in aspects.items()})
     if len(frame) < max(min_group_size, 20) or (sd == 0).any():
@@ -621,28 +614,6 @@ def peak_end(data: pd.DataFrame, outcome: str = "csat", duration: str = "e2e_day
                          f"{outcome}" if most else "no aspect of waiting clearly lowers the "
                          f"{outcome} once the others are held fixed")
     return suppress_small_groups(table, min_group_size)  # marks every row shown
-
-
-def score_by_band(data: pd.DataFrame, outcome: str = "csat", by: str | None = "segment",
-                  bands: tuple[float, ...] = DAY_BANDS, duration: str = "e2e_days",
-                  min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
-    """Mean ``outcome`` (interval, ``n``) per band of ``duration``, overall or per group.
-
-    Completed journeys only. Bands run from each edge to the next; the last is open-ended, so no
-    answer is left off however long the wait. ``band_mid`` places a band on a figure (an open
-    band at its start plus half a week). Bands smaller than ``min_group_size`` are suppressed.
-    """
-    done = _completed(data).dropna(subset=[outcome, duration])
-    longest = done[duration].max() if len(done) else 0.0
-    edges = [b for b in bands if b < longest] or [0.0]
-    cut = pd.cut(done[duration], bins=[*edges, float("inf")], include_lowest=True, right=True)
-    framed = done.assign(band_start=cut.map(lambda iv: iv.left).astype(float).clip(lower=0),
-                         band_mid=cut.map(lambda iv: (iv.left + min(iv.right, iv.left + 7)) / 2)
-                         .astype(float))
-    keys = [*([by] if by else []), "band_start", "band_mid"]
-    table = grouped(framed, keys, lambda g: mean_ci(g[outcome]))
-    return suppress_small_groups(table.assign(outcome=outcome, duration=duration),
-                                 min_group_size, labels=("band_start", "band_mid"))
 
 
 def promise_result(data: pd.DataFrame, promise: str) -> pd.Series:

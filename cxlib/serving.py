@@ -23,17 +23,20 @@ CULL_IDLE_SECONDS = 60
 CULL_INTERVAL_SECONDS = 10
 
 
-def voila_command(port: int, voila_args: Sequence[str] = ()) -> list[str]:
+def voila_command(port: int, voila_args: Sequence[str] = (),
+                  notebooks: Path = DASHBOARDS) -> list[str]:
     """Return the Voilà command line that serves the dashboard views (``/`` opens the overview).
 
-    An option in ``voila_args`` replaces cxlab's setting of the same name.
+    An option in ``voila_args`` replaces cxlab's setting of the same name; ``notebooks`` is
+    the folder served (the benchmark serves a bare notebook the same way).
     """
     settings = ["--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
                 f"--template={TEMPLATE}", "--VoilaConfiguration.show_tracebacks=False",
                 f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
-                f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}"]
+                f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+                "--preheat_kernel=True"]  # a kernel per view waits with its imports done
     replaced = {arg.split("=", 1)[0] for arg in voila_args}
-    return [sys.executable, "-m", "voila", str(DASHBOARDS),
+    return [sys.executable, "-m", "voila", str(notebooks),
             *(s for s in settings if s.split("=", 1)[0] not in replaced), *voila_args]
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise
-from cxlib.journeys import STATUSES
+from cxlib.journey_table import STATUSES
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
 

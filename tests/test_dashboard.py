@@ -255,3 +255,58 @@ def test_a_period_that_ends_before_it_starts_shows_every_week(published_reports)
     board = Dashboard("overview", published_reports / "ci",
                       query=f"from={weeks[-2]:%Y-%m-%d}&to={weeks[1]:%Y-%m-%d}")
     assert "starts after it ends" in board.notice.value and board.filters.query() == ""
+
+
+def test_a_preheated_kernel_builds_first_and_follows_the_link_when_asked(
+        published_reports, tmp_path, monkeypatch):
+    import voila.utils
+
+    region = sorted(load_published(published_reports / "ci").journeys["region"].unique())[1]
+    asked = []
+
+    def request_arrives() -> None:  # what Voilà does when the page is asked for
+        asked.append(True)
+        monkeypatch.setenv("QUERY_STRING", f"region={region}&colour=red")
+        monkeypatch.setenv("VOILA_REQUEST_URL", "http://127.0.0.1:8866/voila/render/"
+                           f"journeys.ipynb?region={region}&colour=red")
+
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.delenv("QUERY_STRING", raising=False)
+    monkeypatch.setattr(voila.utils, "wait_for_request", request_arrives)
+    app = open_dashboard(str(published_reports / "ci"), view="journeys")
+    assert asked == [True]
+    text = " ".join(w.value for w in app.children if isinstance(w, widgets.HTML))
+    assert "('colour')" in html.unescape(text)  # the link's unknown filter is named
+    assert (f"value='http://127.0.0.1:8866/voila/render/journeys.ipynb?region={region}'"
+            in text)
+    direct = Dashboard("journeys", published_reports / "ci", query=f"region={region}")
+    chosen = [c.value for box in app.children if isinstance(box, widgets.HBox)
+              for c in box.children]
+    assert region in chosen
+    shown = [w for w in app.children if isinstance(w, widgets.VBox)]
+    assert [bytes(s.children[2].value) for s in shown] == [
+        bytes(p.figure.value) for p in direct.sections.values()]  # the same figures
+
+
+def test_a_run_published_while_a_kernel_waited_is_the_one_shown(published_reports, tmp_path,
+                                                                  monkeypatch):
+    import voila.utils
+
+    reports = tmp_path / "reports"
+    shutil.copytree(published_reports, reports, symlinks=True)
+    first = (reports / "ci").resolve()
+    newer = first.parent / (first.name.replace("2026", "2099", 1))
+    monkeypatch.setenv("CXLAB_REPORTS_DIR", str(reports))
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+
+    def publish_meanwhile() -> None:
+        shutil.copytree(first, newer)
+        manifest = json.loads((newer / "manifest.json").read_text())
+        (newer / "manifest.json").write_text(json.dumps({**manifest, "run_id": newer.name}))
+        (reports / "ci").unlink()
+        (reports / "ci").symlink_to(Path("runs") / newer.name)
+        monkeypatch.setenv("QUERY_STRING", "")
+
+    monkeypatch.setattr(voila.utils, "wait_for_request", publish_meanwhile)
+    app = open_dashboard(channel="ci", view="overview")
+    assert newer.name in app.children[0].value  # the header names the newer run

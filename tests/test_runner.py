@@ -46,12 +46,38 @@ def test_a_run_publishes_notebooks_html_tables_and_manifest(published_reports):
     index = (published_reports / "index.html").read_text()
     assert latest.resolve().name in index and "(ci)" in index
     assert manifest["input_fingerprint"] in index and "params/ci.yaml · cut-off" in index
+    for name in NOTEBOOKS:  # each published page says what it is, from what, and what it holds
+        page = (latest / f"{name}.html").read_text()
+        head = page[page.index("celltag_cx-report-header"):][:3000]
+        for needle in (manifest["title"], manifest["run_id"], manifest["input_fingerprint"],
+                       f"cut-off {manifest['params']['as_of']}", "Contents", "<a href=\"#"):
+            assert needle in head, (name, needle)
     assert manifest["journey_spec"]["journey"]  # what the dashboards label and measure by
     assert set(manifest["views"]) == {"overview", "segments", "journeys"}
     for view, path in manifest["views"].items():  # a static copy of each dashboard view
         page = (latest / path).read_text()
         assert "<script" not in page and page.count("data:image/png;base64,") >= 1, view
         assert f"href='runs/{latest.resolve().name}/{path}'" in index
+
+
+def test_check_only_outputs_stay_in_the_notebook_and_leave_the_published_page(
+        published_reports):
+    import html
+
+    from cxlib.notebooks import is_checked
+
+    latest = published_reports / "ci"
+    left_out = 0
+    for name in NOTEBOOKS:
+        book = nbformat.read(latest / f"{name}.ipynb", 4)
+        page = (latest / f"{name}.html").read_text()
+        for cell in filter(is_checked, book.cells):
+            for out in cell.outputs:
+                if out.get("output_type") == "stream" and out["text"].strip():
+                    line = out["text"].strip().splitlines()[0]
+                    assert html.escape(line) not in page, (name, line)
+                    left_out += 1
+    assert left_out >= len(NOTEBOOKS)  # every report has checked cells; none reach the page
 
 
 def test_a_run_builds_once_and_every_notebook_opens_that_build(published_reports):

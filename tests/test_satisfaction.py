@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from cxlib import satisfaction as Sat
+from cxlib.answer_summaries import score_by_band
 from cxlib.io import load_dataset
 from tests.conftest import ROOT
 
@@ -249,7 +250,7 @@ def test_scores_by_band_keep_journeys_longer_than_every_band_and_hide_small_band
 
     frame = pd.DataFrame({"status": "complete", "e2e_days": [1.0, 2.0, 400.0, 500.0, 4.0],
                           "csat": [5, 4, 1, 2, 3], "segment": "all"})
-    bands = Sat.score_by_band(frame, "csat", by=None, min_group_size=2)
+    bands = score_by_band(frame, "csat", by=None, min_group_size=2)
     assert bands["band_start"].tolist() == [0.0, 3.0, 365.0]  # the last band is open-ended
     assert bands["n"].tolist() == [2, 1, 2] and bands["suppressed"].tolist() == [
         False, True, False]

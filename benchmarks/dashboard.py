@@ -1,0 +1,193 @@
+"""Benchmark the manager's dashboards in headless Chromium, against a bare Voilà notebook.
+
+    .venv/bin/python benchmarks/dashboard.py [--reports reports --channel latest]
+                                             [--viewers 10 30] [--preheat]
+
+Both are served the same way (cxlab's Voilà settings: template, culling, no tracebacks) in
+the same run; the bare notebook is one cell showing one HTML widget. Prints:
+- first full render of each view (every figure drawn) against the bare notebook's;
+- time from a region change to the redrawn figures, per view;
+- N viewers opening the overview at once against N opening the bare notebook: time until
+  the last page is fully drawn, errors, and the server's RSS (Voilà plus its kernels).
+Figures, not assertions: the targets are in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+
+from cxlib.dashboard_views import VIEWS
+from cxlib.execution import descendants
+from cxlib.paths import project_root
+from cxlib.serving import voila_command, voila_environment
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DRAWN = ("() => document.querySelector('.cx-dashboard, .cx-bare') !== null && "
+         "Array.from(document.querySelectorAll('img')).filter(i => i.offsetParent !== null)"
+         ".every(i => i.complete && i.naturalWidth > 0) && "
+         "document.querySelectorAll('.cx-takeaway, .cx-bare').length > 0")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rss_mib(pid: int) -> float:
+    total = 0
+    for p in [pid, *descendants(pid)]:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        total += int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:"))
+                     .split()[1])
+    return total / 1024
+
+
+@contextmanager
+def _served(notebooks: Path, reports: Path, channel: str,
+            extra: list[str]) -> Iterator[tuple[str, subprocess.Popen]]:
+    port = _free_port()
+    env = voila_environment(channel, str(reports))
+    server = subprocess.Popen(voila_command(port, extra, notebooks), env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              cwd=project_root())
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "voila/static/voila.js", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _bare_notebook(folder: Path) -> Path:
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                   "language": "python"}
+    book.cells = [nbformat.v4.new_code_cell(
+        "import ipywidgets\nipywidgets.HTML(\"<div class='cx-bare'>bare</div>\")")]
+    nbformat.write(book, folder / "bare.ipynb")
+    return folder
+
+
+def _render(browser, url: str, timeout: float = 300) -> float:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    started = time.perf_counter()
+    page.goto(url, timeout=timeout * 1000)
+    page.wait_for_function(DRAWN, timeout=timeout * 1000)
+    seconds = time.perf_counter() - started
+    page.close()
+    return seconds
+
+
+def _burst(browser, url: str, viewers: int) -> tuple[float, int]:
+    """Open ``viewers`` pages at once; return seconds until the last is drawn, and errors."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    pages = [context.new_page() for _ in range(viewers)]
+    started = time.perf_counter()
+    for page in pages:
+        page.goto(url, wait_until="commit", timeout=600_000)
+    errors = 0
+    for page in pages:
+        try:
+            page.wait_for_function(DRAWN, timeout=600_000)
+        except Exception:  # a page that never draws is counted, not fatal to the benchmark
+            errors += 1
+    seconds = time.perf_counter() - started
+    context.close()
+    return seconds, errors
+
+
+def _filter_change(browser, url: str, repeats: int = 3) -> float:
+    """Median seconds from choosing another region to every figure of the view redrawn."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(url, timeout=300_000)
+    page.wait_for_function(DRAWN, timeout=300_000)
+    region = page.locator(".widget-dropdown:has(label:text-is('Region')) select")
+    options = region.locator("option").all_inner_texts()
+    times = []
+    shown = "Array.from(document.images).filter(i => i.offsetParent !== null).map(i => i.src)"
+    for i in range(repeats):
+        before = page.evaluate(f"{shown}.join('|')")
+        started = time.perf_counter()
+        region.select_option(index=1 + i % (len(options) - 1))
+        page.wait_for_function(
+            f"(old) => {{ const now = {shown}; const was = old.split('|');"
+            " return now.length === was.length && now.every((s, k) => s !== was[k]) }",
+            arg=before, timeout=60_000)
+        times.append(time.perf_counter() - started)
+    page.close()
+    return sorted(times)[len(times) // 2]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=Path, default=project_root() / "reports")
+    parser.add_argument("--channel", default="latest")
+    parser.add_argument("--viewers", type=int, nargs="*", default=[10, 30])
+    parser.add_argument("--preheat", action="store_true",
+                        help="serve with Voilà's preheated kernels (both sides)")
+    args = parser.parse_args()
+    if not (args.reports / args.channel / "tables").is_dir():
+        raise SystemExit(f"no published run at {args.reports / args.channel}: make reports")
+    extra = ["--preheat_kernel=True"] if args.preheat else []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        bare_folder = _bare_notebook(Path(tmp))
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            dashboards = project_root() / "notebooks" / "dashboards"
+            with _served(bare_folder, args.reports, args.channel, extra) as (url, server):
+                _render(browser, url + "voila/render/bare.ipynb")  # warm the file caches
+                bare = _render(browser, url + "voila/render/bare.ipynb")
+            print(f"bare notebook: first render {bare:.2f} s")
+            with _served(dashboards, args.reports, args.channel, extra) as (url, server):
+                _render(browser, url + "voila/render/overview.ipynb")
+                for view in VIEWS:
+                    first = _render(browser, url + f"voila/render/{view}.ipynb")
+                    change = _filter_change(browser, url + f"voila/render/{view}.ipynb")
+                    print(f"{view:9s}: first render {first:.2f} s ({first / bare:.2f}× bare, "
+                          f"target ≤ 1.3×); region change → figures redrawn {change:.2f} s "
+                          "(target ≤ 0.3 s)", flush=True)
+            for n in args.viewers:  # each burst on a fresh server: no kernels left over
+                burst = {}
+                for name, folder, page in (("bare", bare_folder, "bare"),
+                                           ("overview", dashboards, "overview")):
+                    with _served(folder, args.reports, args.channel, extra) as (url, server):
+                        seconds, errors = _burst(browser, url + f"voila/render/{page}.ipynb", n)
+                        burst[name] = (seconds, errors, _rss_mib(server.pid) / 1024)
+                (seconds, errors, rss), (b_seconds, b_errors, b_rss) = (burst["overview"],
+                                                                        burst["bare"])
+                print(f"{n} viewers at once: overview last drawn after {seconds:.1f} s vs bare "
+                      f"{b_seconds:.1f} s ({seconds / b_seconds:.2f}×, target ≤ 1.2×); errors "
+                      f"{errors} (bare {b_errors}); server RSS {rss:.2f} GiB vs bare "
+                      f"{b_rss:.2f} GiB (target ≤ 2 GiB for 10)", flush=True)
+        finally:
+            browser.close()
+    print(f"cores: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()
