@@ -1,10 +1,11 @@
 """Benchmark the manager's dashboards in headless Chromium, against a bare Voilà notebook.
 
     .venv/bin/python benchmarks/dashboard.py [--reports reports --channel latest]
-                                             [--viewers 10 30] [--preheat]
+                                             [--viewers 10 30]
 
-Both are served the same way (cxlab's Voilà settings: template, culling, no tracebacks) in
-the same run; the bare notebook is one cell showing one HTML widget. Prints:
+Both are served the same way (cxlab's Voilà settings: template, culling, no tracebacks,
+preheated kernels) in the same run; the bare notebook is one cell showing one HTML widget.
+Prints:
 - first full render of each view (every figure drawn) against the bare notebook's;
 - time from a region change to the redrawn figures, per view;
 - N viewers opening the overview at once against N opening the bare notebook: time until
@@ -148,12 +149,10 @@ def main() -> None:
     parser.add_argument("--reports", type=Path, default=project_root() / "reports")
     parser.add_argument("--channel", default="latest")
     parser.add_argument("--viewers", type=int, nargs="*", default=[10, 30])
-    parser.add_argument("--preheat", action="store_true",
-                        help="serve with Voilà's preheated kernels (both sides)")
     args = parser.parse_args()
     if not (args.reports / args.channel / "tables").is_dir():
         raise SystemExit(f"no published run at {args.reports / args.channel}: make reports")
-    extra = ["--preheat_kernel=True"] if args.preheat else []
+    extra: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         bare_folder = _bare_notebook(Path(tmp))
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)

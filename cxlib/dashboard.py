@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import logging
 import os
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -219,7 +221,10 @@ class Dashboard:
         self.app = widgets.VBox([self.header, self.views, self.notice, *boxes, self.link,
                                  *(s.box for s in self.sections.values()), self.guard])
         self.app.add_class("cx-dashboard")
-        self._update()
+        if self.filters.query() or min_group_size or not self._restore():
+            self._update()
+        else:
+            self._update_links()
 
     def _previous_facts(self) -> tuple[str, pd.DataFrame, pd.DataFrame] | None:
         if self._previous is None:
@@ -249,16 +254,25 @@ class Dashboard:
         before anyone asked, in the default state).
         """
         self.page_url = page_url
+        drawn_for = self.filters.query()
         self._holding = True
         try:
             self.notice.value = _notice_html(self.filters.apply_query(query))
         finally:
             self._holding = False
-        self._update()
+        if self.filters.query() == drawn_for:  # the view already shows what the link asks for
+            self._update_links()
+        else:
+            self._update()
 
     def _update(self, change: object = None) -> None:
         if self._holding:
             return
+        self._update_links()
+        for key, rendered in self.render().items():
+            self.sections[key].show(rendered)
+
+    def _update_links(self) -> None:
         query = self.filters.query()
         suffix = "?" + query if query else ""
         self.views.value = ("<nav class='cx-views'>" + "".join(
@@ -270,12 +284,45 @@ class Dashboard:
             f"{html.escape(self.filters.describe())} — link to this view: "
             f"<input class='cx-link-url' readonly size='70' value='"
             f"{html.escape(self.page_url + suffix, quote=True)}' onclick='this.select()'></div>")
-        for key, rendered in self.render().items():
-            self.sections[key].show(rendered)
 
     def show(self) -> widgets.VBox:
         """Return the app widget (the dashboard notebook's last line displays it)."""
         return self.app
+
+    def _snapshot_key(self) -> dict[str, object]:
+        """Return what a drawing of the default view depends on besides cxlib.
+
+        The run's tables, its minimum group size and the run it is compared with.
+        """
+        tables = sorted((p.name, p.stat().st_size) for p in (self.run.folder / "tables")
+                        .glob("*.parquet"))
+        previous = self.run.previous()
+        return {"view": self.view, "tables": tables, "min_group_size": self.run.min_group_size,
+                "previous": previous.run_id if previous else None}
+
+    def snapshot(self) -> dict[str, object]:
+        """Return what the sections show now, with the key it is valid for (JSON-ready)."""
+        return {"key": self._snapshot_key(), "sections": {
+            key: {"body": part.body.value, "takeaway": part.takeaway.value,
+                  "png": base64.b64encode(part.figure.value).decode()
+                  if part.figure.layout.display != "none" else ""}
+            for key, part in self.sections.items()}}
+
+    def _restore(self) -> bool:
+        """Show the run's own drawing of the default view (``views/<view>.json``) if valid."""
+        try:
+            saved = json.loads((self.run.folder / "views" / f"{self.view}.json").read_text())
+        except (OSError, ValueError):
+            return False
+        if (not isinstance(saved, dict) or saved.get("key") != json.loads(json.dumps(
+                self._snapshot_key())) or set(saved.get("sections", {})) != set(self.sections)):
+            return False
+        for key, part in self.sections.items():
+            shown = saved["sections"][key]
+            part.body.value, part.takeaway.value = shown["body"], shown["takeaway"]
+            part.figure.value = base64.b64decode(shown["png"]) if shown["png"] else b""
+            part.figure.layout.display = None if shown["png"] else "none"
+        return True
 
 
 class _SectionWidgets:
@@ -309,13 +356,13 @@ def _png(figure: plt.Figure, tight: bool = True) -> bytes:
     return png.getvalue()
 
 
-def static_view(run_dir: str | Path, view: str) -> str:
-    """Return a view of a published run in its default state as one self-contained HTML page.
+def static_view(board: Dashboard) -> str:
+    """Return a view as one self-contained HTML page, as its sections show now.
 
     No code and no script: figures are embedded PNG images, the link bar points at the sibling
     pages (``overview.html`` …), so the page works opened from a file, offline.
     """
-    board = Dashboard(view, run_dir)
+    view = board.view
     title, sections = VIEWS[view]
     nav = "".join(f"<a class='{'cx-here' if name == view else ''}' href='{name}.html'>"
                   f"{html.escape(label)}</a>" for name, (label, _) in VIEWS.items())
@@ -326,27 +373,32 @@ def static_view(run_dir: str | Path, view: str) -> str:
              f"</nav><p class='cx-note'>A copy of the {html.escape(title.lower())} view as "
              f"published, for {html.escape(board.filters.describe())}; "
              "the live dashboard (<code>make serve</code>) filters it.</p>"]
-    for section, rendered in zip(sections, board.render().values(), strict=True):
+    shown = board.snapshot()["sections"]
+    for section in sections:
+        part = shown[section.key]
         parts.append(f"<section class='cx-section-{section.key}'><h3 class='cx-section'>"
-                     f"{html.escape(section.title)}</h3>{rendered.html}")
-        if rendered.figure is not None:
-            data = base64.b64encode(_png(rendered.figure, rendered.tight)).decode()
+                     f"{html.escape(section.title)}</h3>{part['body']}")
+        if part["png"]:
             parts.append(f"<img alt='{html.escape(section.title, quote=True)}' "
-                         f"style='max-width:900px' src='data:image/png;base64,{data}'>")
-        if rendered.takeaway:
-            parts.append(f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>")
-        parts.append("</section>")
+                         f"style='max-width:900px' src='data:image/png;base64,{part['png']}'>")
+        parts.append(f"{part['takeaway']}</section>")
     return "".join(parts) + "</body></html>"
 
 
 def write_static_views(run_dir: str | Path) -> list[Path]:
-    """Write every view's static copy to ``<run_dir>/views/<view>.html``; return the files."""
+    """Write each view in its default state; return the HTML pages.
+
+    ``views/<view>.html`` is a self-contained page; ``views/<view>.json`` is the drawing a
+    dashboard kernel shows instead of redrawing the default view.
+    """
     folder = Path(run_dir) / "views"
     folder.mkdir(exist_ok=True)
     written = []
     for view in VIEWS:
+        board = Dashboard(view, run_dir)
         page = folder / f"{view}.html"
-        page.write_text(static_view(run_dir, view), encoding="utf-8")
+        page.write_text(static_view(board), encoding="utf-8")
+        (folder / f"{view}.json").write_text(json.dumps(board.snapshot()), encoding="utf-8")
         written.append(page)
     return written
 
@@ -357,6 +409,10 @@ def _render(section: Section, chosen: Selection) -> Rendered:
         return section.render(chosen)
     except TableMissing as missing:
         return Rendered(f"<p class='cx-missing'>{html.escape(str(missing))}</p>")
+    except Exception:  # a manager never sees a traceback or stale numbers: say so, log why
+        log.exception("dashboard section %r could not be drawn", section.key)
+        return Rendered("<p class='cx-missing'>This part could not be drawn for these filters; "
+                        "the reason is in the dashboard server's log.</p>")
 
 
 def _notice_html(problems: list[str]) -> str:
@@ -380,7 +436,7 @@ def open_dashboard(run_dir: str = "", channel: str = "", view: str = DEFAULT_VIE
     if query is None:
         query = os.environ.get("QUERY_STRING", "")
     if page_url is None:
-        page_url = os.environ.get("VOILA_REQUEST_URL", "").split("?", 1)[0]
+        page_url = page_address(os.environ)
     try:
         return Dashboard(view, run_dir or None, channel or None, query, page_url).show()
     except (FileNotFoundError, ValueError, TableMissing) as exc:
@@ -393,6 +449,20 @@ def open_dashboard(run_dir: str = "", channel: str = "", view: str = DEFAULT_VIE
             f"<b>{headline}</b> ({where}) — run <code>make reports</code> (or "
             f"<code>cx run params/default.yaml</code>) to publish one, then reload this page."
             f"<div style='color:#777;font-size:12px'>{html.escape(str(exc))}</div></div>")
+
+
+def page_address(env: Mapping[str, str]) -> str:
+    """Return the page's address without its query, from the request Voilà describes.
+
+    ``VOILA_REQUEST_URL`` when Voilà gives it; a preheated kernel learns only the CGI-style
+    ``SERVER_NAME``, ``SERVER_PORT`` and ``SCRIPT_NAME`` (the scheme is taken as http).
+    """
+    if env.get("VOILA_REQUEST_URL"):
+        return env["VOILA_REQUEST_URL"].split("?", 1)[0]
+    if not env.get("SERVER_NAME"):
+        return ""
+    port = f":{env['SERVER_PORT']}" if env.get("SERVER_PORT") else ""
+    return f"http://{env['SERVER_NAME']}{port}{env.get('SCRIPT_NAME', '/')}"
 
 
 def _open_preheated(run_dir: str, channel: str, view: str) -> widgets.Widget:
@@ -410,8 +480,7 @@ def _open_preheated(run_dir: str, channel: str, view: str) -> widgets.Widget:
     except (FileNotFoundError, ValueError, TableMissing):
         board = None  # said in plain words once the page is asked for
     wait_for_request()
-    query = os.environ.get("QUERY_STRING", "")
-    page_url = os.environ.get("VOILA_REQUEST_URL", "").split("?", 1)[0]
+    query, page_url = os.environ.get("QUERY_STRING", ""), page_address(os.environ)
     if board is None or board.run.folder.resolve() != (
             Path(run_dir) if run_dir else channel_folder(channel or None)).resolve():
         return open_dashboard(run_dir, channel, view, query, page_url)

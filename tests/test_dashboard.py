@@ -310,3 +310,57 @@ def test_a_run_published_while_a_kernel_waited_is_the_one_shown(published_report
     monkeypatch.setattr(voila.utils, "wait_for_request", publish_meanwhile)
     app = open_dashboard(channel="ci", view="overview")
     assert newer.name in app.children[0].value  # the header names the newer run
+
+
+def test_the_page_address_comes_from_what_voila_tells_the_kernel():
+    from cxlib.dashboard import page_address
+
+    assert page_address({"VOILA_REQUEST_URL": "http://h:1/voila/render/x.ipynb?a=1"}) == (
+        "http://h:1/voila/render/x.ipynb")
+    preheated = {"SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8866",
+                 "SCRIPT_NAME": "/voila/render/segments.ipynb"}  # what wait_for_request sets
+    assert page_address(preheated) == "http://127.0.0.1:8866/voila/render/segments.ipynb"
+    assert page_address({}) == ""
+
+
+def test_a_section_that_fails_says_so_and_logs_why(board, monkeypatch, caplog):
+    import cxlib.dashboard_views as views
+
+    def broken(selection):
+        raise KeyError("a column this run lacks")
+
+    section = views.Section("broken", "Broken", broken)
+    monkeypatch.setitem(views.VIEWS, "overview", ("Overview", (section,)))
+    with caplog.at_level("ERROR", logger="cxlib.dashboard"):
+        shown = Dashboard("overview", board.run.folder).sections["broken"].body.value
+    assert "could not be drawn" in shown and "KeyError" not in shown
+    assert "a column this run lacks" in caplog.text  # for the analyst, in the server's log
+
+
+def test_following_a_link_redraws_only_when_it_asks_for_other_filters(published_reports,
+                                                                       monkeypatch):
+    board = Dashboard("journeys", published_reports / "ci")
+    drawn = []
+    render = board.render
+    monkeypatch.setattr(board, "render", lambda: drawn.append(1) or render())
+    board.follow_link("", "http://127.0.0.1:8866/voila/render/journeys.ipynb")
+    assert drawn == [] and "journeys.ipynb'" in board.link.value  # the link, not the figures
+    region = board.filters.region.options[1]
+    board.follow_link(f"region={region}&segment={board.filters.defaults['segment']}",
+                      "http://127.0.0.1:8866/voila/render/journeys.ipynb")
+    assert drawn == [1]  # two filters from the link, one redraw
+
+
+def test_the_default_view_shows_the_runs_own_drawing_without_redrawing(published_reports,
+                                                                       tmp_path, monkeypatch):
+    fresh = tmp_path / "fresh"
+    shutil.copytree(published_reports / "ci", fresh)
+    shutil.rmtree(fresh / "views")  # nothing drawn by the run: the kernel draws
+    for view in VIEWS:
+        drawn = _shown(Dashboard(view, fresh))
+        monkeypatch.setattr(Dashboard, "render", lambda self: pytest.fail("redrawn"))
+        saved = _shown(Dashboard(view, published_reports / "ci"))
+        monkeypatch.undo()
+        assert {k: (b, t) for k, (b, _, t) in saved.items()} == {
+            k: (b, t) for k, (b, _, t) in drawn.items()}, view
+        assert all(bool(f) == bool(saved[k][1]) for k, (_, f, _) in drawn.items()), view
