@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from cxlib import journeys as J
 from cxlib import process, summaries
 from cxlib.config import JourneySpec
+from cxlib.journey_table import promise_names
 from cxlib.synth import read_truth
 from tests.conftest import AS_OF, events
 
@@ -719,7 +720,7 @@ def test_a_clock_that_cannot_be_measured_is_neither_green_nor_red():
 
 
 def test_every_promise_column_of_the_journey_table_is_read_back_as_its_promise(story, spec):
-    assert J.promise_names(story.columns) == [p.name for p in spec.promises]
+    assert promise_names(story.columns) == [p.name for p in spec.promises]
 
 
 def test_an_activity_instance_opens_an_interval_when_work_began_and_closes_it_when_done():
