@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
@@ -206,7 +207,6 @@ class Dashboard:
         if min_group_size:
             self.run.manifest.setdefault("params", {})["min_group_size"] = min_group_size
         self.filters = Filters(self.run)
-        self._previous: tuple[PublishedRun | None] | None = None
         self._holding = False  # while a link's filters are applied: one redraw at the end
         self.header = widgets.HTML(STYLE + self.run.describe_html())
         self.views = widgets.HTML()
@@ -226,10 +226,13 @@ class Dashboard:
         else:
             self._update_links()
 
+    @cached_property
+    def previous_run(self) -> PublishedRun | None:
+        """The run this one is compared with (read once)."""
+        return self.run.previous()
+
     def _previous_facts(self) -> tuple[str, pd.DataFrame, pd.DataFrame] | None:
-        if self._previous is None:
-            self._previous = (self.run.previous(),)
-        before = self._previous[0]
+        before = self.previous_run
         if before is None:
             return None
         return (before.run_id, *self.filters.select(before.journeys, before.surveys))
@@ -296,7 +299,7 @@ class Dashboard:
         """
         tables = sorted((p.name, p.stat().st_size) for p in (self.run.folder / "tables")
                         .glob("*.parquet"))
-        previous = self.run.previous()
+        previous = self.previous_run
         return {"view": self.view, "tables": tables, "min_group_size": self.run.min_group_size,
                 "previous": previous.run_id if previous else None}
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from cxlib import headlines, plots, summaries
 from cxlib.answer_summaries import score_by_band
 from cxlib.config import JourneySpec
-from cxlib.formatting import estimate_text, html_table, p_value_text
+from cxlib.formatting import UNITS, estimate_text, html_table, p_value_text
 from cxlib.published import PublishedRun
 
 WHOLE_RUN = "Estimated by the run over every region and week (the filters do not change it)."
@@ -114,8 +114,7 @@ def headline_tiles(sel: Selection) -> Rendered:
         if row["suppressed"] or math.isnan(row["estimate"]):
             value, detail = "—", f"fewer than {sel.min_group_size} to show"
         else:
-            unit = {"days": " days", "%": "%", "hours": " hours"}.get(row["unit"], "")
-            value = f"{row['estimate']:.1f}{unit}"
+            value = f"{row['estimate']:.1f}{UNITS.get(row['unit'], '')}"
             detail = (f"95% CI {row['ci_low']:.1f}–{row['ci_high']:.1f} · n={int(row['n']):,}"
                       if not math.isnan(row["ci_low"]) else f"n={int(row['n']):,}")
         tiles.append(_tile(kpi, value, detail, _change_text(change, row["unit"], previous_id)))

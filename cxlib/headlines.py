@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from cxlib.config import JourneySpec
+from cxlib.formatting import UNITS
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import km_median, mean_ci, median_ci, nps_ci, proportion_ci, share_ci
 
@@ -115,7 +116,7 @@ def trend_in_words(weekly: pd.DataFrame, key: str) -> str:
     if len(rows) < 2:
         return f"Too few weeks with enough journeys to show a trend in {KPIS[key][0].lower()}."
     first, last = rows.iloc[0], rows.iloc[-1]
-    unit = {"%": "%", "days": " days", "hours": " hours"}.get(KPIS[key][1], "")
+    unit = UNITS.get(KPIS[key][1], "")
     return (f"{KPIS[key][0]}: {first['estimate']:.1f}{unit} in the week of "
             f"{first['week']:%d %b %Y}, {last['estimate']:.1f}{unit} in the week of "
             f"{last['week']:%d %b %Y}.")

@@ -8,7 +8,6 @@ schema (:mod:`cxlib.publishing`), and its ``manifest.json`` (title, cut-off, the
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from cxlib.config import JourneySpec
 from cxlib.paths import reports_dir
 from cxlib.privacy import MIN_GROUP_SIZE
 from cxlib.publishing import SCHEMA, read_table
+from cxlib.store import read_manifest
 
 DEFAULT_CHANNEL = "latest"
 CHANNEL_ENV = "CXLAB_CHANNEL"  # `cx serve --channel` sets it for the dashboard's kernels
@@ -36,14 +36,6 @@ class TableMissing(LookupError):
         super().__init__(f"This run did not publish {about} ({name!r}): it comes from an "
                          "older cxlab or a journey spec without it. A new run adds it.")
         self.name = name
-
-
-def _read_manifest(folder: Path) -> dict:
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return manifest if isinstance(manifest, dict) else {}
 
 
 @dataclass
@@ -91,7 +83,7 @@ class PublishedRun:
             if (run.name >= here.name or run.name.startswith(".") or run.name.endswith(".failed")
                     or not (run / "tables").is_dir()):
                 continue
-            manifest = _read_manifest(run)
+            manifest = read_manifest(run)
             if manifest.get("params_file") == params_file and manifest.get("status") == "ok":
                 try:
                     return load_published(run)
@@ -144,5 +136,5 @@ def load_published(run_dir: str | Path | None = None,
         raise FileNotFoundError(f"no published run at {given}; run `make reports` first")
     folder = given.resolve()  # the run itself: a channel may point elsewhere while it is read
     frames = {name: read_table(folder, name) for name in FACTS}
-    return PublishedRun(folder, _read_manifest(folder), frames["journey_facts"],
+    return PublishedRun(folder, read_manifest(folder), frames["journey_facts"],
                         frames["survey_facts"])

@@ -100,7 +100,7 @@ def apply_retention(reports: Path, stem: str, keep: int) -> list[Path]:
     return removed
 
 
-def _read_manifest(run: Path) -> dict:
+def read_manifest(run: Path) -> dict:
     """Return a run's manifest, or {} when it is missing or unreadable (old, damaged)."""
     try:
         info = json.loads((run / "manifest.json").read_text())
@@ -144,7 +144,7 @@ def write_index(reports: Path) -> Path:
     pointers = {p.resolve(): p.name for p in reports.iterdir() if p.is_symlink()}
     rows = []
     for run in runs:
-        info = _read_manifest(run)
+        info = read_manifest(run)
         status = "failed" if run.name.endswith(".failed") else "ok"
         links = " · ".join(_report_link(run, nb) for nb in info.get("notebooks", [])
                            if isinstance(nb, dict) and "notebook" in nb)

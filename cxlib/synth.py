@@ -37,6 +37,15 @@ CUSTOMER_ATTRIBUTES = ("plan",)  # beside the region, in the orders export
 HOUR = 3600.0
 DAY = 24 * HOUR
 # draws every segment shares (read back by cxlib.synth_ceiling, the demo's model as classifier)
+# the activities this demo writes for each part of its generating model (what synth_ceiling reads)
+MODEL_EVENTS = {
+    "ordered": "order_placed", "booked": "appointment_booked", "slot": "window_start",
+    "active": "service_active", "cancelled": "order_cancelled", "done": "technician_done",
+    "walk": "walkthrough_started", "updates": "update_sent", "checks": "status_checked",
+    "chats": "chat_started", "missed": "visit_missed", "windows_ended": "window_end",
+    "queued": "call_queued", "abandoned": "call_abandoned", "answered": "call_answered",
+    "ended": "call_ended",
+}
 CAPACITY_DAYS = (0.5, 2.0, 1.2)  # days to the earliest free slot: offset + gamma(shape, scale)
 RETRY_GAP_MIN = (10.0, 60.0)  # an abandoned call is retried this many minutes later
 TALK_SIGMA = 0.5  # log-scale spread of call talk time around a segment's median
@@ -477,3 +486,8 @@ def write_demo(out: str | Path, customers: int = 20_000, seed: int = 42) -> Path
 def read_truth(data_dir: str | Path) -> dict:
     """Read the planted truth written beside a demo data set."""
     return json.loads((Path(data_dir) / "truth.json").read_text())
+
+
+def planted_no_show(world: dict) -> float:
+    """Return the planted chance that a booked visit does not happen (from ``truth.json``)."""
+    return float(world["technician_outcome"]["no_show"])

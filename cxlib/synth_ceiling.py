@@ -13,7 +13,7 @@ behaviour can beat it, other than by chance.
 
 Two draws of the world are not observed and are summed over with their planted chances: whether
 the activation got stuck (each adds a contact) and, where the visit is not yet decided, whether
-the technician will not show. Calls whose outcome falls after the cut-off add nothing.
+it will be missed. Calls whose outcome falls after the cut-off add nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +26,14 @@ from scipy.special import logsumexp
 from scipy.stats import gamma, norm, poisson
 
 from cxlib.segments import agreement
-from cxlib.synth import CAPACITY_DAYS, RETRY_GAP_MIN, SEGMENTS, TALK_SIGMA
+from cxlib.synth import (
+    CAPACITY_DAYS,
+    MODEL_EVENTS,
+    RETRY_GAP_MIN,
+    SEGMENTS,
+    TALK_SIGMA,
+    planted_no_show,
+)
 
 DAY_S = 86400.0
 
@@ -57,27 +64,27 @@ def _calls(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     Each outcome is joined to the same customer's latest queued call before it; a call queued
     within the retry gap after an abandoned one is a retry, not a new contact.
     """
-    def rows(activity: str) -> pd.DataFrame:
-        part = events.loc[events["activity"] == activity, ["customer_id", "ts"]]
-        return part.sort_values("ts").rename(columns={"ts": activity})
+    def rows(part: str) -> pd.DataFrame:
+        found = events.loc[events["activity"] == MODEL_EVENTS[part], ["customer_id", "ts"]]
+        return found.sort_values("ts").rename(columns={"ts": part})
 
-    queued, abandoned = rows("call_queued"), rows("call_abandoned")
-    answered, ended = rows("call_answered"), rows("call_ended")
-    outcomes = pd.concat([abandoned.rename(columns={"call_abandoned": "at"}).assign(
-        abandoned=True), answered.rename(columns={"call_answered": "at"}).assign(
+    queued, abandoned = rows("queued"), rows("abandoned")
+    answered, ended = rows("answered"), rows("ended")
+    outcomes = pd.concat([abandoned.rename(columns={"abandoned": "at"}).assign(
+        abandoned=True), answered.rename(columns={"answered": "at"}).assign(
         abandoned=False)]).sort_values("at")
-    calls = pd.merge_asof(outcomes, queued.assign(queued_at=queued["call_queued"]),
-                          left_on="at", right_on="call_queued", by="customer_id",
+    calls = pd.merge_asof(outcomes, queued.assign(queued_at=queued["queued"]),
+                          left_on="at", right_on="queued", by="customer_id",
                           direction="backward").dropna(subset=["queued_at"])
     calls["wait_min"] = (calls["at"] - calls["queued_at"]).dt.total_seconds() / 60
     talk = pd.merge_asof(calls.loc[~calls["abandoned"], ["customer_id", "at"]].reset_index(),
-                         ended, left_on="at", right_on="call_ended", by="customer_id",
+                         ended, left_on="at", right_on="ended", by="customer_id",
                          direction="forward").set_index("index")
-    calls["talk_s"] = (talk["call_ended"] - talk["at"]).dt.total_seconds()
-    earlier = pd.merge_asof(queued, abandoned.assign(gave_up=abandoned["call_abandoned"]),
-                            left_on="call_queued", right_on="call_abandoned", by="customer_id",
+    calls["talk_s"] = (talk["ended"] - talk["at"]).dt.total_seconds()
+    earlier = pd.merge_asof(queued, abandoned.assign(gave_up=abandoned["abandoned"]),
+                            left_on="queued", right_on="abandoned", by="customer_id",
                             direction="backward")
-    gap = (earlier["call_queued"] - earlier["gave_up"]).dt.total_seconds() / 60
+    gap = (earlier["queued"] - earlier["gave_up"]).dt.total_seconds() / 60
     retry = gap.between(*RETRY_GAP_MIN)
     first_calls = earlier.loc[~retry].groupby("customer_id").size().rename("first_calls")
     return calls, first_calls
@@ -91,20 +98,14 @@ def observed_behaviour(events: pd.DataFrame,
     """
     cutoff = pd.Timestamp(as_of)
     events = events[events["ts"] <= cutoff].drop_duplicates()
-    per = pd.concat([
-        _first(events, "order_placed", "ordered"), _first(events, "appointment_booked", "booked"),
-        _first(events, "window_start", "slot"), _first(events, "service_active", "active"),
-        _first(events, "order_cancelled", "cancelled"),
-        _count(events, "technician_done", "done"), _count(events, "walkthrough_started", "walk"),
-        _count(events, "update_sent", "updates"), _count(events, "status_checked", "checks"),
-        _count(events, "chat_started", "chats"), _count(events, "visit_missed", "missed"),
-        _count(events, "window_end", "windows_ended"),
-    ], axis=1)
+    firsts = ("ordered", "booked", "slot", "active", "cancelled")
+    counted = ("done", "walk", "updates", "checks", "chats", "missed", "windows_ended")
+    per = pd.concat([*(_first(events, MODEL_EVENTS[p], p) for p in firsts),
+                     *(_count(events, MODEL_EVENTS[p], p) for p in counted)], axis=1)
     per = per[per["ordered"].notna()]
     calls, first_calls = _calls(events)
     per = per.join(first_calls)
-    counts = ["done", "walk", "updates", "checks", "chats", "missed", "windows_ended",
-              "first_calls"]
+    counts = [*counted, "first_calls"]
     per[counts] = per[counts].fillna(0).astype("int64")
     end = per["active"].fillna(per["cancelled"]).fillna(cutoff).clip(upper=cutoff)
     per["wait_days"] = ((end - per["ordered"]).dt.total_seconds() / DAY_S).clip(lower=0)
@@ -125,7 +126,7 @@ def _log_likelihood(per: pd.DataFrame, calls: pd.DataFrame, s: dict,
     upper = _slot_lead_cdf(k + 1 - b, s["extra_lead_days"])
     lower = np.where(k <= np.floor(b) + 1, 0.0, _slot_lead_cdf(k - b, s["extra_lead_days"]))
     ll[has_slot] += np.log(np.clip(upper - lower, 1e-300, None))
-    # the walkthrough, offered once the technician is done
+    # the walkthrough, offered once the visit is done
     done = per["done"] > 0
     rate = s["walkthrough_rate"]
     ll[done] += np.where(per.loc[done, "walk"] > 0, np.log(rate), np.log1p(-rate))
@@ -136,7 +137,7 @@ def _log_likelihood(per: pd.DataFrame, calls: pd.DataFrame, s: dict,
     contacts = per["chats"] + per["first_calls"]
     demand = np.clip(s["contact_rate"] * np.where(informed, 0.4, 1.0) * per["wait_days"],
                      1e-12, None)
-    no_show = world["technician_outcome"]["no_show"]
+    no_show = planted_no_show(world)
     stuck = world["activation_stuck_rate"]
     missed = np.where(per["decided"], (per["missed"] > 0).astype(float), no_show)
     extra_terms = []

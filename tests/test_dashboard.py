@@ -54,7 +54,9 @@ def test_every_section_of_every_view_shows_numbers(published_reports, view):
         assert "did not publish" not in body, (view, key)
         assert any(ch.isdigit() for ch in body + takeaway) or figure, (view, key)
         assert not figure or figure.startswith(b"\x89PNG")
-    assert board.sections[next(iter(board.sections))].box.children  # heading, body, …
+    for section in VIEWS[view][1]:  # each section under its own heading
+        heading = board.sections[section.key].box.children[0].value
+        assert f">{html.escape(section.title)}</h3>" in heading, (view, section.key)
 
 
 @pytest.mark.parametrize("view", VIEWS)
