@@ -25,7 +25,7 @@ def score_by_band(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
     """Mean ``outcome`` (interval, ``n``) per band of ``duration``, overall or per group.
 
     Completed journeys only. Bands run from each edge to the next; the last is open-ended, so no
-    answer is left off however long the wait. ``band_mid`` places a band on a figure (an open
+    answer is left off however long the wait (its ``band_end`` is infinite). ``band_mid`` places a band on a figure (an open
     band at its start plus half a week). Bands smaller than ``min_group_size`` are suppressed.
     """
     done = completed_answers(data).dropna(subset=[outcome, duration])
@@ -33,9 +33,10 @@ def score_by_band(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
     edges = [b for b in bands if b < longest] or [0.0]
     cut = pd.cut(done[duration], bins=[*edges, float("inf")], include_lowest=True, right=True)
     framed = done.assign(band_start=cut.map(lambda iv: iv.left).astype(float).clip(lower=0),
+                         band_end=cut.map(lambda iv: iv.right).astype(float),
                          band_mid=cut.map(lambda iv: (iv.left + min(iv.right, iv.left + 7)) / 2)
                          .astype(float))
-    keys = [*([by] if by else []), "band_start", "band_mid"]
+    keys = [*([by] if by else []), "band_start", "band_end", "band_mid"]
     table = grouped(framed, keys, lambda g: mean_ci(g[outcome]))
     return suppress_small_groups(table.assign(outcome=outcome, duration=duration),
-                                 min_group_size, labels=("band_start", "band_mid"))
+                                 min_group_size, labels=("band_start", "band_end", "band_mid"))

@@ -328,3 +328,10 @@ def source_summary(events: pd.DataFrame) -> pd.DataFrame:
                  linked_share=("journey_id", lambda s: float(s.notna().mean())),
                  first_event=("ts", "min"), last_event=("ts", "max"))
             .reset_index())
+
+
+def events_per_week(events: pd.DataFrame) -> pd.DataFrame:
+    """Events per source system per week (weeks start on Monday, UTC), oldest week first."""
+    week = events["ts"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN")
+    return (events.assign(week=week.dt.start_time)
+            .groupby(["week", "source"], sort=True).size().rename("events").reset_index())

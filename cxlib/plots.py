@@ -180,3 +180,52 @@ def threshold_marks(thresholds: pd.DataFrame, ax: Axes, group: str = "segment") 
         ax.axvline(row["estimate"], color=colour, linestyle="--", linewidth=1)
         ax.axvspan(row["ci_low"], row["ci_high"], color=colour, alpha=0.08)
     return ax
+
+
+def events_per_week(weekly: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Events per week, stacked by source system, from :func:`cxlib.io.events_per_week`."""
+    ax = _axes(ax)
+    table = weekly.pivot_table(index="week", columns="source", values="events", aggfunc="sum",
+                               fill_value=0).sort_index()
+    bottom = pd.Series(0.0, index=table.index)
+    for source in table.columns:
+        ax.bar(table.index, table[source], bottom=bottom, width=6, align="edge", label=source)
+        bottom += table[source]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+    ax.set(title="Events per week by source system", xlabel="week", ylabel="events")
+    if len(table.columns):
+        ax.legend(fontsize="small", ncols=2)
+    return ax
+
+
+def unowned_by_handoff(bottlenecks: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Median hours of each hand-off between teams, from :func:`cxlib.process.bottlenecks`.
+
+    Only hand-offs (``handoff`` named) that are not suppressed are drawn, longest on top.
+    """
+    ax = _axes(ax)
+    shown = bottlenecks[bottlenecks["handoff"].notna() & ~bottlenecks["suppressed"]]
+    shown = shown.dropna(subset=["median_hours"]).sort_values("median_hours")
+    ax.barh(shown["handoff"].astype(str), shown["median_hours"], color=PALETTE["unowned"])
+    ax.set(title="Unowned time by hand-off (median hours)", ylabel="",
+           xlabel="median hours between the two teams' clocks")
+    return ax
+
+
+def segment_profile(profile: pd.DataFrame, group: str = "segment",
+                    measure: str = "feature") -> plt.Figure:
+    """One panel per behaviour: each group's mean with its interval (suppressed left out)."""
+    shown = profile[~profile["suppressed"]].dropna(subset=["estimate"])
+    measures = list(dict.fromkeys(shown[measure]))
+    cols = 3
+    rows = max(1, math.ceil(len(measures) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(10, 2.4 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, measures, strict=False):
+        part = shown[shown[measure] == name].reset_index(drop=True)
+        ax.barh(part[group].astype(str), part["estimate"], color=PALETTE["team"])
+        _error_bars(ax, part, group)
+        ax.set(title=str(name), xlabel="mean", ylabel="")
+    for ax in axes.flat[len(measures):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig

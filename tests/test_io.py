@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxlib.errors import ContractError, ParamsError
-from cxlib.io import load_dataset, quarantine_summary, source_summary
+from cxlib.io import events_per_week, load_dataset, quarantine_summary, source_summary
 from cxlib.schema import check_table
 
 
@@ -335,3 +335,16 @@ def test_text_of_spaces_alone_is_a_missing_value_as_python_strips_it(blank):
     assert checked.quarantine[["row", "column", "rule"]].values.tolist() == [
         [2, "customer_id", "required value is missing"]]
     assert checked.clean["source"].tolist() == ["crm", f"{blank}tel"]  # kept as written
+
+
+def test_events_per_week_start_on_monday_in_utc_and_count_every_event():
+    events = pd.DataFrame({"ts": pd.to_datetime(["2026-03-01T23:30:00-02:00",  # Mon 01:30 UTC
+                                                 "2026-03-08T12:00:00Z", "2026-03-09T00:00:00Z",
+                                                 "2026-03-09T08:00:00Z"], utc=True),
+                           "source": ["crm", "crm", "web", "crm"]})
+    weekly = events_per_week(events)
+    assert weekly.to_dict("list") == {
+        "week": [pd.Timestamp("2026-03-02"), pd.Timestamp("2026-03-09"),
+                 pd.Timestamp("2026-03-09")],
+        "source": ["crm", "crm", "web"], "events": [2, 1, 1]}
+    assert weekly["events"].sum() == len(events)

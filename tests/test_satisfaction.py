@@ -252,6 +252,7 @@ def test_scores_by_band_keep_journeys_longer_than_every_band_and_hide_small_band
                           "csat": [5, 4, 1, 2, 3], "segment": "all"})
     bands = score_by_band(frame, "csat", by=None, min_group_size=2)
     assert bands["band_start"].tolist() == [0.0, 3.0, 365.0]  # the last band is open-ended
+    assert bands["band_end"].tolist() == [3.0, 5.0, float("inf")]
     assert bands["n"].tolist() == [2, 1, 2] and bands["suppressed"].tolist() == [
         False, True, False]
     assert bands.loc[2, "estimate"] == 1.5 and pd.isna(bands.loc[1, "estimate"])
