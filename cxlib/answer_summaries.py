@@ -25,8 +25,9 @@ def score_by_band(data: pd.DataFrame, outcome: str = "csat", by: str | None = "s
     """Mean ``outcome`` (interval, ``n``) per band of ``duration``, overall or per group.
 
     Completed journeys only. Bands run from each edge to the next; the last is open-ended, so no
-    answer is left off however long the wait (its ``band_end`` is infinite). ``band_mid`` places a band on a figure (an open
-    band at its start plus half a week). Bands smaller than ``min_group_size`` are suppressed.
+    answer is left off however long the wait (its ``band_end`` is infinite). ``band_mid``
+    places a band on a figure (an open band at its start plus half a week). Bands smaller than
+    ``min_group_size`` are suppressed.
     """
     done = completed_answers(data).dropna(subset=[outcome, duration])
     longest = done[duration].max() if len(done) else 0.0

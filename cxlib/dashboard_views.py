@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from cxlib import headlines, plots, summaries
+from cxlib import headlines, plots, summaries, takeaways
 from cxlib.answer_summaries import score_by_band
 from cxlib.config import JourneySpec
 from cxlib.formatting import UNITS, estimate_text, html_table, p_value_text
@@ -185,10 +185,9 @@ def satisfaction_by_wait(sel: Selection) -> Rendered:
     fig, ax = _figure(4.2)
     plots.satisfaction_by_days(sel.spec.relabel(bands, "segment"), ax=ax)
     plots.threshold_marks(sel.spec.relabel(thresholds, "segment"), ax=ax)
-    words = [f"{sel.spec.label(r['segment'])}: {sel.estimate(r, 'days')}"
-             for _, r in thresholds.iterrows()]
-    return Rendered("", fig, "Satisfaction starts to fall after (95% CI) — "
-                    + "; ".join(words) + ". " + WHOLE_RUN)
+    return Rendered("", fig, takeaways.tolerance_thresholds(thresholds, sel.spec.label,
+                                                           sel.min_group_size)
+                    + " " + WHOLE_RUN)
 
 
 def time_costs(sel: Selection) -> Rendered:
@@ -251,8 +250,6 @@ def promises(sel: Selection) -> Rendered:
     labelled = sel.spec.relabel(table, "promise")
     fig, ax = _figure(0.6 * len(table) + 1.2)
     plots.promise_bars(labelled[~labelled["suppressed"]], ax=ax)
-    words = [f"{p}: {sel.estimate(r, '%', 0, scale=100)} kept"
-             for p, (_, r) in zip(labelled["promise"], labelled.iterrows(), strict=True)]
     outcomes = summaries.promise_outcomes(sel.journeys, sel.spec, sel.min_group_size)
     chosen = headlines.suppress_partition(
         outcomes[outcomes["promise"] == sel.promise].drop(columns="suppressed"),
@@ -265,7 +262,8 @@ def promises(sel: Selection) -> Rendered:
             f"{html.escape(sel.spec.label(sel.promise))}”:</p>"
             + html_table(shown, {"outcome": "outcome", "count": "journeys",
                                  "part": "share of all journeys"}, numeric=("count", "part")))
-    return Rendered(body, fig, "; ".join(words) + ".")
+    return Rendered(body, fig, takeaways.promises_kept(table, sel.spec.label,
+                                                       sel.min_group_size))
 
 
 def completion(sel: Selection) -> Rendered:
@@ -293,12 +291,12 @@ def bottlenecks(sel: Selection) -> Rendered:
         median=handoffs["median_hours"].map(lambda h: f"{h:.1f} hours"),
         p90=handoffs["p90_hours"].map(lambda h: f"{h:.1f} hours"),
         count=handoffs["n"].map(lambda n: f"{n:,}"))
-    takeaway = (f"The longest hand-off wait: {shown['step'].iloc[0]} ({shown['teams'].iloc[0]}), "
-                f"median {shown['median'].iloc[0]}. " if len(shown) else "")
+    takeaway = takeaways.longest_handoff(table, sel.spec.label)
     return Rendered(html_table(shown, {"step": "from → to", "teams": "hand-off",
                                        "median": "median wait", "p90": "1 in 10 wait over",
                                        "count": "journeys"},
-                               numeric=("median", "p90", "count")), None, takeaway + WHOLE_RUN)
+                               numeric=("median", "p90", "count")), None,
+                    f"{takeaway} {WHOLE_RUN}".strip())
 
 
 def top_paths(sel: Selection) -> Rendered:

@@ -26,8 +26,8 @@ def estimate_text(row: Mapping[str, object], unit: str = "", digits: int = 1,
     """Say an estimate with its 95% interval in one cell: ``"7.2 days (6.9–7.5)"``.
 
     Negative numbers carry a true minus sign, and an interval below zero reads
-    ``"(−0.2 to −0.1)"``. A suppressed row (``suppressed`` true) reads ``"fewer than N"``; an estimate without an
-    interval reads alone; a missing estimate reads ``"not estimable"``.
+    ``"(−0.2 to −0.1)"``. A suppressed row (``suppressed`` true) reads ``"fewer than N"``; an
+    estimate without an interval reads alone; a missing estimate reads ``"not estimable"``.
     """
     flag = row.get("suppressed")
     if not _missing(flag) and bool(flag):
@@ -77,7 +77,7 @@ def _is_share(name: str) -> bool:
     return name == "share" or name.startswith("share_") or name.endswith("_share")
 
 
-def _cell_texts(name: str, values: pd.Series, digits: int) -> pd.Series:
+def _cell_texts(name: str, values: pd.Series, digits: int, percent: bool = False) -> pd.Series:
     """One column said for people: counts with separators, shares in %, p-values, yes/no."""
     def each(say):  # noqa: ANN001, ANN202 - a local formatter
         return values.map(lambda v: "—" if _missing(v) else say(v))
@@ -92,7 +92,7 @@ def _cell_texts(name: str, values: pd.Series, digits: int) -> pd.Series:
         midnight = (values.dropna() == values.dropna().dt.normalize()).all()
         return each(lambda v: v.strftime("%Y-%m-%d" if midnight else "%Y-%m-%d %H:%M"))
     if pd.api.types.is_numeric_dtype(values):
-        if _is_share(name):
+        if percent or _is_share(name):
             return each(lambda v: f"{float(v):.1%}")
         if _integral(values):
             return each(lambda v: f"{int(v):,}")
@@ -116,7 +116,8 @@ class PeopleTable:
 
 
 def for_people(table: pd.DataFrame, min_group_size: int | None = None, unit: str = "",
-               digits: int = 1, scale: float = 1.0) -> PeopleTable:
+               digits: int = 1, scale: float = 1.0,
+               percent: tuple[str, ...] = ()) -> PeopleTable:
     """Say a published table the way a report's reader expects it.
 
     No index; the ``estimate`` and its interval in one cell (``"7.2 days (7.1–7.3)"``, in
@@ -129,6 +130,7 @@ def for_people(table: pd.DataFrame, min_group_size: int | None = None, unit: str
     table : a finished table (one of the run's published tables, or shaped like one).
     min_group_size : the run's minimum group size, named in the suppression mark.
     unit, digits, scale : how the ``estimate`` column is said (see :func:`estimate_text`).
+    percent : further columns holding shares (0–1) said in %, beside those named ``share``.
 
     Returns
     -------
@@ -153,10 +155,10 @@ def for_people(table: pd.DataFrame, min_group_size: int | None = None, unit: str
             heading = "estimate (95% CI)" if has_interval else "estimate"
             said[heading] = pd.Series([estimate_text(dict(row), unit, digits, min_group_size,
                                                      scale) for _, row in table.iterrows()],
-                                      index=table.index)
+                                      index=table.index, dtype=str)
             continue
-        text = _cell_texts(name, table[name], digits)
+        text = _cell_texts(name, table[name], digits, name in percent)
         if name in stats:
             text = text.where(~suppressed, mark if name == first_stat else "—")
-        said[name.replace("_", " ")] = text
-    return PeopleTable(pd.DataFrame(said).reset_index(drop=True))
+        said[name.replace("_", " ")] = text.astype(str)
+    return PeopleTable(pd.DataFrame(said, index=table.index).reset_index(drop=True))

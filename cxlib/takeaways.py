@@ -177,3 +177,15 @@ def events_per_week(weekly: pd.DataFrame) -> str:
     return (f"{int(totals.sum()):,} events from {weekly['source'].nunique()} source systems over "
             f"{len(totals)} weeks; the busiest week began {busiest:%Y-%m-%d} "
             f"({int(totals.max()):,} events).")
+
+
+def say(sentence: str) -> None:
+    """In a notebook: show the figure drawn so far, then its takeaway under it (escaped)."""
+    import html
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+
+    if plt.get_fignums():
+        plt.show()
+    display(Markdown(f"**Takeaway.** {html.escape(sentence)}"))

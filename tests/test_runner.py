@@ -80,6 +80,21 @@ def test_check_only_outputs_stay_in_the_notebook_and_leave_the_published_page(
     assert left_out >= len(NOTEBOOKS)  # every report has checked cells; none reach the page
 
 
+def test_published_reports_show_tables_for_people_and_a_takeaway_under_each_figure(
+        published_reports):
+    latest = published_reports / "ci"
+    figures = 0
+    for name in NOTEBOOKS:
+        page = (latest / f"{name}.html").read_text()
+        assert 'class="dataframe"' not in page, name  # no raw DataFrame dump, no index
+        assert "<th>suppressed</th>" not in page and "<th>p_value</th>" not in page, name
+        after_each_figure = page.split("<img")[1:]
+        for following in after_each_figure:  # the sentence comes before the next figure
+            assert "<strong>Takeaway.</strong>" in following, name
+        figures += len(after_each_figure)
+    assert figures >= 8  # every report draws figures; none is left without its sentence
+
+
 def test_a_run_builds_once_and_every_notebook_opens_that_build(published_reports):
     latest = published_reports / "ci"
     log = (latest / "run.log").read_text()

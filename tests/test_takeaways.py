@@ -35,9 +35,13 @@ def test_a_suppressed_row_without_an_estimate_marks_its_count():
     paths = pd.DataFrame({"path": ["a → b", "a → c"], "n": [120, 3],
                           "median_e2e_days": [7.06, math.nan], "share": [0.97, math.nan],
                           "suppressed": [False, True]})
-    said = for_people(paths, 5).frame
+    said = for_people(paths, 5, percent=("median_e2e_days",)).frame
     assert said.to_dict("list") == {"path": ["a → b", "a → c"], "n": ["120", "fewer than 5"],
-                                    "median e2e days": ["7.06", "—"], "share": ["97.0%", "—"]}
+                                    "median e2e days": ["706.0%", "—"], "share": ["97.0%", "—"]}
+    assert for_people(paths, 5).frame["median e2e days"].tolist() == ["7.06", "—"]
+    empty = for_people(paths.iloc[:0], 5)  # an empty table keeps its headings
+    assert list(empty.frame.columns) == ["path", "n", "median e2e days", "share"]
+    assert "<th>median e2e days</th>" in empty._repr_html_()
 
 
 CLOCKS = pd.DataFrame({
