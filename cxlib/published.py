@@ -79,8 +79,9 @@ class PublishedRun:
         params_file = self.manifest.get("params_file")
         if params_file is None:
             return None
+        # by run id, not folder name: a run still being written lives in ".<id>.partial"
         for run in sorted(here.parent.iterdir(), reverse=True):
-            if (run.name >= here.name or run.name.startswith(".") or run.name.endswith(".failed")
+            if (run.name >= self.run_id or run.name.startswith(".") or run.name.endswith(".failed")
                     or not (run / "tables").is_dir()):
                 continue
             manifest = read_manifest(run)

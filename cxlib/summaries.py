@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from statsmodels.duration.survfunc import SurvfuncRight
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise
 from cxlib.journey_table import STATUSES
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
-from cxlib.stats import grouped, km_median, mean_ci, median_ci, proportion_ci
+from cxlib.stats import grouped, kaplan_meier, km_median, mean_ci, median_ci, proportion_ci
 
 
 def clock_comparison(journeys: pd.DataFrame, spec: JourneySpec,
@@ -79,9 +78,9 @@ def completion_curve(journeys: pd.DataFrame, by: str | None = None,
                                        "share_waiting": [float("nan")], "n": [len(g)],
                                        "suppressed": [len(g) < min_group_size]}))
             continue
-        sf = SurvfuncRight(g["e2e_days"].to_numpy(float), done)
-        parts.append(pd.DataFrame({key: name, "day": np.r_[0.0, sf.surv_times],
-                                   "share_waiting": np.r_[1.0, sf.surv_prob], "n": len(g),
+        times, surv, _ = kaplan_meier(g["e2e_days"].to_numpy(float), done)
+        parts.append(pd.DataFrame({key: name, "day": np.r_[0.0, times],
+                                   "share_waiting": np.r_[1.0, surv], "n": len(g),
                                    "suppressed": False}))
     columns = [key, "day", "share_waiting", "n", "suppressed"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

@@ -165,6 +165,27 @@ def test_tiles_show_the_change_against_the_previous_run(published_reports, tmp_p
     assert tiles.count(f"vs {older.name}") == 5 and tiles.count("= 0.0") == 4
 
 
+def test_a_run_being_published_draws_its_copies_against_the_run_before(published_reports,
+                                                                       tmp_path):
+    from cxlib.dashboard import write_static_views
+
+    reports = tmp_path / "reports"
+    shutil.copytree(published_reports, reports, symlinks=True)
+    latest = (reports / "ci").resolve()
+    older = latest.parent / ("20000101T000000000000Z-" + latest.name.split("-", 1)[1])
+    shutil.copytree(latest, older)
+    manifest = json.loads((older / "manifest.json").read_text())
+    (older / "manifest.json").write_text(json.dumps({**manifest, "run_id": older.name}))
+    partial = latest.parent / f".{latest.name}.partial"  # where the run writes its copies
+    latest.rename(partial)
+    write_static_views(partial)
+    saved = json.loads((partial / "views" / "overview.json").read_text())
+    assert saved["key"]["previous"] == older.name
+    assert f"vs {older.name}" in (partial / "views" / "overview.html").read_text()
+    partial.rename(latest)  # once published, the kernel's key is the same: no redraw
+    assert Dashboard("overview", latest)._restore()
+
+
 def test_hostile_strings_reach_the_tile_only_escaped():
     tile = _tile("<img src=x onerror=alert(7)>", "50%", "n=100", "no earlier run")
     assert "<img" not in tile and "&lt;img src=x onerror=alert(7)&gt;" in tile

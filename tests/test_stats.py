@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from cxlib.stats import (
@@ -127,3 +129,72 @@ def test_grouped_by_several_keys_sorted_and_only_observed_categories():
 def test_a_group_too_small_to_estimate_has_nan_for_every_statistic():
     row = not_estimable(3, "p_value")
     assert row["n"] == 3 and all(np.isnan(row[k]) for k in ("estimate", "ci_low", "p_value"))
+
+
+# --- the light statistics equal the library results they stand for ------------------------
+
+durations = st.lists(st.tuples(st.integers(0, 60).map(lambda d: d / 4), st.booleans()),
+                     min_size=1, max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(durations)
+def test_kaplan_meier_and_its_median_interval_equal_statsmodels(pairs):
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    from cxlib.stats import kaplan_meier
+
+    t = np.array([p[0] for p in pairs])
+    d = np.array([p[1] for p in pairs], dtype="int64")
+    row = km_median(t, d)
+    if d.sum() == 0:
+        assert np.isnan(row["estimate"]) and row["n"] == len(t)
+        return
+    sf = SurvfuncRight(t, d)
+    times, surv, se = kaplan_meier(t, d)
+    np.testing.assert_array_equal(times, sf.surv_times)
+    np.testing.assert_allclose(surv, sf.surv_prob, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(se, sf.surv_prob_se, rtol=1e-12, atol=0, equal_nan=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low, high = sf.quantile_ci(0.5, alpha=0.05)
+    np.testing.assert_equal([row["estimate"], row["ci_low"], row["ci_high"]],
+                            [sf.quantile(0.5), low, high])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_wilson_interval_equals_statsmodels(counts, level):
+    from statsmodels.stats.proportion import proportion_confint
+
+    successes, n = counts
+    row = proportion_ci(successes, n, level)
+    low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high), rel=1e-13, abs=1e-15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=400),
+       st.sampled_from([0.8, 0.9, 0.95, 0.99]))
+def test_mean_median_and_nps_intervals_equal_scipy_stats(values, level):
+    x = np.array(values)
+    n = len(x)
+    half = sps.t.ppf((1 + level) / 2, n - 1) * x.std(ddof=1) / np.sqrt(n)
+    mean = mean_ci(x, level)
+    assert (mean["ci_low"], mean["ci_high"]) == pytest.approx(
+        (x.mean() - half, x.mean() + half), rel=1e-12, abs=1e-9)
+    ordered = np.sort(x)
+    lo_k = int(sps.binom.ppf((1 - level) / 2, n, 0.5))
+    hi_k = int(sps.binom.ppf((1 + level) / 2, n, 0.5))
+    median = median_ci(x, level)
+    assert median["ci_low"] == (ordered[lo_k - 1] if lo_k >= 1 else pytest.approx(np.nan,
+                                                                                 nan_ok=True))
+    assert median["ci_high"] == (ordered[hi_k] if hi_k < n else pytest.approx(np.nan,
+                                                                             nan_ok=True))
+    scores = np.abs(x).astype(int) % 11
+    z = sps.norm.ppf((1 + level) / 2)
+    nps = nps_ci(scores, level)
+    assert nps["ci_high"] - nps["estimate"] == pytest.approx(
+        z * 100 * np.sqrt(max(np.mean(scores >= 9) + np.mean(scores <= 6)
+                              - (np.mean(scores >= 9) - np.mean(scores <= 6)) ** 2, 0) / n),
+        rel=1e-9, abs=1e-9)
