@@ -99,9 +99,15 @@ def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: s
     weeks = week_start(journeys["start_ts"])
     answered = (week_start(surveys["answered_day"])
                 if surveys is not None and "answered_day" in surveys.columns else None)
-    by_week = dict(tuple(surveys.groupby(answered))) if answered is not None else {}
+    # only the columns the headlines read: slicing the wide facts per week is the cost
+    by_week = (dict(tuple(surveys[["nps", "csat"]].groupby(answered)))
+               if answered is not None else {})
+    narrow = journeys[["status", "e2e_days", "customer_hours", f"promise_{promise}"]]
+    narrow = narrow.assign(status=narrow["status"].to_numpy(dtype=object),
+                           **{f"promise_{promise}": narrow[f"promise_{promise}"]
+                              .to_numpy(dtype=object)})
     rows = []
-    for week, group in journeys.groupby(weeks, sort=True):
+    for week, group in narrow.groupby(weeks, sort=True):
         chosen = by_week.get(week, surveys.iloc[:0]) if answered is not None else None
         for key, value in _kpi_values(group, chosen, promise).items():
             rows.append({"week": pd.Timestamp(week), "key": key, "kpi": KPIS[key][0],
