@@ -218,6 +218,7 @@ def test_serve_options_after_the_dashes_replace_cxlabs_own():
     assert str(DASHBOARDS) in command  # every view, served from one folder
     env = voila_environment("weekly")
     assert env["CXLAB_CHANNEL"] == "weekly"
+    assert env["ARROW_DEFAULT_MEMORY_POOL"] == "system" and env["MALLOC_ARENA_MAX"] == "2"
     templates = Path(env["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila/templates/cxlab"
     assert (templates / "index.html.j2").is_file() and (templates / "tree-lab.html").is_file()
 
