@@ -9,7 +9,8 @@ Prints:
 - first full render of each view (every figure drawn) against the bare notebook's;
 - time from a region change to the redrawn figures, per view;
 - N viewers opening the overview at once against N opening the bare notebook: time until
-  the last page is fully drawn, errors, and the server's RSS (Voilà plus its kernels).
+  the last page is fully drawn, errors, and the memory of Voilà plus its kernels (summed PSS,
+  and summed RSS, which counts shared library pages once per kernel).
 Figures, not assertions: the targets are in benchmarks/README.md.
 """
 
@@ -48,16 +49,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rss_mib(pid: int) -> float:
-    total = 0
+def _memory_mib(pid: int) -> tuple[float, float]:
+    """Return the summed RSS and PSS (MiB) of a process and every descendant.
+
+    RSS counts a shared library's pages once per kernel; PSS divides shared pages among the
+    processes that map them, so its sum is the memory the server and its kernels take.
+    """
+    rss = pss = 0
     for p in [pid, *descendants(pid)]:
         try:
-            status = Path(f"/proc/{p}/status").read_text()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
         except OSError:
             continue
-        total += int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:"))
-                     .split()[1])
-    return total / 1024
+        fields = {ln.split(":")[0]: int(ln.split()[1]) for ln in rollup[1:] if ":" in ln}
+        rss, pss = rss + fields.get("Rss", 0), pss + fields.get("Pss", 0)
+    return rss / 1024, pss / 1024
 
 
 @contextmanager
@@ -176,13 +182,15 @@ def main() -> None:
                                            ("overview", dashboards, "overview")):
                     with _served(folder, args.reports, args.channel, extra) as (url, server):
                         seconds, errors = _burst(browser, url + f"voila/render/{page}.ipynb", n)
-                        burst[name] = (seconds, errors, _rss_mib(server.pid) / 1024)
-                (seconds, errors, rss), (b_seconds, b_errors, b_rss) = (burst["overview"],
-                                                                        burst["bare"])
+                        rss, pss = _memory_mib(server.pid)
+                        burst[name] = (seconds, errors, rss / 1024, pss / 1024)
+                (seconds, errors, rss, pss), (b_seconds, b_errors, b_rss, b_pss) = (
+                    burst["overview"], burst["bare"])
                 print(f"{n} viewers at once: overview last drawn after {seconds:.1f} s vs bare "
                       f"{b_seconds:.1f} s ({seconds / b_seconds:.2f}×, target ≤ 1.2×); errors "
-                      f"{errors} (bare {b_errors}); server RSS {rss:.2f} GiB vs bare "
-                      f"{b_rss:.2f} GiB (target ≤ 2 GiB for 10)", flush=True)
+                      f"{errors} (bare {b_errors}); server and kernels: PSS {pss:.2f} GiB vs "
+                      f"bare {b_pss:.2f} GiB (target ≤ 2 GiB for 10), summed RSS {rss:.2f} GiB "
+                      f"vs bare {b_rss:.2f} GiB", flush=True)
         finally:
             browser.close()
     print(f"cores: {os.cpu_count()}")
