@@ -148,8 +148,8 @@ def weekly_trends(sel: Selection) -> Rendered:
     """Show the headlines week by week (journeys by start week, answers by answer week)."""
     weekly = headlines.weekly_kpis(sel.journeys, sel.surveys, sel.promise, sel.min_group_size)
     fig = plots.weekly_trends(weekly)
-    note = ("Journeys count in the week they started; the last weeks' journeys are partly "
-            "still open, so their median rests on fewer completions.")
+    note = ("Journeys count in the week they started; a dotted line marks weeks with many "
+            "journeys still open, whose numbers lean on the journeys that finished first.")
     return Rendered("", fig, headlines.trend_in_words(weekly, "promise_kept") + " " + note,
                     tight=False)
 

@@ -25,6 +25,7 @@ KPIS = {  # key: (what the tile says, unit)
     "csat_top2_box": ("CSAT: share satisfied (4–5)", "%"),
 }
 CONTACT_BANDS = ("none", "1", "2", "3 or more")
+UNSETTLED_SHARE = 0.05  # a week whose journeys are more open than this is not settled yet
 
 
 def week_start(days: pd.Series) -> pd.Series:
@@ -94,7 +95,10 @@ def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: s
 
     Journeys count in the week they started, answers in the week they were given (when
     ``answered_day`` is published). Weeks with fewer than ``min_group_size`` journeys or
-    answers are suppressed.
+    answers are suppressed. A week is ``settled`` for a journey headline when at most
+    :data:`UNSETTLED_SHARE` of its journeys are still open (for the promise: still undecided);
+    the latest weeks are not, and their numbers lean on the journeys that finished first
+    (promises kept early count, those still running do not).
     """
     weeks = week_start(journeys["start_ts"])
     answered = (week_start(surveys["answered_day"])
@@ -109,23 +113,40 @@ def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: s
     rows = []
     for week, group in narrow.groupby(weeks, sort=True):
         chosen = by_week.get(week, surveys.iloc[:0]) if answered is not None else None
+        unsettled = {"e2e_days": (group["status"] == "open").mean(),
+                     "customer_hours": (group["status"] == "open").mean(),
+                     "promise_kept": (group[f"promise_{promise}"] == "open").mean()}
         for key, value in _kpi_values(group, chosen, promise).items():
             rows.append({"week": pd.Timestamp(week), "key": key, "kpi": KPIS[key][0],
-                         "unit": KPIS[key][1], **value})
-    columns = ["week", "key", "kpi", "unit", "estimate", "ci_low", "ci_high", "n"]
+                         "unit": KPIS[key][1], **value,
+                         "settled": bool(unsettled.get(key, 0.0) <= UNSETTLED_SHARE)})
+    columns = ["week", "key", "kpi", "unit", "estimate", "ci_low", "ci_high", "n", "settled"]
     return suppress_small_groups(pd.DataFrame(rows, columns=columns), min_group_size)
 
 
 def trend_in_words(weekly: pd.DataFrame, key: str) -> str:
-    """Say how one headline moved from the first shown week to the last (suppressed left out)."""
+    """Say how one headline moved from the first settled week to the last.
+
+    Suppressed weeks and weeks not yet settled (too many journeys still open) are left out;
+    the sentence says how many recent weeks that leaves out.
+    """
     rows = weekly[(weekly["key"] == key) & ~weekly["suppressed"]].dropna(subset=["estimate"])
-    if len(rows) < 2:
-        return f"Too few weeks with enough journeys to show a trend in {KPIS[key][0].lower()}."
-    first, last = rows.iloc[0], rows.iloc[-1]
+    settled = rows[rows["settled"]]
+    later = rows[rows["week"] > settled["week"].max()] if len(settled) else rows
+    if len(settled) < 2:
+        return f"Too few settled weeks with enough journeys to show a trend in " \
+               f"{KPIS[key][0].lower()}."
+    first, last = settled.iloc[0], settled.iloc[-1]
     unit = UNITS.get(KPIS[key][1], "")
-    return (f"{KPIS[key][0]}: {first['estimate']:.1f}{unit} in the week of "
-            f"{first['week']:%d %b %Y}, {last['estimate']:.1f}{unit} in the week of "
-            f"{last['week']:%d %b %Y}.")
+    words = (f"{KPIS[key][0]}: {first['estimate']:.1f}{unit} in the week of "
+             f"{first['week']:%d %b %Y}, {last['estimate']:.1f}{unit} in the week of "
+             f"{last['week']:%d %b %Y}.")
+    if len(later):
+        words += (f" The last {len(later)} weeks are left out: more than "
+                  f"{UNSETTLED_SHARE:.0%} of their journeys are still open." if len(later) > 1
+                  else f" The last week is left out: more than {UNSETTLED_SHARE:.0%} of its "
+                  "journeys are still open.")
+    return words
 
 
 def clocks_against_targets(journeys: pd.DataFrame, spec: JourneySpec, promise: str,

@@ -148,7 +148,8 @@ def clocks_against_targets(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
 def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
     """Small multiples of :func:`cxlib.headlines.weekly_kpis`: one panel per headline.
 
-    Suppressed weeks are gaps; the band is the 95% interval.
+    Suppressed weeks are gaps; the band is the 95% interval; weeks not yet settled (too many
+    journeys still open) are drawn dotted, without markers.
     """
     keys = list(dict.fromkeys(weekly["key"]))
     rows = max(math.ceil(len(keys) / 3), 1)
@@ -158,7 +159,10 @@ def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
     for ax, key in zip(axes.flat, keys, strict=False):
         rows = weekly[weekly["key"] == key].sort_values("week")
         shown = rows.mask(rows["suppressed"].astype(bool))
-        ax.plot(rows["week"], shown["estimate"], marker=".", color=PALETTE["team"])
+        settled = rows["settled"].astype(bool)
+        ax.plot(rows["week"], shown["estimate"], linestyle=":", color=PALETTE["team"])
+        ax.plot(rows["week"], shown["estimate"].where(settled), marker=".",
+                color=PALETTE["team"])
         ax.fill_between(rows["week"], shown["ci_low"].astype(float),
                         shown["ci_high"].astype(float), alpha=0.2, color=PALETTE["team"])
         unit = rows["unit"].iloc[0]

@@ -92,8 +92,26 @@ def test_weekly_headlines_count_every_journey_once_and_hide_small_weeks():
     few = weekly_kpis(data.head(6), None, "paid_in_10_days", min_group_size=2)
     small = few[few["n"] < 2]
     assert len(small) and small["suppressed"].all() and small["estimate"].isna().all()
+    assert weekly["settled"].all()  # every journey complete, every answer given
     assert "Promise kept: " in trend_in_words(weekly, "promise_kept")
-    assert trend_in_words(weekly, "nps").startswith("Too few weeks")
+    assert "left out" not in trend_in_words(weekly, "promise_kept")
+    assert trend_in_words(weekly, "nps").startswith("Too few settled weeks")
+
+
+def test_the_trend_leaves_out_recent_weeks_whose_journeys_are_still_open():
+    data = journeys()
+    last_week = data["start_ts"] >= pd.Timestamp("2026-03-23", tz="UTC")
+    undecided = last_week & (data.index // 4 % 2 == 0)  # half the last week's journeys run on
+    data.loc[undecided, "status"] = "open"
+    data.loc[undecided, "promise_paid_in_10_days"] = "open"
+    weekly = weekly_kpis(data, None, "paid_in_10_days", min_group_size=5)
+    kept = weekly[weekly["key"] == "promise_kept"].set_index("week")
+    assert kept["settled"].tolist() == [True, True, True, False]
+    assert kept["n"].iloc[-1] == 5  # only the decided half is counted: why it is not settled
+    words = trend_in_words(weekly, "promise_kept")
+    assert "week of 16 Mar 2026." in words and "23 Mar" not in words
+    assert words.endswith("The last week is left out: more than 5% of its journeys are still "
+                          "open.")
 
 
 def test_each_team_is_measured_against_its_own_target_and_the_customer_against_the_promise():
