@@ -21,10 +21,7 @@ import pandas as pd
 
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, load_spec, parse_as_of
 from cxlib.io import Dataset, data_fingerprint, load_dataset
-from cxlib.journeys import build_journeys
 from cxlib.paths import resolve
-from cxlib.satisfaction import survey_journeys
-from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
 
 
 @dataclass(frozen=True)
@@ -128,6 +125,12 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
     The whole computation, for every region: see :func:`open_workbench` for the arguments.
     ``asked_by`` names the params file (or call) in an error about ``survey_duration``.
     """
+    # the build's own libraries (statsmodels, scikit-learn: ≈ 2 s of imports) are imported
+    # here, so a notebook that opens a run's build does not pay for them
+    from cxlib.journeys import build_journeys
+    from cxlib.satisfaction import survey_journeys
+    from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
+
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)
     data = load_dataset(data_dir, timezone=timezone, max_bad_share=max_bad_share)

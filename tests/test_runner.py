@@ -588,3 +588,16 @@ def test_every_report_runs_on_survey_answers_alone_with_their_own_delay(tmp_path
     assert found["ci_low"] <= 30 <= found["ci_high"] and found["n"] == 800
     fit = pd.read_parquet(run / "tables/ordinal_fit.parquet").set_index("term")
     assert fit.loc["delay_minutes", "ci_high"] < 0
+
+
+def test_notebooks_run_at_once_share_the_cores_among_their_thread_pools(monkeypatch):
+    from cxlib.runner import THREAD_LIMITS, worker_environment
+
+    for name in THREAD_LIMITS:
+        monkeypatch.delenv(name, raising=False)
+    assert {worker_environment(2, cores=2)[n] for n in THREAD_LIMITS} == {"1"}
+    assert worker_environment(1, cores=8)["OMP_NUM_THREADS"] == "8"
+    assert worker_environment(3, cores=2)["OMP_NUM_THREADS"] == "1"  # never zero
+    assert worker_environment(2, cores=2)["PATH"] == os.environ["PATH"]  # the rest is kept
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # a limit the caller set is theirs
+    assert worker_environment(2, cores=2)["OMP_NUM_THREADS"] == "4"

@@ -65,7 +65,7 @@ def test_a_build_reads_back_as_the_workbench_it_was(tmp_path, demo_ci, monkeypat
 
     built = W.build_workbench(demo_ci, ROOT / "params/journeys/broadband.yaml", AS_OF)
     W.write_build(built, tmp_path / "build")
-    monkeypatch.setattr(W, "build_journeys", _never)  # opening a build computes nothing
+    monkeypatch.setattr(W, "build_workbench", _never)  # opening a build computes nothing
     opened = W.open_workbench("unused", "unused", AS_OF, build_dir=tmp_path / "build")
     for name in ("journeys", "behaviour", "surveys"):
         pd.testing.assert_frame_equal(getattr(opened, name), getattr(built, name))
@@ -123,3 +123,14 @@ def test_the_header_names_the_journey_the_cut_off_and_the_counts():
                          "said": set()})
     assert bench.header() == ("**Getting connected** · cut-off 2026-07-01 00:00 UTC · "
                               "1,200 journeys · 3 survey answers")
+
+
+def test_opening_a_build_imports_no_model_library():
+    import subprocess
+    import sys
+
+    code = ("import sys; from cxlib.workbench import open_workbench, read_build; "
+            "print(sorted(m for m in ('statsmodels', 'sklearn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT).stdout.strip()
+    assert loaded == "[]"  # every report notebook opens the run's build; only the build fits
