@@ -601,3 +601,17 @@ def test_notebooks_run_at_once_share_the_cores_among_their_thread_pools(monkeypa
     assert worker_environment(2, cores=2)["PATH"] == os.environ["PATH"]  # the rest is kept
     monkeypatch.setenv("OMP_NUM_THREADS", "4")  # a limit the caller set is theirs
     assert worker_environment(2, cores=2)["OMP_NUM_THREADS"] == "4"
+
+
+def test_the_notebooks_that_took_longest_last_time_start_first(tmp_path):
+    from cxlib.runner import Execution, longest_first
+
+    tasks = [Execution("00_a"), Execution("10_b"), Execution("20_c"),
+             Execution("30_d", (("region", "North"),))]
+    assert longest_first(tasks, tmp_path / "no-run") == tasks  # nothing known: as planned
+    (tmp_path / "manifest.json").write_text(json.dumps({"notebooks": [
+        {"notebook": "00_a", "label": "", "seconds": 8.0},
+        {"notebook": "10_b", "label": "", "seconds": 10.0},
+        {"notebook": "20_c", "label": "", "seconds": 15.0}]}))
+    ordered = longest_first(tasks, tmp_path)
+    assert [t.notebook for t in ordered] == ["30_d", "20_c", "10_b", "00_a"]  # new ones first

@@ -498,3 +498,12 @@ def test_peak_end_with_too_few_answers_says_so_and_keeps_no_number():
     assert (few["in_words"] == "too few answers or no variation to compare").all()
     small = Sat.peak_end(_waits("peak", n=12), min_group_size=15)
     assert small["suppressed"].all() and small[["sd", "estimate"]].isna().all().all()
+
+
+def test_the_ordinal_models_logistic_is_scipys_to_the_bit():
+    from scipy import stats
+
+    x = np.concatenate([np.linspace(-800, 800, 20001), [np.inf, -np.inf, 0.0, -0.0, 1e-300]])
+    model = Sat.WeightedOrderedLogit.__new__(Sat.WeightedOrderedLogit)  # the formulas only
+    assert np.array_equal(model.cdf(x), stats.logistic.cdf(x))
+    assert np.array_equal(model.pdf(x), stats.logistic.pdf(x))
