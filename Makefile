@@ -49,8 +49,8 @@ lint: $(VENV)/.installed ## ruff over the package, tests, benchmarks and noteboo
 lab: $(VENV)/.installed data ## open JupyterLab on the project
 	$(BIN)/jupyter lab --allow-root --no-browser --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR)
 
-serve: $(VENV)/.installed ## serve the manager dashboards (overview, segments, journeys) on 127.0.0.1:8866 (PORT=…, CHANNEL=latest|ci|…)
-	$(BIN)/cx serve --channel $(CHANNEL) --port $(PORT)
+serve: $(VENV)/.installed ## serve the manager dashboards (overview, segments, journeys) on 127.0.0.1:8866 (PORT=…, CHANNEL=latest|ci|…, PUBLIC_URL=https://… behind a proxy)
+	$(BIN)/cx serve --channel $(CHANNEL) --port $(PORT) $(if $(PUBLIC_URL),--public-url $(PUBLIC_URL))
 
 notebook-outputs: $(VENV)/.installed data/demo-ci/truth.json ## re-run notebooks, store only NBVAL_CHECK_OUTPUT outputs
 	$(BIN)/python -m cxlib.notebooks

@@ -152,7 +152,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cxlib.serving import serve
 
     return serve(channel=args.channel, port=args.port, reports_dir=args.reports_dir,
-                 voila_args=args.voila_args)
+                 voila_args=args.voila_args, public_url=args.public_url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "reports/<channel> (default: latest)")
     p.add_argument("--port", type=int, default=8866)
     p.add_argument("--reports-dir", help="default: reports/ (or $CXLAB_REPORTS_DIR)")
+    p.add_argument("--public-url", default="",
+                   help="the address managers reach this server's root by, behind a proxy "
+                   "(e.g. https://dashboards.example.com/cx/): each view's copyable link "
+                   "starts with it")
     p.add_argument("voila_args", nargs="*", metavar="-- VOILA_OPTION",
                    help="further Voilà options after --, e.g. "
                    "-- --MappingKernelManager.cull_idle_timeout=120")

@@ -32,6 +32,7 @@ from cxlib.dashboard_views import VIEWS, Rendered, Section, Selection
 from cxlib.headlines import week_start
 from cxlib.journey_table import promise_names
 from cxlib.published import (
+    PUBLIC_URL_ENV,
     PublishedRun,
     TableMissing,
     channel_folder,
@@ -458,14 +459,21 @@ def page_address(env: Mapping[str, str]) -> str:
     """Return the page's address without its query, from the request Voilà describes.
 
     ``VOILA_REQUEST_URL`` when Voilà gives it; a preheated kernel learns only the CGI-style
-    ``SERVER_NAME``, ``SERVER_PORT`` and ``SCRIPT_NAME`` (the scheme is taken as http).
+    ``SERVER_NAME``, ``SERVER_PORT`` and ``SCRIPT_NAME`` (the scheme is taken as http). Behind
+    a proxy, ``CXLAB_PUBLIC_URL`` (``cx serve --public-url``) is the address managers use for
+    the server's root: the link is it followed by the page's path.
     """
     if env.get("VOILA_REQUEST_URL"):
-        return env["VOILA_REQUEST_URL"].split("?", 1)[0]
-    if not env.get("SERVER_NAME"):
+        address = env["VOILA_REQUEST_URL"].split("?", 1)[0]
+        path = "/" + address.split("://", 1)[-1].partition("/")[2]
+    elif env.get("SERVER_NAME"):
+        port = f":{env['SERVER_PORT']}" if env.get("SERVER_PORT") else ""
+        path = env.get("SCRIPT_NAME", "/")
+        address = f"http://{env['SERVER_NAME']}{port}{path}"
+    else:
         return ""
-    port = f":{env['SERVER_PORT']}" if env.get("SERVER_PORT") else ""
-    return f"http://{env['SERVER_NAME']}{port}{env.get('SCRIPT_NAME', '/')}"
+    public = env.get(PUBLIC_URL_ENV, "").rstrip("/")
+    return public + path if public else address
 
 
 def _open_preheated(run_dir: str, channel: str, view: str) -> widgets.Widget:

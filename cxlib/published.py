@@ -24,6 +24,7 @@ from cxlib.store import read_manifest
 
 DEFAULT_CHANNEL = "latest"
 CHANNEL_ENV = "CXLAB_CHANNEL"  # `cx serve --channel` sets it for the dashboard's kernels
+PUBLIC_URL_ENV = "CXLAB_PUBLIC_URL"  # the address managers use for the server's root
 _CHANNEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 FACTS = ("journey_facts", "survey_facts")  # what every view filters
 

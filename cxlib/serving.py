@@ -9,12 +9,14 @@ dashboard works with no internet. ``make serve`` and the browser tests use it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cxlib.errors import ParamsError
 from cxlib.paths import project_root
-from cxlib.published import CHANNEL_ENV, channel_folder
+from cxlib.published import CHANNEL_ENV, PUBLIC_URL_ENV, channel_folder
 
 TEMPLATE = "cxlab"
 TEMPLATES_ROOT = Path(__file__).parent / "share"  # holds voila/templates/cxlab
@@ -41,14 +43,27 @@ def voila_command(port: int, voila_args: Sequence[str] = (),
             *(s for s in settings if s.split("=", 1)[0] not in replaced), *voila_args]
 
 
-def voila_environment(channel: str, reports_dir: str | None = None) -> dict[str, str]:
+def voila_environment(channel: str, reports_dir: str | None = None,
+                      public_url: str = "") -> dict[str, str]:
     """Return the environment Voilà and its kernels run with (channel, reports, template).
 
     Every viewer has a kernel of its own, so each kernel's memory counts many times: Arrow
     uses the system allocator and glibc two arenas (measured 30 MiB less per kernel,
     about 190 → 160 MiB proportional set size), unless the environment already says otherwise.
+    ``public_url`` is the address managers reach the server's root by (behind a proxy): each
+    view's copyable link starts with it.
+
+    Raises
+    ------
+    ParamsError
+        When ``public_url`` is not an http(s) address.
     """
     env = {**KERNEL_MEMORY, **os.environ, CHANNEL_ENV: channel}
+    if public_url:
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
+            raise ParamsError("cx serve", "--public-url", f"{public_url!r} is not an http(s) "
+                              "address such as https://dashboards.example.com/cx/")
+        env[PUBLIC_URL_ENV] = public_url
     if reports_dir:
         env["CXLAB_REPORTS_DIR"] = str(Path(reports_dir).resolve())
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(TEMPLATES_ROOT),
@@ -57,9 +72,12 @@ def voila_environment(channel: str, reports_dir: str | None = None) -> dict[str,
 
 
 def serve(channel: str = "latest", port: int = 8866, reports_dir: str | None = None,
-          voila_args: Sequence[str] = ()) -> int:
-    """Replace this process with Voilà serving the dashboard over ``reports/<channel>``."""
-    env = voila_environment(channel, reports_dir)
+          voila_args: Sequence[str] = (), public_url: str = "") -> int:
+    """Replace this process with Voilà serving the dashboard over ``reports/<channel>``.
+
+    ``public_url``: see :func:`voila_environment`.
+    """
+    env = voila_environment(channel, reports_dir, public_url)
     os.environ.update(env)  # channel_folder reads the reports folder from the environment
     folder = channel_folder(channel)
     print(f"serving the dashboards of {folder} on http://127.0.0.1:{port}/", file=sys.stderr,

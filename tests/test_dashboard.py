@@ -22,6 +22,7 @@ from cxlib.dashboard_guard import ConnectionGuard
 from cxlib.dashboard_views import VIEWS, _tile
 from cxlib.headlines import executive_kpis, week_start
 from cxlib.published import channel_folder, channel_name, load_published
+from tests.conftest import run_cx
 
 
 @pytest.fixture(scope="module")
@@ -345,6 +346,25 @@ def test_the_page_address_comes_from_what_voila_tells_the_kernel():
                  "SCRIPT_NAME": "/voila/render/segments.ipynb"}  # what wait_for_request sets
     assert page_address(preheated) == "http://127.0.0.1:8866/voila/render/segments.ipynb"
     assert page_address({}) == ""
+    behind = {"CXLAB_PUBLIC_URL": "https://dash.example.com/cx/"}  # cx serve --public-url
+    assert page_address({**preheated, **behind}) == (
+        "https://dash.example.com/cx/voila/render/segments.ipynb")
+    assert page_address({"VOILA_REQUEST_URL": "http://h:1/voila/render/x.ipynb?a=1",
+                         **behind}) == "https://dash.example.com/cx/voila/render/x.ipynb"
+
+
+def test_a_public_url_reaches_the_kernels_and_a_wrong_one_is_refused():
+    from cxlib.errors import ParamsError
+    from cxlib.serving import voila_environment
+
+    env = voila_environment("latest", public_url="https://dash.example.com/cx/")
+    assert env["CXLAB_PUBLIC_URL"] == "https://dash.example.com/cx/"
+    for wrong in ("dash.example.com", "ftp://x/", "https://x/ y"):
+        with pytest.raises(ParamsError, match="--public-url"):
+            voila_environment("latest", public_url=wrong)
+    result = run_cx("serve", "--public-url", "dash.example.com", "--port", "1")
+    assert result.returncode == 2 and "--public-url" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_section_that_fails_says_so_and_logs_why(board, monkeypatch, caplog):
