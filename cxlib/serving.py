@@ -21,7 +21,11 @@ from cxlib.published import CHANNEL_ENV, PUBLIC_URL_ENV, channel_folder
 TEMPLATE = "cxlab"
 TEMPLATES_ROOT = Path(__file__).parent / "share"  # holds voila/templates/cxlab
 DASHBOARDS = project_root() / "notebooks" / "dashboards"  # one notebook per view
-CULL_IDLE_SECONDS = 60
+# A kernel no page has connected to yet is "idle" to the culler: a page that takes longer than
+# this to connect finds its kernel gone. 60 s lost most of 30 viewers opening the overview at
+# once on two cores (their pages connected after 1–3 minutes); 300 s lost none. A closed tab's
+# kernel lingers as long (Voilà never shuts it down: upstream voila#1458).
+CULL_IDLE_SECONDS = 300
 CULL_INTERVAL_SECONDS = 10
 KERNEL_MEMORY = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2"}
 
