@@ -47,11 +47,16 @@ def median_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str,
     n = len(x)
     if n == 0:
         return not_estimable()
-    lo_k = int(special._ufuncs._binom_ppf((1 - level) / 2, n, 0.5))  # scipy.stats.binom.ppf
-    hi_k = int(special._ufuncs._binom_ppf((1 + level) / 2, n, 0.5))
+    lo_k, hi_k = _binomial_quantiles(n, ((1 - level) / 2, (1 + level) / 2))
     low = x[lo_k - 1] if lo_k >= 1 else np.nan
     high = x[hi_k] if hi_k < n else np.nan
     return _row(np.median(x), low, high, n)
+
+
+def _binomial_quantiles(n: int, probabilities: tuple[float, ...]) -> list[int]:
+    """Return scipy.stats.binom(n, 0.5).ppf of each probability: the least k with cdf ≥ p."""
+    cdf = special.bdtr(np.arange(n + 1), n, 0.5)
+    return [int(np.searchsorted(cdf, p, side="left")) for p in probabilities]
 
 
 def proportion_ci(successes: int, n: int, level: float = LEVEL) -> dict[str, float]:

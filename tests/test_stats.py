@@ -198,3 +198,13 @@ def test_mean_median_and_nps_intervals_equal_scipy_stats(values, level):
         z * 100 * np.sqrt(max(np.mean(scores >= 9) + np.mean(scores <= 6)
                               - (np.mean(scores >= 9) - np.mean(scores <= 6)) ** 2, 0) / n),
         rel=1e-9, abs=1e-9)
+
+
+def test_binomial_quantiles_equal_scipy_stats_for_every_n_up_to_600():
+    from cxlib.stats import _binomial_quantiles
+
+    for n in [*range(1, 601), 20_000]:
+        for level in (0.8, 0.9, 0.95, 0.99):
+            probabilities = ((1 - level) / 2, (1 + level) / 2)
+            assert _binomial_quantiles(n, probabilities) == [
+                int(sps.binom.ppf(p, n, 0.5)) for p in probabilities], (n, level)
