@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date, timedelta
 from functools import cached_property
@@ -45,6 +46,7 @@ ALL_REGIONS = "All regions"
 ALL_SEGMENTS = "All segments"
 FILTERS = ("from", "to", "region", "segment", "promise")  # what a link (URL query) can set
 DEFAULT_VIEW = "overview"
+DRAWINGS_KEPT = 12  # filter states a page keeps drawn (≈ 0.2 MB each): going back is instant
 STYLE = """<style>
 .cx-tiles { display:flex; gap:10px; flex-wrap:wrap }
 .cx-tile { border:1px solid #ccc; border-radius:6px; padding:8px 12px; min-width:180px }
@@ -209,6 +211,7 @@ class Dashboard:
             self.run.manifest.setdefault("params", {})["min_group_size"] = min_group_size
         self.filters = Filters(self.run)
         self._holding = False  # while a link's filters are applied: one redraw at the end
+        self._drawn: OrderedDict[str, dict[str, dict[str, object]]] = OrderedDict()
         self.header = widgets.HTML(STYLE + self.run.describe_html())
         self.views = widgets.HTML()
         self.notice = widgets.HTML(_notice_html(self.filters.apply_query(query)))
@@ -273,8 +276,21 @@ class Dashboard:
         if self._holding:
             return
         self._update_links()
+        query = self.filters.query()
+        if query in self._drawn:  # drawn before in this page: shown again, not redrawn
+            self._drawn.move_to_end(query)
+            for key, drawing in self._drawn[query].items():
+                self.sections[key].show_drawing(drawing)
+            return
         for key, rendered in self.render().items():
             self.sections[key].show(rendered)
+        self._remember(query)
+
+    def _remember(self, query: str) -> None:
+        """Keep what the sections show for ``query`` (the newest :data:`DRAWINGS_KEPT`)."""
+        self._drawn[query] = {key: part.drawing() for key, part in self.sections.items()}
+        while len(self._drawn) > DRAWINGS_KEPT:
+            self._drawn.popitem(last=False)
 
     def _update_links(self) -> None:
         query = self.filters.query()
@@ -307,10 +323,8 @@ class Dashboard:
     def snapshot(self) -> dict[str, object]:
         """Return what the sections show now, with the key it is valid for (JSON-ready)."""
         return {"key": self._snapshot_key(), "sections": {
-            key: {"body": part.body.value, "takeaway": part.takeaway.value,
-                  "png": base64.b64encode(part.figure.value).decode()
-                  if part.figure.layout.display != "none" else ""}
-            for key, part in self.sections.items()}}
+            key: {**drawing, "png": base64.b64encode(drawing["png"]).decode()}
+            for key, drawing in ((k, p.drawing()) for k, p in self.sections.items())}}
 
     def _restore(self) -> bool:
         """Show the run's own drawing of the default view (``views/<view>.json``) if valid."""
@@ -323,9 +337,8 @@ class Dashboard:
             return False
         for key, part in self.sections.items():
             shown = saved["sections"][key]
-            part.body.value, part.takeaway.value = shown["body"], shown["takeaway"]
-            part.figure.value = base64.b64decode(shown["png"]) if shown["png"] else b""
-            part.figure.layout.display = None if shown["png"] else "none"
+            part.show_drawing({**shown, "png": base64.b64decode(shown["png"])})
+        self._remember(self.filters.query())
         return True
 
 
@@ -351,6 +364,17 @@ class _SectionWidgets:
             self.figure.layout.display = "none"
         self.takeaway.value = (f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>"
                                if rendered.takeaway else "")
+
+    def drawing(self) -> dict[str, object]:
+        """Return what the section shows: its HTML, takeaway and PNG (empty: no figure)."""
+        return {"body": self.body.value, "takeaway": self.takeaway.value,
+                "png": self.figure.value if self.figure.layout.display != "none" else b""}
+
+    def show_drawing(self, drawing: Mapping[str, object]) -> None:
+        """Show a drawing :meth:`drawing` returned (or the run's saved copy of one)."""
+        self.body.value, self.takeaway.value = drawing["body"], drawing["takeaway"]
+        self.figure.value = drawing["png"] or b""
+        self.figure.layout.display = None if drawing["png"] else "none"
 
 
 def _png(figure: plt.Figure, tight: bool = True) -> bytes:

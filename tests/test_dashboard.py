@@ -381,6 +381,28 @@ def test_a_section_that_fails_says_so_and_logs_why(board, monkeypatch, caplog):
     assert "a column this run lacks" in caplog.text  # for the analyst, in the server's log
 
 
+def test_a_filter_state_shown_before_in_the_page_is_shown_again_without_redrawing(
+        published_reports, monkeypatch):
+    from cxlib import dashboard as D
+
+    board = Dashboard("overview", published_reports / "ci")
+    drawn = []
+    render = board.render
+    monkeypatch.setattr(board, "render", lambda: drawn.append(1) or render())
+    first, second, third = board.filters.region.options[1:4]
+    board.filters.region.value = first
+    at_first = _shown(board)
+    board.filters.region.value = second
+    assert len(drawn) == 2 and _shown(board) != at_first
+    board.filters.region.value = first
+    assert len(drawn) == 2 and _shown(board) == at_first  # the same page, not redrawn
+    assert first in board.link.value  # the link still follows the filters
+    monkeypatch.setattr(D, "DRAWINGS_KEPT", 1)  # only the newest state is kept
+    board.filters.region.value = third
+    board.filters.region.value = first
+    assert len(drawn) == 4
+
+
 def test_following_a_link_redraws_only_when_it_asks_for_other_filters(published_reports,
                                                                        monkeypatch):
     board = Dashboard("journeys", published_reports / "ci")
