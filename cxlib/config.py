@@ -252,9 +252,9 @@ class JourneySpec(StrictModel):
         """Return the human wording for a name of the spec (``labels``, else the name in words)."""
         return self.labels.get(name) or name.replace("_", " ")
 
-    def relabel(self, table: pd.DataFrame, column: str) -> pd.DataFrame:
-        """Return ``table`` with the names in ``column`` in human wording (for figures)."""
-        return table.assign(**{column: table[column].map(self.label)})
+    def relabel(self, table: pd.DataFrame, *columns: str) -> pd.DataFrame:
+        """Return ``table`` with the names in ``columns`` in human wording (figures, tables)."""
+        return table.assign(**{column: table[column].map(self.label) for column in columns})
 
     def milestones(self) -> list[str]:
         """Return the process skeleton: start, end, cancel, team and promise activities."""

@@ -15,6 +15,11 @@ def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def suppressed_text(min_group_size: int | None) -> str:
+    """Say what a suppressed group shows: ``"fewer than N"`` (N unknown: ``"too few to show"``)."""
+    return f"fewer than {min_group_size}" if min_group_size else "too few to show"
+
+
 def signed(value: float, digits: int) -> str:
     """Say a number with ``digits`` decimals and a true minus sign (never ``"−0.0"``)."""
     rounded = round(value, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -31,7 +36,7 @@ def estimate_text(row: Mapping[str, object], unit: str = "", digits: int = 1,
     """
     flag = row.get("suppressed")
     if not _missing(flag) and bool(flag):
-        return f"fewer than {min_group_size}" if min_group_size else "too few to show"
+        return suppressed_text(min_group_size)
     estimate = row.get("estimate")
     if _missing(estimate):
         return "not estimable"
@@ -139,7 +144,7 @@ def for_people(table: pd.DataFrame, min_group_size: int | None = None, unit: str
     """
     suppressed = (table["suppressed"].fillna(False).astype(bool) if "suppressed" in table
                   else pd.Series(False, index=table.index))
-    mark = f"fewer than {min_group_size}" if min_group_size else "too few to show"
+    mark = suppressed_text(min_group_size)
     said: dict[str, pd.Series] = {}
     stats = [c for c in table.columns if c != "suppressed"
              and (pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c]))]

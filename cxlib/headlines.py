@@ -113,8 +113,8 @@ def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: s
     rows = []
     for week, group in narrow.groupby(weeks, sort=True):
         chosen = by_week.get(week, surveys.iloc[:0]) if answered is not None else None
-        unsettled = {"e2e_days": (group["status"] == "open").mean(),
-                     "customer_hours": (group["status"] == "open").mean(),
+        still_open = (group["status"] == "open").mean()
+        unsettled = {"e2e_days": still_open, "customer_hours": still_open,
                      "promise_kept": (group[f"promise_{promise}"] == "open").mean()}
         for key, value in _kpi_values(group, chosen, promise).items():
             rows.append({"week": pd.Timestamp(week), "key": key, "kpi": KPIS[key][0],
@@ -132,10 +132,10 @@ def trend_in_words(weekly: pd.DataFrame, key: str) -> str:
     """
     rows = weekly[(weekly["key"] == key) & ~weekly["suppressed"]].dropna(subset=["estimate"])
     settled = rows[rows["settled"]]
-    later = rows[rows["week"] > settled["week"].max()] if len(settled) else rows
     if len(settled) < 2:
         return f"Too few settled weeks with enough journeys to show a trend in " \
                f"{KPIS[key][0].lower()}."
+    later = rows[rows["week"] > settled["week"].max()]
     first, last = settled.iloc[0], settled.iloc[-1]
     unit = UNITS.get(KPIS[key][1], "")
     words = (f"{KPIS[key][0]}: {first['estimate']:.1f}{unit} in the week of "

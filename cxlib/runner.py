@@ -132,7 +132,7 @@ def worker_environment(jobs: int, cores: int | None = None) -> dict[str, str]:
     Each kernel's OpenMP and BLAS pools get the cores divided among the jobs (at least one):
     with two notebooks at once on two cores, scikit-learn's k-means (the mixture's start)
     spin-waited for a core the other kernel held, and the segments' stability refits took
-    28 s instead of 8 s. A limit the caller's environment sets already is kept.
+    28 s instead of 6 s. A limit the caller's environment sets already is kept.
     """
     share = str(max(1, (cores or os.cpu_count() or 1) // max(jobs, 1)))
     return {**dict.fromkeys(THREAD_LIMITS, share), **os.environ}

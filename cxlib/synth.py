@@ -36,7 +36,6 @@ ORDER_MILESTONES = {"order_placed": "placed_at", "order_confirmed": "confirmed_a
 CUSTOMER_ATTRIBUTES = ("plan",)  # beside the region, in the orders export
 HOUR = 3600.0
 DAY = 24 * HOUR
-# draws every segment shares (read back by cxlib.synth_ceiling, the demo's model as classifier)
 # the activities this demo writes for each part of its generating model (what synth_ceiling reads)
 MODEL_EVENTS = {
     "ordered": "order_placed", "booked": "appointment_booked", "slot": "window_start",
@@ -46,6 +45,7 @@ MODEL_EVENTS = {
     "queued": "call_queued", "abandoned": "call_abandoned", "answered": "call_answered",
     "ended": "call_ended",
 }
+# draws every segment shares (read back by cxlib.synth_ceiling, the demo's model as classifier)
 CAPACITY_DAYS = (0.5, 2.0, 1.2)  # days to the earliest free slot: offset + gamma(shape, scale)
 RETRY_GAP_MIN = (10.0, 60.0)  # an abandoned call is retried this many minutes later
 TALK_SIGMA = 0.5  # log-scale spread of call talk time around a segment's median

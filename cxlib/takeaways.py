@@ -57,9 +57,8 @@ def longest_handoff(bottlenecks: pd.DataFrame, label: Label = _name) -> str:
 
     ``bottlenecks`` is :func:`cxlib.process.bottlenecks`; empty when no hand-off is shown.
     """
-    handoffs = bottlenecks[bottlenecks["handoff"].notna()
-                           & ~bottlenecks["suppressed"].fillna(False).astype(bool)]
-    handoffs = handoffs.dropna(subset=["median_hours"])
+    handoffs = _shown(bottlenecks[bottlenecks["handoff"].notna()]).dropna(
+        subset=["median_hours"])
     if handoffs.empty:
         return ""
     row = handoffs.loc[handoffs["median_hours"].idxmax()]

@@ -113,5 +113,8 @@ def test_reports_word_the_spec_s_names_as_its_labels_say():
     assert spec.label("field_visit") == "field visit"
     shown = spec.relabel(pd.DataFrame({"promise": ["p7", "other_one"], "n": [1, 2]}), "promise")
     assert shown["promise"].tolist() == ["Moved in 7 days", "other one"]
+    both = spec.relabel(pd.DataFrame({"team": ["field_visit"], "promise": ["p7"]}), "team",
+                        "promise")
+    assert both.iloc[0].tolist() == ["field visit", "Moved in 7 days"]
     titled = JourneySpec.model_validate({"journey": "j", "title": "Getting connected"})
     assert titled.heading == "Getting connected"

@@ -149,7 +149,8 @@ def test_a_run_from_before_the_spec_was_recorded_says_so(published_reports, tmp_
     assert "the journey spec it measured by" in page.value
 
 
-def test_tiles_show_the_change_against_the_previous_run(published_reports, tmp_path):
+def _with_an_older_run(published_reports: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """Copy the published reports and add a copy of the ci run dated 2000; return both runs."""
     reports = tmp_path / "reports"
     shutil.copytree(published_reports, reports, symlinks=True)
     latest = (reports / "ci").resolve()
@@ -157,10 +158,15 @@ def test_tiles_show_the_change_against_the_previous_run(published_reports, tmp_p
     shutil.copytree(latest, older)
     manifest = json.loads((older / "manifest.json").read_text())
     (older / "manifest.json").write_text(json.dumps({**manifest, "run_id": older.name}))
+    return latest, older
+
+
+def test_tiles_show_the_change_against_the_previous_run(published_reports, tmp_path):
+    latest, older = _with_an_older_run(published_reports, tmp_path)
     facts = pd.read_parquet(older / "tables/journey_facts.parquet")
     facts["customer_hours"] += 1.0  # the run before spent one more hour of each customer's
     facts.to_parquet(older / "tables/journey_facts.parquet", index=False)
-    board = Dashboard("overview", reports / "ci")
+    board = Dashboard("overview", latest.parent.parent / "ci")
     tiles = board.sections["headlines"].body.value
     assert f"▼ 1.0 hours vs {older.name}" in tiles
     assert tiles.count(f"vs {older.name}") == 5 and tiles.count("= 0.0") == 4
@@ -170,13 +176,7 @@ def test_a_run_being_published_draws_its_copies_against_the_run_before(published
                                                                        tmp_path):
     from cxlib.dashboard import write_static_views
 
-    reports = tmp_path / "reports"
-    shutil.copytree(published_reports, reports, symlinks=True)
-    latest = (reports / "ci").resolve()
-    older = latest.parent / ("20000101T000000000000Z-" + latest.name.split("-", 1)[1])
-    shutil.copytree(latest, older)
-    manifest = json.loads((older / "manifest.json").read_text())
-    (older / "manifest.json").write_text(json.dumps({**manifest, "run_id": older.name}))
+    latest, older = _with_an_older_run(published_reports, tmp_path)
     partial = latest.parent / f".{latest.name}.partial"  # where the run writes its copies
     latest.rename(partial)
     write_static_views(partial)
