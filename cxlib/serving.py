@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxlib.errors import ParamsError
+from cxlib.forked_kernels import PROVISIONER_NAME
 from cxlib.paths import project_root
 from cxlib.published import CHANNEL_ENV, PUBLIC_URL_ENV, channel_folder
 
@@ -28,6 +29,10 @@ DASHBOARDS = project_root() / "notebooks" / "dashboards"  # one notebook per vie
 CULL_IDLE_SECONDS = 300
 CULL_INTERVAL_SECONDS = 10
 KERNEL_MEMORY = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2"}
+# many kernels share two cores: one thread each for BLAS/OpenMP (and none running in the
+# fork server the kernels are forked from)
+KERNEL_THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                         "MKL_NUM_THREADS")}
 
 
 def voila_command(port: int, voila_args: Sequence[str] = (),
@@ -62,7 +67,8 @@ def voila_environment(channel: str, reports_dir: str | None = None,
     ParamsError
         When ``public_url`` is not an http(s) address.
     """
-    env = {**KERNEL_MEMORY, **os.environ, CHANNEL_ENV: channel}
+    env = {**KERNEL_MEMORY, **KERNEL_THREADS, **os.environ, CHANNEL_ENV: channel,
+           "JUPYTER_DEFAULT_PROVISIONER_NAME": PROVISIONER_NAME}
     if public_url:
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
             raise ParamsError("cx serve", "--public-url", f"{public_url!r} is not an http(s) "

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -53,23 +54,33 @@ def _free_port() -> int:
 
 
 def kernels_of(server_pid: int) -> list[int]:
-    """The kernel processes a Voilà server started."""
+    """The kernel processes a Voilà server started: launched, or forked by its fork server."""
     from cxlib.execution import descendants
 
-    def is_kernel(pid: int) -> bool:
+    def command(pid: int) -> bytes:
         try:
-            return b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:  # gone since it was listed
-            return False
+            return b""
 
-    return [pid for pid in descendants(server_pid) if is_kernel(pid)]
+    fork_servers = [pid for pid in descendants(server_pid)
+                    if b"multiprocessing.forkserver" in command(pid)]
+    forked = {pid for server in fork_servers for pid in descendants(server)}
+    return [pid for pid in descendants(server_pid)
+            if pid in forked or b"ipykernel" in command(pid)]
 
 
 def _page_kernel(page, server_pid: int) -> int:
-    """The process of the kernel behind a Voilà page (its id is in the page's config)."""
+    """The process of the kernel behind a Voilà page: the one listening on its shell port."""
+    import psutil
+
     kernel_id = re.search(r'"kernelId":\s*"([0-9a-f-]+)"', page.content()).group(1)
+    files = list(Path(tempfile.gettempdir()).glob(f"voila_*/kernel-{kernel_id}.json"))
+    assert len(files) == 1, (kernel_id, files)  # Voilà's connection files live in voila_*
+    connection = json.loads(files[0].read_text())
     found = [pid for pid in kernels_of(server_pid)
-             if f"kernel-{kernel_id}.json".encode() in Path(f"/proc/{pid}/cmdline").read_bytes()]
+             if any(c.status == psutil.CONN_LISTEN and c.laddr.port == connection["shell_port"]
+                    for c in psutil.Process(pid).net_connections("tcp"))]
     assert len(found) == 1, (kernel_id, found)
     return found[0]
 
