@@ -2,8 +2,9 @@
 
 Every view in notebooks/dashboards (``/`` opens the overview); code hidden, tracebacks
 hidden, idle kernels culled (Voilà never shuts down a closed tab's kernel: upstream
-voila#1458), bound to 127.0.0.1, and a page template with no public-CDN assets, so a
-dashboard works with no internet. ``make serve`` and the browser tests use it.
+voila#1458), kernels forked from one preloaded fork server (:mod:`cxlib.forked_kernels`),
+bound to 127.0.0.1, and a page template with no public-CDN assets, so a dashboard works with
+no internet. ``make serve`` and the browser tests use it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def voila_environment(channel: str, reports_dir: str | None = None,
 
     Every viewer has a kernel of its own, so each kernel's memory counts many times: Arrow
     uses the system allocator and glibc two arenas (measured 30 MiB less per kernel,
-    about 190 → 160 MiB proportional set size), unless the environment already says otherwise.
+    about 190 → 160 MiB proportional set size), each kernel has one BLAS/OpenMP thread, and
+    kernels are forked from one fork server that imported what a view needs (jupyter_client's
+    default provisioner: :mod:`cxlib.forked_kernels`) — unless the environment says otherwise.
     ``public_url`` is the address managers reach the server's root by (behind a proxy): each
     view's copyable link starts with it.
 
@@ -67,8 +70,8 @@ def voila_environment(channel: str, reports_dir: str | None = None,
     ParamsError
         When ``public_url`` is not an http(s) address.
     """
-    env = {**KERNEL_MEMORY, **KERNEL_THREADS, **os.environ, CHANNEL_ENV: channel,
-           "JUPYTER_DEFAULT_PROVISIONER_NAME": PROVISIONER_NAME}
+    env = {**KERNEL_MEMORY, **KERNEL_THREADS, "JUPYTER_DEFAULT_PROVISIONER_NAME": PROVISIONER_NAME,
+           **os.environ, CHANNEL_ENV: channel}
     if public_url:
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):
             raise ParamsError("cx serve", "--public-url", f"{public_url!r} is not an http(s) "

@@ -240,6 +240,8 @@ def test_a_page_whose_kernel_is_gone_greys_its_numbers_and_says_reload(published
         page = watched.page
         before = _tiles(page)
         kernels = [_page_kernel(page, server)]  # the pool's waiting kernels are not this page's
+        # forked from cx serve's fork server (cxlib.forked_kernels), not launched
+        assert b"multiprocessing.forkserver" in Path(f"/proc/{kernels[0]}/cmdline").read_bytes()
         if how == "killed":
             os.kill(kernels[0], signal.SIGKILL)
         # culled by Voilà's own culler, or killed (Voilà's restarter may start a fresh kernel,

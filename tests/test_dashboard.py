@@ -210,8 +210,11 @@ def test_channels_are_plain_names(monkeypatch):
         channel_folder("../etc")
 
 
-def test_serve_options_after_the_dashes_replace_cxlabs_own():
+def test_serve_options_after_the_dashes_replace_cxlabs_own(monkeypatch):
+    from cxlib.forked_kernels import PROVISIONER_NAME
     from cxlib.serving import DASHBOARDS, voila_command, voila_environment
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("JUPYTER_DEFAULT_PROVISIONER_NAME", raising=False)
     command = voila_command(9000, ["--MappingKernelManager.cull_idle_timeout=120"])
     culls = [a for a in command if a.startswith("--MappingKernelManager.cull_idle_timeout")]
     assert culls == ["--MappingKernelManager.cull_idle_timeout=120"]
@@ -220,6 +223,8 @@ def test_serve_options_after_the_dashes_replace_cxlabs_own():
     env = voila_environment("weekly")
     assert env["CXLAB_CHANNEL"] == "weekly"
     assert env["ARROW_DEFAULT_MEMORY_POOL"] == "system" and env["MALLOC_ARENA_MAX"] == "2"
+    assert env["JUPYTER_DEFAULT_PROVISIONER_NAME"] == PROVISIONER_NAME  # forked kernels
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
     templates = Path(env["JUPYTER_PATH"].split(os.pathsep)[0]) / "voila/templates/cxlab"
     assert (templates / "index.html.j2").is_file() and (templates / "tree-lab.html").is_file()
 
