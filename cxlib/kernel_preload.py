@@ -1,6 +1,8 @@
 """What the dashboards' fork server imports once before forking kernels (cxlib.forked_kernels).
 
-Imported only in that server: ipykernel and everything a dashboard view imports, then
+Imported only in that server: ipykernel, everything a dashboard view imports, and
+``voila.utils`` (a preheated view waits in its ``wait_for_request``; importing it imports all
+of Voilà — jupyter_server, nbconvert, bs4, jsonschema: 2 s of CPU per kernel), then
 :func:`gc.freeze`, so the collector of every forked kernel leaves these objects — and the
 memory pages they share with the fork server — alone.
 """
@@ -9,6 +11,7 @@ import gc
 
 import ipykernel.kernelapp  # noqa: F401
 import ipywidgets  # noqa: F401
+import voila.utils  # noqa: F401
 
 import cxlib.dashboard  # noqa: F401
 
