@@ -211,7 +211,7 @@ class Dashboard:
             self.run.manifest.setdefault("params", {})["min_group_size"] = min_group_size
         self.filters = Filters(self.run)
         self._holding = False  # while a link's filters are applied: one redraw at the end
-        self._drawn: OrderedDict[str, dict[str, dict[str, object]]] = OrderedDict()
+        self._drawn: OrderedDict[str, dict[str, dict[str, str]]] = OrderedDict()
         self.header = widgets.HTML(STYLE + self.run.describe_html())
         self.views = widgets.HTML()
         self.notice = widgets.HTML(_notice_html(self.filters.apply_query(query)))
@@ -322,9 +322,8 @@ class Dashboard:
 
     def snapshot(self) -> dict[str, object]:
         """Return what the sections show now, with the key it is valid for (JSON-ready)."""
-        return {"key": self._snapshot_key(), "sections": {
-            key: {**drawing, "png": base64.b64encode(drawing["png"]).decode()}
-            for key, drawing in ((k, p.drawing()) for k, p in self.sections.items())}}
+        return {"key": self._snapshot_key(),
+                "sections": {key: part.drawing() for key, part in self.sections.items()}}
 
     def _restore(self) -> bool:
         """Show the run's own drawing of the default view (``views/<view>.json``) if valid."""
@@ -336,45 +335,56 @@ class Dashboard:
                 self._snapshot_key())) or set(saved.get("sections", {})) != set(self.sections)):
             return False
         for key, part in self.sections.items():
-            shown = saved["sections"][key]
-            part.show_drawing({**shown, "png": base64.b64decode(shown["png"])})
+            part.show_drawing(saved["sections"][key])
         self._remember(self.filters.query())
         return True
 
 
 class _SectionWidgets:
-    """The widgets of one section: heading, HTML, figure and takeaway, updated in place."""
+    """One section of a page: a single HTML widget with heading, HTML, figure and takeaway.
+
+    One widget, not four: every widget is a model the browser builds and Voilà relays, and
+    ten managers opening a view at once paid for each (``benchmarks/README.md``). The figure
+    is a PNG embedded in the HTML, as in the static copy.
+    """
 
     def __init__(self, section: Section) -> None:
         self.section = section
-        self.body = widgets.HTML()
-        self.figure = widgets.Image(format="png", layout=widgets.Layout(max_width="900px"))
-        self.takeaway = widgets.HTML()
-        self.box = widgets.VBox([
-            widgets.HTML(f"<h3 class='cx-section'>{html.escape(section.title)}</h3>"),
-            self.body, self.figure, self.takeaway])
+        self._drawing = {"body": "", "takeaway": "", "png": ""}
+        self.box = widgets.HTML(section_html(section, self._drawing))
         self.box.add_class(f"cx-section-{section.key}")
 
     def show(self, rendered: Rendered) -> None:
-        self.body.value = rendered.html
-        if rendered.figure is not None:
-            self.figure.value = _png(rendered.figure, rendered.tight)
-            self.figure.layout.display = None
-        else:
-            self.figure.layout.display = "none"
-        self.takeaway.value = (f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>"
-                               if rendered.takeaway else "")
+        png = b"" if rendered.figure is None else _png(rendered.figure, rendered.tight)
+        self.show_drawing({
+            "body": rendered.html, "png": base64.b64encode(png).decode(),
+            "takeaway": (f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>"
+                         if rendered.takeaway else "")})
 
-    def drawing(self) -> dict[str, object]:
-        """Return what the section shows: its HTML, takeaway and PNG (empty: no figure)."""
-        return {"body": self.body.value, "takeaway": self.takeaway.value,
-                "png": self.figure.value if self.figure.layout.display != "none" else b""}
+    def drawing(self) -> dict[str, str]:
+        """Return what the section shows: its HTML, takeaway and base64 PNG (empty: none)."""
+        return dict(self._drawing)
 
-    def show_drawing(self, drawing: Mapping[str, object]) -> None:
+    def show_drawing(self, drawing: Mapping[str, str]) -> None:
         """Show a drawing :meth:`drawing` returned (or the run's saved copy of one)."""
-        self.body.value, self.takeaway.value = drawing["body"], drawing["takeaway"]
-        self.figure.value = drawing["png"] or b""
-        self.figure.layout.display = None if drawing["png"] else "none"
+        self._drawing = {key: str(drawing[key]) for key in ("body", "takeaway", "png")}
+        self.box.value = section_html(self.section, self._drawing)
+
+
+def section_html(section: Section, drawing: Mapping[str, str]) -> str:
+    """Return a section as HTML: heading, body, figure (an embedded PNG, if any), takeaway.
+
+    ``drawing`` holds the section's escaped ``body`` and ``takeaway`` HTML and its figure as
+    base64 PNG (``png``, empty when it has none); the dashboards and the static copies
+    show sections with it.
+    """
+    figure = ""
+    if drawing["png"]:
+        figure = (f"<img class='cx-figure' alt='{html.escape(section.title, quote=True)}' "
+                  f"style='display:block;max-width:min(900px,100%)' "
+                  f"src='data:image/png;base64,{drawing['png']}'>")
+    return (f"<h3 class='cx-section'>{html.escape(section.title)}</h3>{drawing['body']}"
+            f"{figure}{drawing['takeaway']}")
 
 
 def _png(figure: plt.Figure, tight: bool = True) -> bytes:
@@ -402,14 +412,8 @@ def static_view(board: Dashboard) -> str:
              f"published, for {html.escape(board.filters.describe())}; "
              "the live dashboard (<code>make serve</code>) filters it.</p>"]
     shown = board.snapshot()["sections"]
-    for section in sections:
-        part = shown[section.key]
-        parts.append(f"<section class='cx-section-{section.key}'><h3 class='cx-section'>"
-                     f"{html.escape(section.title)}</h3>{part['body']}")
-        if part["png"]:
-            parts.append(f"<img alt='{html.escape(section.title, quote=True)}' "
-                         f"style='max-width:900px' src='data:image/png;base64,{part['png']}'>")
-        parts.append(f"{part['takeaway']}</section>")
+    parts += [f"<section class='cx-section-{section.key}'>"
+              f"{section_html(section, shown[section.key])}</section>" for section in sections]
     return "".join(parts) + "</body></html>"
 
 

@@ -1,5 +1,6 @@
 """The dashboards' logic, driven through their widgets without a browser (the CI run)."""
 
+import base64
 import html
 import json
 import os
@@ -17,6 +18,7 @@ from cxlib.dashboard import (
     ALL_SEGMENTS,
     Dashboard,
     open_dashboard,
+    section_html,
 )
 from cxlib.dashboard_guard import ConnectionGuard
 from cxlib.dashboard_views import VIEWS, _tile
@@ -32,8 +34,8 @@ def board(published_reports):
 
 def _shown(board: Dashboard) -> dict[str, tuple[str, bytes, str]]:
     """What each section of the page shows now: HTML, figure bytes, takeaway."""
-    return {key: (part.body.value, bytes(part.figure.value), part.takeaway.value)
-            for key, part in board.sections.items()}
+    return {key: (drawing["body"], base64.b64decode(drawing["png"]), drawing["takeaway"])
+            for key, drawing in ((k, part.drawing()) for k, part in board.sections.items())}
 
 
 def test_tiles_show_the_headlines_with_interval_and_n(board):
@@ -42,7 +44,7 @@ def test_tiles_show_the_headlines_with_interval_and_n(board):
     assert len(table) == 5 and not table["suppressed"].any()
     assert (table["ci_low"] <= table["estimate"]).all()
     assert (table["estimate"] <= table["ci_high"]).all()
-    tiles = board.sections["headlines"].body.value
+    tiles = board.sections["headlines"].drawing()["body"]
     for row in table.itertuples():
         assert f"n={row.n:,}" in tiles and f"{row.estimate:.1f}" in tiles
     assert tiles.count("no earlier run to compare") == 5  # the CI reports hold one run
@@ -55,9 +57,14 @@ def test_every_section_of_every_view_shows_numbers(published_reports, view):
         assert "did not publish" not in body, (view, key)
         assert any(ch.isdigit() for ch in body + takeaway) or figure, (view, key)
         assert not figure or figure.startswith(b"\x89PNG")
-    for section in VIEWS[view][1]:  # each section under its own heading
-        heading = board.sections[section.key].box.children[0].value
-        assert f">{html.escape(section.title)}</h3>" in heading, (view, section.key)
+    for section in VIEWS[view][1]:  # each section under its own heading, in one widget
+        part = board.sections[section.key]
+        assert part.box.value.startswith("<h3 class='cx-section'>"), (view, section.key)
+        assert f">{html.escape(section.title)}</h3>" in part.box.value, (view, section.key)
+        drawing = part.drawing()
+        assert part.box.value == section_html(section, drawing)
+        assert (f"src='data:image/png;base64,{drawing['png']}'" in part.box.value) == bool(
+            drawing["png"])
 
 
 @pytest.mark.parametrize("view", VIEWS)
@@ -75,12 +82,12 @@ def test_each_filter_changes_what_each_view_shows(published_reports, view, name)
 
 def test_the_region_filter_narrows_the_numbers_and_redraws_the_figures(board):
     overall = board.selection()
-    figure = bytes(board.sections["clocks"].figure.value)
+    figure = board.sections["clocks"].drawing()["png"]
     board.filters.region.value = board.filters.region.options[1]
     regional = board.selection()
     assert len(regional.journeys) < len(overall.journeys)
     assert (regional.journeys["region"] == board.filters.region.value).all()
-    assert bytes(board.sections["clocks"].figure.value) != figure
+    assert board.sections["clocks"].drawing()["png"] != figure
     board.filters.region.value = ALL_REGIONS
 
 
@@ -133,9 +140,9 @@ def test_a_table_an_older_run_lacks_is_named_in_plain_words(published_reports, t
     shutil.copytree(published_reports / "ci", run)
     (run / "tables" / "levers.parquet").unlink()
     board = Dashboard("segments", run)
-    body = board.sections["levers"].body.value
+    body = board.sections["levers"].drawing()["body"]
     assert "This run did not publish" in body and "save, engage or dissolve" in body
-    assert "Traceback" not in body and board.sections["mix"].body.value  # the rest still shows
+    assert "Traceback" not in body and board.sections["mix"].drawing()["body"]  # the rest shows
 
 
 def test_a_run_from_before_the_spec_was_recorded_says_so(published_reports, tmp_path):
@@ -167,7 +174,7 @@ def test_tiles_show_the_change_against_the_previous_run(published_reports, tmp_p
     facts["customer_hours"] += 1.0  # the run before spent one more hour of each customer's
     facts.to_parquet(older / "tables/journey_facts.parquet", index=False)
     board = Dashboard("overview", latest.parent.parent / "ci")
-    tiles = board.sections["headlines"].body.value
+    tiles = board.sections["headlines"].drawing()["body"]
     assert f"▼ 1.0 hours vs {older.name}" in tiles
     assert tiles.count(f"vs {older.name}") == 5 and tiles.count("= 0.0") == 4
 
@@ -313,9 +320,9 @@ def test_a_preheated_kernel_builds_first_and_follows_the_link_when_asked(
     chosen = [c.value for box in app.children if isinstance(box, widgets.HBox)
               for c in box.children]
     assert region in chosen
-    shown = [w for w in app.children if isinstance(w, widgets.VBox)]
-    assert [bytes(s.children[2].value) for s in shown] == [
-        bytes(p.figure.value) for p in direct.sections.values()]  # the same figures
+    shown = [w.value for w in app.children
+             if any(c.startswith("cx-section-") for c in w._dom_classes)]
+    assert shown == [p.box.value for p in direct.sections.values()]  # the same figures
 
 
 def test_a_run_published_while_a_kernel_waited_is_the_one_shown(published_reports, tmp_path,
@@ -381,7 +388,7 @@ def test_a_section_that_fails_says_so_and_logs_why(board, monkeypatch, caplog):
     section = views.Section("broken", "Broken", broken)
     monkeypatch.setitem(views.VIEWS, "overview", ("Overview", (section,)))
     with caplog.at_level("ERROR", logger="cxlib.dashboard"):
-        shown = Dashboard("overview", board.run.folder).sections["broken"].body.value
+        shown = Dashboard("overview", board.run.folder).sections["broken"].drawing()["body"]
     assert "could not be drawn" in shown and "KeyError" not in shown
     assert "a column this run lacks" in caplog.text  # for the analyst, in the server's log
 
