@@ -72,8 +72,8 @@ class Filters:
 
     def __init__(self, run: PublishedRun, promise: str | None = None) -> None:
         spec = run.spec
-        weeks = sorted({d.date().isoformat() for d in week_start(run.journeys["start_ts"])
-                        .dropna()})
+        weeks = sorted(f"{d:%Y-%m-%d}" for d in week_start(run.journeys["start_ts"])
+                       .dropna().unique())
         promises = promise_names(run.journeys.columns)
         regions = sorted(run.journeys["region"].dropna().unique())
         segments = sorted(run.journeys["segment"].dropna().unique())
