@@ -29,6 +29,11 @@ DASHBOARDS = project_root() / "notebooks" / "dashboards"  # one notebook per vie
 # kernel lingers as long (Voilà never shuts it down: upstream voila#1458).
 CULL_IDLE_SECONDS = 300
 CULL_INTERVAL_SECONDS = 10
+# After a cell's reply, Voilà (nbclient) waits this long for the cell's output on IOPub, then
+# renders the page without it: a dashboard page with no widgets that never draws. Its 4 s
+# default lost 8 of 30 pages opened at once on two cores (the view's widgets are large
+# messages and the server was busy); output that is on time is not slowed by a longer wait.
+IOPUB_TIMEOUT_SECONDS = 120
 KERNEL_MEMORY = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2"}
 # many kernels share two cores: one thread each for BLAS/OpenMP (and none running in the
 # fork server the kernels are forked from)
@@ -47,6 +52,7 @@ def voila_command(port: int, voila_args: Sequence[str] = (),
                 f"--template={TEMPLATE}", "--VoilaConfiguration.show_tracebacks=False",
                 f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_SECONDS}",
                 f"--MappingKernelManager.cull_interval={CULL_INTERVAL_SECONDS}",
+                f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_SECONDS}",
                 "--preheat_kernel=True"]  # a kernel per view waits with its imports done
     replaced = {arg.split("=", 1)[0] for arg in voila_args}
     return [sys.executable, "-m", "voila", str(notebooks),

@@ -226,6 +226,7 @@ def test_serve_options_after_the_dashes_replace_cxlabs_own(monkeypatch):
     culls = [a for a in command if a.startswith("--MappingKernelManager.cull_idle_timeout")]
     assert culls == ["--MappingKernelManager.cull_idle_timeout=120"]
     assert "--VoilaConfiguration.show_tracebacks=False" in command and "--port=9000" in command
+    assert "--VoilaExecutor.iopub_timeout=120" in command  # a busy server keeps a view's output
     assert str(DASHBOARDS) in command  # every view, served from one folder
     env = voila_environment("weekly")
     assert env["CXLAB_CHANNEL"] == "weekly"
