@@ -67,13 +67,13 @@ def _memory_mib(pid: int) -> tuple[float, float]:
 
 
 @contextmanager
-def _served(notebooks: Path, reports: Path, channel: str,
-            extra: list[str]) -> Iterator[tuple[str, subprocess.Popen]]:
+def _served(notebooks: Path, reports: Path, channel: str, extra: list[str],
+            log: Path = Path(os.devnull)) -> Iterator[tuple[str, subprocess.Popen]]:
     port = _free_port()
     env = voila_environment(channel, str(reports))
-    server = subprocess.Popen(voila_command(port, extra, notebooks), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              cwd=project_root())
+    with open(log, "w") as out:
+        server = subprocess.Popen(voila_command(port, extra, notebooks), env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, cwd=project_root())
     base = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(300):
@@ -193,10 +193,16 @@ def main() -> None:
                 burst = {}
                 for name, folder, page in (("bare", bare_folder, "bare"),
                                            ("overview", dashboards, "overview")):
-                    with _served(folder, args.reports, args.channel, extra) as (url, server):
+                    log = Path(tmp) / f"voila-{name}-{n}.log"
+                    with _served(folder, args.reports, args.channel, extra, log) as (url, server):
                         seconds, errors = _burst(browser, url + f"voila/render/{page}.ipynb", n)
                         rss, pss = _memory_mib(server.pid)
                         burst[name] = (seconds, errors, rss / 1024, pss / 1024)
+                    if errors:  # say why, from the server's warnings and errors
+                        said = [ln for ln in log.read_text().splitlines()
+                                if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
+                        print(f"{name}: {errors} page(s) never drawn; the server said:",
+                              *sorted(set(said))[:20], sep="\n  ", flush=True)
                 (seconds, errors, rss, pss), (b_seconds, b_errors, b_rss, b_pss) = (
                     burst["overview"], burst["bare"])
                 print(f"{n} viewers at once: overview last drawn after {seconds:.1f} s vs bare "
