@@ -174,3 +174,27 @@ def test_tables_for_people_have_no_index_and_escape_every_cell():
     assert "<b>" not in table and "&lt;b&gt;x&lt;/b&gt;" in table
     assert "<th>who</th><th>how many</th>" in table and "<td class=num>2</td>" in table
     assert "<td></td>" in table and ">0<" not in table  # no index column
+
+
+def test_every_weekly_panel_title_stays_inside_its_figure():
+    """A long headline name wraps instead of running off the figure (it did for hours)."""
+    import matplotlib.pyplot as plt
+
+    from cxlib import plots
+
+    plots.set_theme()
+    weekly = weekly_kpis(journeys(40), answers(), "paid_in_10_days", min_group_size=5)
+    weekly["kpi"] = weekly["kpi"].where(weekly["key"] != "customer_hours",
+                                        "Customer hours spent per journey, all channels")
+    figure = plots.weekly_trends(weekly)
+    try:
+        renderer = figure.canvas.get_renderer()
+        box = figure.bbox
+        titles = [ax.title for ax in figure.axes if ax.get_visible() and ax.get_title()]
+        assert len(titles) == weekly["key"].nunique()
+        for title in titles:
+            extent = title.get_window_extent(renderer)
+            assert box.x0 <= extent.x0 and extent.x1 <= box.x1, title.get_text()
+            assert extent.y1 <= box.y1, title.get_text()
+    finally:
+        plt.close(figure)
