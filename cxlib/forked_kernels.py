@@ -36,8 +36,15 @@ PROVISIONER_NAME = "cxlab-forked"  # the entry point in pyproject.toml
 PRELOAD = ("cxlib.kernel_preload",)  # what the fork server imports before forking kernels
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what ipykernel sets by default
 
-_FORKS = multiprocessing.get_context("forkserver")
-_FORKS.set_forkserver_preload(list(PRELOAD))
+
+def can_fork_kernels() -> bool:
+    """Return whether this platform has ``multiprocessing``'s fork server (not on Windows)."""
+    return "forkserver" in multiprocessing.get_all_start_methods()
+
+
+if can_fork_kernels():
+    _FORKS = multiprocessing.get_context("forkserver")
+    _FORKS.set_forkserver_preload(list(PRELOAD))
 
 
 def ipykernel_arguments(cmd: list[str]) -> list[str] | None:
@@ -139,7 +146,7 @@ class ForkedKernelProvisioner(LocalProvisioner):
         KernelConnectionInfo
             The connection info the kernel manager wrote for it.
         """
-        arguments = ipykernel_arguments(cmd)
+        arguments = ipykernel_arguments(cmd) if can_fork_kernels() else None
         if arguments is None:
             return await super().launch_kernel(cmd, **kwargs)
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}

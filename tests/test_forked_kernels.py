@@ -134,3 +134,15 @@ def test_a_forked_kernel_ends_when_its_fork_server_does_and_the_next_forks_from_
             await manager.shutdown_kernel(now=True)
 
     asyncio.run(scenario())
+
+
+def test_without_a_fork_server_kernels_are_launched_as_usual(monkeypatch):
+    """Where multiprocessing has no fork server (Windows), cx serve keeps jupyter's default."""
+    import multiprocessing
+
+    from cxlib.serving import voila_environment
+
+    monkeypatch.delenv("JUPYTER_DEFAULT_PROVISIONER_NAME", raising=False)
+    assert voila_environment("latest")["JUPYTER_DEFAULT_PROVISIONER_NAME"] == PROVISIONER_NAME
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert "JUPYTER_DEFAULT_PROVISIONER_NAME" not in voila_environment("latest")
