@@ -21,6 +21,8 @@ from pathlib import Path
 import nbformat
 
 FAILURE_KINDS = ("cell_error", "timeout", "kernel_died", "worker_died", "write_failed")
+# the thread-pool sizes OpenMP and BLAS read (set for run workers and dashboard kernels)
+THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass

@@ -37,6 +37,7 @@ from cxlib.errors import (
     ParamsError,
 )
 from cxlib.execution import (
+    THREAD_LIMITS,
     NotebookResult,
     kill_tree,
     mark_failed,
@@ -122,8 +123,6 @@ def check_notebook_parameters(params: RunParams, params_file: str) -> None:
                               f"notebooks/{name}.ipynb does not declare this parameter in its "
                               "parameters cell")
 
-
-THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def worker_environment(jobs: int, cores: int | None = None) -> dict[str, str]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cxlib.errors import ParamsError
+from cxlib.execution import THREAD_LIMITS
 from cxlib.forked_kernels import PROVISIONER_NAME, can_fork_kernels
 from cxlib.paths import project_root
 from cxlib.published import CHANNEL_ENV, PUBLIC_URL_ENV, channel_folder
@@ -37,8 +38,7 @@ IOPUB_TIMEOUT_SECONDS = 120
 KERNEL_MEMORY = {"ARROW_DEFAULT_MEMORY_POOL": "system", "MALLOC_ARENA_MAX": "2"}
 # many kernels share two cores: one thread each for BLAS/OpenMP (and none running in the
 # fork server the kernels are forked from)
-KERNEL_THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                         "MKL_NUM_THREADS")}
+KERNEL_THREADS = dict.fromkeys(THREAD_LIMITS, "1")
 
 
 def voila_command(port: int, voila_args: Sequence[str] = (),
