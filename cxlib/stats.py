@@ -29,9 +29,16 @@ def not_estimable(n: int = 0, *extra: str) -> dict[str, float]:
     return {**_row(np.nan, np.nan, np.nan, n), **dict.fromkeys(extra, np.nan)}
 
 
+def _present(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Return the values as floats without the missing ones (a float array passes as is)."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values[~np.isnan(values)]
+    return pd.Series(values, dtype="float64").dropna().to_numpy()
+
+
 def mean_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, float]:
     """Mean with a t-interval."""
-    x = pd.Series(values, dtype="float64").dropna().to_numpy()
+    x = _present(values)
     n = len(x)
     if n == 0:
         return not_estimable()
@@ -43,7 +50,7 @@ def mean_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, f
 
 def median_ci(values: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, float]:
     """Median with a distribution-free (binomial order-statistic) interval."""
-    x = np.sort(pd.Series(values, dtype="float64").dropna().to_numpy())
+    x = np.sort(_present(values))
     n = len(x)
     if n == 0:
         return not_estimable()
@@ -74,13 +81,13 @@ def proportion_ci(successes: int, n: int, level: float = LEVEL) -> dict[str, flo
 def share_ci(values: pd.Series | np.ndarray, low: float, high: float,
              level: float = LEVEL) -> dict[str, float]:
     """Share of answers between ``low`` and ``high`` inclusive (a top-box), Wilson interval."""
-    x = pd.Series(values, dtype="float64").dropna().to_numpy()
+    x = _present(values)
     return proportion_ci(int(((x >= low) & (x <= high)).sum()), len(x), level)
 
 
 def nps_ci(scores: pd.Series | np.ndarray, level: float = LEVEL) -> dict[str, float]:
     """Net Promoter Score (% promoters 9–10 minus % detractors 0–6) with a normal interval."""
-    x = pd.Series(scores, dtype="float64").dropna().to_numpy()
+    x = _present(scores)
     n = len(x)
     if n == 0:
         return not_estimable()
