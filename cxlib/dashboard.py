@@ -27,6 +27,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pandas as pd
 
+import cxlib
 from cxlib import plots
 from cxlib.dashboard_guard import ConnectionGuard
 from cxlib.dashboard_views import VIEWS, Rendered, Section, Selection
@@ -310,14 +311,16 @@ class Dashboard:
         return self.app
 
     def _snapshot_key(self) -> dict[str, object]:
-        """Return what a drawing of the default view depends on besides cxlib.
+        """Return what a drawing of the default view depends on.
 
-        The run's tables, its minimum group size and the run it is compared with.
+        The code that draws it, the run's tables, its minimum group size and the run it is
+        compared with.
         """
         tables = sorted((p.name, p.stat().st_size) for p in (self.run.folder / "tables")
                         .glob("*.parquet"))
         previous = self.previous_run
-        return {"view": self.view, "tables": tables, "min_group_size": self.run.min_group_size,
+        return {"view": self.view, "code": cxlib.code_fingerprint(), "tables": tables,
+                "min_group_size": self.run.min_group_size,
                 "previous": previous.run_id if previous else None}
 
     def snapshot(self) -> dict[str, object]:

@@ -14,11 +14,11 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+import cxlib
 from cxlib.config import JourneySpec, WindowPromise, WithinPromise, load_spec, parse_as_of
 from cxlib.io import Dataset, data_fingerprint, load_dataset
 from cxlib.paths import resolve
@@ -217,18 +217,9 @@ def _cache(wb: Workbench, folder: Path, key: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-@lru_cache(maxsize=1)
-def _code_fingerprint() -> str:
-    """Hash of cxlib's own source: a build made by other code is never served."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _cache_key(data_dir: str | Path, spec_path: str | Path, **settings: object) -> str:
     digest = hashlib.sha256(data_fingerprint(resolve(data_dir)).encode())
-    digest.update(_code_fingerprint().encode())
+    digest.update(cxlib.code_fingerprint().encode())
     digest.update(resolve(spec_path).read_bytes())
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:20]

@@ -194,6 +194,15 @@ def test_a_run_being_published_draws_its_copies_against_the_run_before(published
     assert Dashboard("overview", latest)._restore()
 
 
+def test_a_drawing_saved_by_other_code_is_redrawn_not_shown(published_reports, monkeypatch):
+    import cxlib
+
+    run = published_reports / "ci"
+    assert Dashboard("overview", run)._restore()  # the run's own drawing, by this code
+    monkeypatch.setattr(cxlib, "code_fingerprint", lambda: "a newer cxlib")
+    assert not Dashboard("overview", run)._restore()
+
+
 def test_hostile_strings_reach_the_tile_only_escaped():
     tile = _tile("<img src=x onerror=alert(7)>", "50%", "n=100", "no earlier run")
     assert "<img" not in tile and "&lt;img src=x onerror=alert(7)&gt;" in tile

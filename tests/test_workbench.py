@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+import cxlib
 from cxlib.config import JourneySpec
 from cxlib.workbench import Workbench
 from tests.conftest import AS_OF, ROOT
@@ -108,7 +109,7 @@ def test_a_build_cached_by_other_code_is_never_served(tmp_path, demo_ci, monkeyp
     monkeypatch.setattr(W, "CACHE_DIR", str(tmp_path / "cache"))
     spec = ROOT / "params/journeys/broadband.yaml"
     W.open_workbench(demo_ci, spec, AS_OF)
-    monkeypatch.setattr(W, "_code_fingerprint", lambda: "a newer cxlib")
+    monkeypatch.setattr(cxlib, "code_fingerprint", lambda: "a newer cxlib")
     monkeypatch.setattr(W, "build_workbench", _never)
     with pytest.raises(AssertionError, match="built again"):
         W.open_workbench(demo_ci, spec, AS_OF)
