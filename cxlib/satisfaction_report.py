@@ -15,6 +15,7 @@ from cxlib.drivers import journey_drivers, key_drivers
 from cxlib.levers import lever_table, time_response_differs
 from cxlib.nonresponse import answer_weighting
 from cxlib.privacy import MIN_GROUP_SIZE
+from cxlib.survey_links import link_summary
 from cxlib.workbench import Workbench
 
 SCORES = ("csat", "nps", "ces")
@@ -54,7 +55,7 @@ def satisfaction_tables(wb: Workbench, min_group_size: int = MIN_GROUP_SIZE,
     tables = {"scores_by_segment": Sat.score_summary(answers, by="segment", **groups)}
     controls = Sat.promise_controls(answers, wb.spec)
     if with_journeys:
-        tables["survey_links"] = Sat.link_summary(answers)
+        tables["survey_links"] = link_summary(answers)
         tables["respondent_balance"], tables["weighted_scores"] = answer_weighting(
             wb.journeys, answers, wb.as_of, answer_days, **groups)
         tables["update_effect"] = Sat.update_effect(answers, "csat", by="segment", **groups)

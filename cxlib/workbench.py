@@ -125,11 +125,11 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
     The whole computation, for every region: see :func:`open_workbench` for the arguments.
     ``asked_by`` names the params file (or call) in an error about ``survey_duration``.
     """
-    # the build's own libraries (statsmodels, scikit-learn: ≈ 2 s of imports) are imported
+    # the build's own libraries (scikit-learn, DuckDB's journey engine) are imported
     # here, so a notebook that opens a run's build does not pay for them
     from cxlib.journeys import build_journeys
-    from cxlib.satisfaction import survey_journeys
     from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
+    from cxlib.survey_links import survey_journeys
 
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)

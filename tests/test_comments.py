@@ -6,6 +6,7 @@ import pytest
 from cxlib import satisfaction as Sat
 from cxlib import synth
 from cxlib.comments import comment_theme_table, theme_change_sentences, theme_shares, themes_of
+from cxlib.survey_links import survey_journeys
 
 THEMES = {"waiting": ("too long", "weeks"), "praise": ("quick", "on time")}
 
@@ -32,7 +33,7 @@ def test_shares_count_comments_only_and_suppress_small_groups():
 
 @pytest.fixture(scope="module")
 def answers(full_world):
-    return Sat.survey_journeys(full_world.data.surveys, full_world.journeys,
+    return survey_journeys(full_world.data.surveys, full_world.journeys,
                                full_world.data.customers)
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from cxlib import satisfaction as Sat
 from cxlib.drivers import journey_drivers, key_drivers, relative_weights
+from cxlib.survey_links import survey_journeys
 
 
 def test_weights_sum_to_r_squared_and_are_squared_correlations_when_drivers_are_unrelated():
@@ -30,7 +31,7 @@ def test_weights_sum_to_r_squared_and_are_squared_correlations_when_drivers_are_
 @pytest.fixture(scope="module")
 def answers(full_world, spec):
     w = full_world
-    frame = Sat.survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments)
+    frame = survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments)
     return frame, Sat.promise_controls(frame, spec), w.truth["world"]
 
 

@@ -6,6 +6,7 @@ import pytest
 from cxlib import satisfaction as Sat
 from cxlib.levers import lever_table, time_response_differs
 from cxlib.segments import behaviour_features
+from cxlib.survey_links import survey_journeys
 from tests.conftest import AS_OF
 
 
@@ -13,7 +14,7 @@ from tests.conftest import AS_OF
 def answers(full_world, spec):
     w = full_world
     behaviour = behaviour_features(w.data.events, w.journeys, spec, AS_OF)
-    frame = Sat.survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments).merge(
+    frame = survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments).merge(
         behaviour[["customer_id", "engaged_minutes"]], on="customer_id", how="left")
     return frame, tuple(Sat.promise_controls(frame, spec)), w.truth["world"]["segments"]
 

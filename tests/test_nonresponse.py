@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cxlib import nonresponse as N
-from cxlib.satisfaction import survey_journeys
+from cxlib.survey_links import survey_journeys
 from tests.conftest import AS_OF
 
 

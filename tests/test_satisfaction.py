@@ -6,6 +6,7 @@ import pytest
 from cxlib import satisfaction as Sat
 from cxlib.answer_summaries import score_by_band
 from cxlib.io import load_dataset
+from cxlib.survey_links import link_summary, survey_journeys
 from tests.conftest import ROOT
 
 
@@ -13,7 +14,7 @@ from tests.conftest import ROOT
 def answers(full_world):
     """Survey answers joined to journeys, with each customer's *true* segment."""
     w = full_world
-    frame = Sat.survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments)
+    frame = survey_journeys(w.data.surveys, w.journeys, w.data.customers, w.segments)
     frame["window_breached"] = Sat.late_or_missed(frame, "technician_in_window")
     frame["promise_broken"] = (frame["promise_live_within_7_days"] == "breached").astype(float)
     return frame, w.truth["world"]
@@ -100,7 +101,7 @@ def test_answers_without_a_journey_id_rate_the_journey_that_ended_last_before_th
                      journey_id=pd.Series([None, "J1", None, None, None], dtype="str"),
                      ts=["2026-03-20", "2026-01-10", "2026-06-01", "2026-01-20", "2026-03-01"],
                      csat=[2, 5, 4, 1, 3])
-    joined = Sat.survey_journeys(surveys, journeys).set_index("response_id")
+    joined = survey_journeys(surveys, journeys).set_index("response_id")
     # R1: J2 ended on 10 March (J3, started later, is still open); R2 names its journey
     assert joined.loc["R1", ["journey_id", "linked_by"]].tolist() == ["J2", "time"]
     assert joined.loc["R1", "e2e_days"] == 9.0 and joined.loc["R2", "e2e_days"] == 3.0
@@ -110,9 +111,9 @@ def test_answers_without_a_journey_id_rate_the_journey_that_ended_last_before_th
     # a cancelled journey has ended too; a customer with no journey stays unlinked
     assert joined.loc["R4", ["journey_id", "linked_by"]].tolist() == ["J4", "time"]
     assert joined.loc["R5", "linked_by"] == "none"
-    wider = Sat.survey_journeys(surveys, journeys, window_days=90).set_index("response_id")
+    wider = survey_journeys(surveys, journeys, window_days=90).set_index("response_id")
     assert wider.loc["R3", "journey_id"] == "J2"
-    summary = Sat.link_summary(joined.reset_index()).set_index("linked_by")
+    summary = link_summary(joined.reset_index()).set_index("linked_by")
     assert summary["answers"].to_dict() == {"journey id": 1, "time": 2, "unknown journey id": 0,
                                             "none": 2, "linked": 3}
     assert summary.loc["linked", "share"] == 0.6
@@ -147,7 +148,7 @@ def test_linking_stays_within_the_customer_and_keeps_every_answer():
         "csat": [1, 2, 3, 5]})
     customers = pd.DataFrame({"customer_id": ["C1", "C2"], "region": ["North", "East"]})
     segments = pd.DataFrame({"customer_id": ["C1"], "segment": ["time_savers"], "x": [1]})
-    joined = Sat.survey_journeys(surveys, journeys, customers, segments)
+    joined = survey_journeys(surveys, journeys, customers, segments)
     assert joined["response_id"].tolist() == ["R1", "R2", "R3", "R4"]
     assert joined.index.tolist() == [0, 1, 2, 3]
     by_id = joined.set_index("response_id")
