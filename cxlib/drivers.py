@@ -33,14 +33,18 @@ def relative_weights(drivers: pd.DataFrame, score: pd.Series) -> pd.Series:
     The weight of each driver, indexed by its name.
 
     """
-    x = drivers.to_numpy(float)
-    y = score.to_numpy(float)
+    return pd.Series(_relative_weights(drivers.to_numpy(float), score.to_numpy(float)),
+                     index=drivers.columns)
+
+
+def _relative_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return :func:`relative_weights` of the driver columns ``x`` for the score ``y``."""
     corr = np.corrcoef(np.column_stack([x, y]), rowvar=False)
     r_xx, r_xy = corr[:-1, :-1], corr[:-1, -1]
     values, vectors = np.linalg.eigh(r_xx)
     root = vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T  # R_xx^(1/2)
     beta = np.linalg.lstsq(root, r_xy, rcond=None)[0]  # the score on the orthogonal drivers
-    return pd.Series((root ** 2) @ (beta ** 2), index=drivers.columns)
+    return (root ** 2) @ (beta ** 2)
 
 
 def key_drivers(data: pd.DataFrame, outcome: str, drivers: list[str], n_boot: int = 200,
@@ -80,13 +84,13 @@ def key_drivers(data: pd.DataFrame, outcome: str, drivers: list[str], n_boot: in
         return suppress_small_groups(table, min_group_size, labels=("rank",))
     weights = relative_weights(frame[used], frame[outcome])
     rng = np.random.default_rng(random_state)
-    x, y = frame[used], frame[outcome]
+    x, y = frame[used].to_numpy(), frame[outcome].to_numpy()
     boots = []
     for _ in range(n_boot):
         rows = rng.integers(0, n, n)
-        sample = x.iloc[rows]
-        if (sample.std(ddof=0) > 0).all():  # a resample where a rare driver never occurs
-            boots.append(relative_weights(sample, y.iloc[rows]).to_numpy())
+        sample = x[rows]
+        if (sample.std(axis=0) > 0).all():  # a resample where a rare driver never occurs
+            boots.append(_relative_weights(sample, y[rows]))
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(np.array(boots), [tail, 100 - tail], axis=0)
     r_squared = float(weights.sum())

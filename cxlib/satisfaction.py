@@ -368,7 +368,8 @@ def _profile_loglike(outcome: pd.Series, x: np.ndarray, extra: pd.DataFrame,
     """Fit the ordinal logit with a hinge at each ``τ`` of the grid.
 
     Returns the log-likelihood at each ``τ`` (−inf where no value lies beyond it) and the
-    hinge coefficient of each fit; each fit starts from the previous one's estimates.
+    hinge coefficient of each fit; each fit starts from the previous one's estimates and
+    computes no covariance (the profile needs none: a third of its time).
     """
     levels = ordered_outcome(outcome)
     loglike, slope = np.full(len(grid), -np.inf), np.full(len(grid), np.nan)
@@ -380,7 +381,7 @@ def _profile_loglike(outcome: pd.Series, x: np.ndarray, extra: pd.DataFrame,
         exog = pd.DataFrame({"hinge": hinge, **{c: extra[c].to_numpy(float) for c in extra}},
                             index=outcome.index)
         fit = WeightedOrderedLogit(levels, exog).fit(method="bfgs", disp=False, maxiter=500,
-                                                      start_params=start)
+                                                      start_params=start, skip_hessian=True)
         start, loglike[k], slope[k] = fit.params, fit.llf, fit.params["hinge"]
     return loglike, slope
 
