@@ -271,16 +271,28 @@ def _kept(backend: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     return backend.create_view(name, expr, overwrite=True)
 
 
-def _repeats(t: ir.Table, columns: list[str], code: int) -> ir.Table:
+def _repeats(t: ir.Table, columns: list[str], code: int, by_sorting: bool) -> ir.Table:
     """Rows whose ``columns`` all equal an earlier row's (missing equals missing), as ``code``.
 
     Only rows sharing a hash of those columns with another row are compared exactly, so the
     exact comparison (a window over every column) runs on a handful of rows, not the table.
+    The rows sharing a hash are found ``by_sorting`` the hashes (a row whose neighbour has its
+    hash: DuckDB sorts 10 M hashes in a third of the time it takes to group them) or by
+    grouping them (Spark would sort on one worker).
     """
-    hashed = t.mutate(_hash=(ibis.struct({c: t[c] for c in columns}) if len(columns) > 1
-                             else t[columns[0]]).hash())
-    shared = hashed.group_by("_hash").aggregate(_n=ibis._.count()).filter(ibis._["_n"] > 1)
-    candidates = hashed.semi_join(shared, "_hash")
+    hashed = t.select(ROW, _hash=(ibis.struct({c: t[c] for c in columns}) if len(columns) > 1
+                                  else t[columns[0]]).hash())
+    if by_sorting:
+        order = ibis.window(order_by=hashed["_hash"])
+        near = hashed.mutate(_before=hashed["_hash"].lag().over(order),
+                             _after=hashed["_hash"].lead().over(order))
+        shared = near.filter((near["_hash"] == near["_before"])
+                             | (near["_hash"] == near["_after"])).select(ROW)
+    else:
+        repeated = (hashed.group_by("_hash").aggregate(_n=ibis._.count())
+                    .filter(ibis._["_n"] > 1))
+        shared = hashed.semi_join(repeated, "_hash").select(ROW)
+    candidates = t.semi_join(shared, ROW)
     rank = ibis.row_number().over(group_by=[candidates[c] for c in columns],
                                   order_by=candidates[ROW])
     return (candidates.mutate(_rank=rank).filter(ibis._["_rank"] > 0)
@@ -369,11 +381,12 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
         *[(flags[f"_broken_{i}"], i) for i in range(len(broken))], else_=ibis.null("int64")))
     key = UNIQUE_KEYS.get(table)
     checks.append(("*", DUPLICATE))
+    by_sorting = backend.name == "duckdb"
     found = [t.filter(t["_rule"].notnull()).select(ROW, "_rule"),
-             _repeats(t, present, len(checks) - 1)]
+             _repeats(t, present, len(checks) - 1, by_sorting)]
     if key:
         checks.append((key, f"{key} repeated with different values"))
-        found.append(_repeats(t.filter(t[key].notnull()), [key], len(checks) - 1))
+        found.append(_repeats(t.filter(t[key].notnull()), [key], len(checks) - 1, by_sorting))
     # a row's quarantine rule is the first it breaks: row rules, then repeats, then the key
     bad = _kept(backend, ibis.union(*found).group_by(ROW).aggregate(
         _rule=ibis._["_rule"].min()))
