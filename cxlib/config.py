@@ -248,6 +248,48 @@ class JourneySpec(StrictModel):
         """Return how reports name this journey: its ``title``, else its name in words."""
         return self.title or self.label(self.journey)
 
+    def unmeasured(self, part: str) -> str:
+        """Say in one sentence why this spec does not measure ``part``; empty when it does.
+
+        Parameters
+        ----------
+        part
+            ``team_clocks``, ``team_targets``, ``promises``, ``window_promises``,
+            ``customer_time``, ``contacts`` or ``behaviour``.
+
+        Raises
+        ------
+        ValueError
+            For another ``part``.
+        """
+        targets = [t for t in self.teams if t.target is not None]
+        within = [p for p in self.promises if isinstance(p, WithinPromise)]
+        reasons = {
+            "team_clocks": "" if self.teams else
+            "The journey spec names no team clocks (`teams:`), so there is no inside-out clock "
+            "to set beside the customer's.",
+            "team_targets": "" if targets and within else
+            "Comparing teams' own targets with the customer's promise needs team `target`s and "
+            f"a `within` promise in the journey spec; this one has {len(targets)} target(s) "
+            f"and {len(within)} `within` promise(s).",
+            "promises": "" if self.promises else
+            "The journey spec states no promises (`promises:`), so there is nothing to keep.",
+            "window_promises": "" if any(isinstance(p, WindowPromise) for p in self.promises)
+            else "The journey spec has no window promise, so no answer is adjusted for one.",
+            "customer_time": "" if self.customer_time else
+            "The journey spec names no intervals of the customer's own time (`customer_time:`).",
+            "contacts": "" if self.contacts else
+            "The journey spec names no contact activities (`contacts:`), so the customer's "
+            "contacts are not counted.",
+            "behaviour": "" if self.behaviour is not None else
+            "The journey spec has no `behaviour:` section, so customers are not segmented by "
+            "how they treat time; every customer is in one group.",
+        }
+        if part not in reasons:
+            raise ValueError(f"unknown part of a journey spec {part!r}; one of "
+                             f"{', '.join(reasons)}")
+        return reasons[part]
+
     def label(self, name: str) -> str:
         """Return the human wording for a name of the spec (``labels``, else the name in words)."""
         return self.labels.get(name) or name.replace("_", " ")

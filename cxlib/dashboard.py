@@ -91,6 +91,8 @@ class Filters:
         self.promise = widgets.Dropdown(options=[(label(p), p) for p in promises],
                                         value=promise or (promises[0] if promises else None),
                                         description="Promise")
+        if not promises:  # the spec states none: nothing to choose
+            self.promise.layout.display = "none"
         self.defaults = {key: control.value for key, control in self.controls.items()}
         self.defaults["promise"] = promises[0] if promises else None
 
@@ -100,9 +102,10 @@ class Filters:
         return {"from": self.start, "to": self.end, "region": self.region,
                 "segment": self.segment, "promise": self.promise}
 
-    def _allowed(self, key: str) -> list[str]:
+    def _allowed(self, key: str) -> list[str | None]:
+        """Return the values a filter can take (None only for a filter with no options)."""
         control = self.controls[key]
-        return [o[1] if isinstance(o, tuple) else o for o in control.options]
+        return [o[1] if isinstance(o, tuple) else o for o in control.options] or [None]
 
     def apply_query(self, query: str) -> list[str]:
         """Set the filters a URL query names; return a sentence for each one not applied."""
@@ -124,6 +127,10 @@ class Filters:
                     problems.append(f"No journeys started in the week of {day:%d %b %Y} in this "
                                     f"run, so {key} is left at {_week_label(self.defaults[key])}.")
                     continue
+            elif self._allowed(key) == [None]:
+                problems.append(f"This run measures no {key}, so the link's {key} {value!r} "
+                                "is left out.")
+                continue
             elif value not in self._allowed(key):
                 shown = ", ".join(str(o) for o in self._allowed(key))
                 problems.append(f"No {key} {value!r} in this run, so all are shown; choose one "
@@ -170,8 +177,8 @@ class Filters:
         """Say in words what the filters chose."""
         period = (f"{_week_label(self.start.value)} to {_week_label(self.end.value)}"
                   if self.start.value else "every week")
-        return (f"{period} · {self.region.label} · {self.segment.label} · "
-                f"promise: {self.promise.label}")
+        promise = f" · promise: {self.promise.label}" if self.promise.value else ""
+        return f"{period} · {self.region.label} · {self.segment.label}{promise}"
 
 
 class Dashboard:

@@ -24,6 +24,18 @@ from cxlib.formatting import UNITS, estimate_text, html_table, p_value_text
 from cxlib.published import PublishedRun
 
 WHOLE_RUN = "Estimated by the run over every region and week (the filters do not change it)."
+NOT_MEASURED = {"customer_hours": "customer_time"}  # a headline, and the spec part it needs
+
+
+def _unmeasured_html(*reasons: str) -> str:
+    """Say in words what the journey spec does not measure (empty: it measures all)."""
+    return "".join(f"<p class='cx-missing'>{html.escape(r)}</p>" for r in reasons if r)
+
+
+def _measured(table: pd.DataFrame, spec: JourneySpec) -> pd.DataFrame:
+    """Leave out the headlines the journey spec does not measure (not shown as zero)."""
+    return table[[not spec.unmeasured(NOT_MEASURED[k]) if k in NOT_MEASURED else True
+                  for k in table["key"]]]
 
 
 @dataclass
@@ -34,7 +46,7 @@ class Selection:
     spec: JourneySpec
     journeys: pd.DataFrame
     surveys: pd.DataFrame
-    promise: str
+    promise: str | None  # None: the spec states no promise
     region: str | None = None
     segment: str | None = None
     # the previous run's id and facts under the same filters, when there is one
@@ -100,7 +112,8 @@ def _change_text(change: float, unit: str, previous_id: str | None) -> str:
 
 def headline_tiles(sel: Selection) -> Rendered:
     """Show the headline numbers with interval, ``n`` and the change since the last run."""
-    kpis = headlines.executive_kpis(sel.journeys, sel.surveys, sel.promise, sel.min_group_size)
+    kpis = _measured(headlines.executive_kpis(sel.journeys, sel.surveys, sel.promise,
+                                              sel.min_group_size), sel.spec)
     before = sel.previous()
     previous_id, previous = None, None
     if before is not None:
@@ -111,23 +124,29 @@ def headline_tiles(sel: Selection) -> Rendered:
     for (_, row), change in zip(kpis.iterrows(), changes, strict=True):
         kpi = (f"Promise kept: {sel.spec.label(sel.promise)}" if row["key"] == "promise_kept"
                else row["kpi"])
-        if row["suppressed"] or math.isnan(row["estimate"]):
+        if row["n"] == 0:
+            value, detail = "—", "none in this selection"
+        elif row["suppressed"] or math.isnan(row["estimate"]):
             value, detail = "—", f"fewer than {sel.min_group_size} to show"
         else:
             value = f"{row['estimate']:.1f}{UNITS.get(row['unit'], '')}"
             detail = (f"95% CI {row['ci_low']:.1f}–{row['ci_high']:.1f} · n={int(row['n']):,}"
                       if not math.isnan(row["ci_low"]) else f"n={int(row['n']):,}")
         tiles.append(_tile(kpi, value, detail, _change_text(change, row["unit"], previous_id)))
-    return Rendered(f"<div class='cx-tiles'>{''.join(tiles)}</div>")
+    return Rendered(f"<div class='cx-tiles'>{''.join(tiles)}</div>" + _unmeasured_html(
+        sel.spec.unmeasured("promises"), sel.spec.unmeasured("customer_time")))
 
 
 def clocks(sel: Selection) -> Rendered:
     """Each team against its own target, the customer against the promise."""
     table = headlines.clocks_against_targets(sel.journeys, sel.spec, sel.promise,
                                              sel.min_group_size)
+    reasons = _unmeasured_html(sel.spec.unmeasured("team_clocks"),
+                               sel.spec.unmeasured("promises"))
+    if table.empty:
+        return Rendered(reasons)
     fig, ax = _figure(0.5 * len(table) + 1.2)
     plots.clocks_against_targets(table, ax=ax)
-    unowned = table[table["kind"] == "unowned"].iloc[0]
     shown = table.assign(
         share=[sel.estimate(r, "%", 0, scale=100) if r["kind"] != "unowned" else ""
                for _, r in table.iterrows()],
@@ -137,21 +156,24 @@ def clocks(sel: Selection) -> Rendered:
     body = html_table(shown, {"clock": "clock", "target": "target", "typical": "median",
                               "share": "share within target (95% CI)", "verdict": "verdict"},
                       numeric=("typical", "share"))
-    note = ("" if unowned["suppressed"] else
+    unowned = table[(table["kind"] == "unowned") & ~table["suppressed"]]
+    note = ("" if unowned.empty else
             f"<p class='cx-note'>Hand-offs nobody owns: the median completed journey waited "
-            f"{unowned['median']:.1f} days between one team's last step and "
+            f"{unowned['median'].iloc[0]:.1f} days between one team's last step and "
             "the next team's first — time no team's clock counts.</p>")
-    return Rendered(body + note, fig, headlines.overview_sentence(table))
+    return Rendered(body + note + reasons, fig, headlines.overview_sentence(table))
 
 
 def weekly_trends(sel: Selection) -> Rendered:
     """Show the headlines week by week (journeys by start week, answers by answer week)."""
-    weekly = headlines.weekly_kpis(sel.journeys, sel.surveys, sel.promise, sel.min_group_size)
+    weekly = _measured(headlines.weekly_kpis(sel.journeys, sel.surveys, sel.promise,
+                                             sel.min_group_size), sel.spec)
+    weekly = weekly[weekly.groupby("key")["n"].transform("max") > 0]  # no empty panel
     fig = plots.weekly_trends(weekly)
     note = ("Journeys count in the week they started; a dotted line marks weeks with many "
             "journeys still open, whose numbers lean on the journeys that finished first.")
-    return Rendered("", fig, headlines.trend_in_words(weekly, "promise_kept") + " " + note,
-                    tight=False)
+    told = "promise_kept" if sel.promise else "e2e_days"
+    return Rendered("", fig, headlines.trend_in_words(weekly, told) + " " + note, tight=False)
 
 
 # --- segments -------------------------------------------------------------------------------
@@ -245,6 +267,8 @@ def lever_table(sel: Selection) -> Rendered:
 
 def promises(sel: Selection) -> Rendered:
     """Share of each promise kept, over journeys where it is decided."""
+    if sel.promise is None:
+        return Rendered(_unmeasured_html(sel.spec.unmeasured("promises")))
     table = summaries.promise_adherence(sel.journeys, sel.spec,
                                         min_group_size=sel.min_group_size)
     labelled = sel.spec.relabel(table, "promise")
@@ -292,6 +316,11 @@ def bottlenecks(sel: Selection) -> Rendered:
         p90=handoffs["p90_hours"].map(lambda h: f"{h:.1f} hours"),
         count=handoffs["n"].map(lambda n: f"{n:,}"))
     takeaway = takeaways.longest_handoff(table, sel.spec.label)
+    if handoffs.empty:
+        return Rendered(_unmeasured_html(sel.spec.unmeasured("team_clocks") or
+                                         "No journey in this run passed from one team to "
+                                         "another in enough numbers to show."),
+                        None, WHOLE_RUN)
     return Rendered(html_table(shown, {"step": "from → to", "teams": "hand-off",
                                        "median": "median wait", "p90": "1 in 10 wait over",
                                        "count": "journeys"},
@@ -315,6 +344,8 @@ def top_paths(sel: Selection) -> Rendered:
 
 def contacts(sel: Selection) -> Rendered:
     """How often customers had to get in touch: failure demand."""
+    if sel.spec.unmeasured("contacts"):
+        return Rendered(_unmeasured_html(sel.spec.unmeasured("contacts")))
     table = headlines.contacts_per_journey(sel.journeys, sel.min_group_size)
     bands = table[table["band"] != "mean"]
     mean = table[table["band"] == "mean"].iloc[0]
@@ -329,6 +360,8 @@ def contacts(sel: Selection) -> Rendered:
 
 def customer_ledger(sel: Selection) -> Rendered:
     """Show the customer's own hours per completed journey, by kind."""
+    if sel.spec.unmeasured("customer_time"):
+        return Rendered(_unmeasured_html(sel.spec.unmeasured("customer_time")))
     table = summaries.customer_time(sel.journeys, sel.spec, min_group_size=sel.min_group_size)
     shown = table.assign(kind=table["kind"].map(sel.spec.label),
                          hours=[sel.estimate(r, "hours", 2) for _, r in table.iterrows()])

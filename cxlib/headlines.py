@@ -56,10 +56,11 @@ def _columns(table: pd.DataFrame, names: dict[str, str]) -> dict[str, np.ndarray
     return out
 
 
-def _journey_columns(journeys: pd.DataFrame, promise: str) -> dict[str, np.ndarray]:
-    return _columns(journeys, {"status": "status", "e2e_days": "e2e_days",
-                               "customer_hours": "customer_hours",
-                               "promise": f"promise_{promise}"})
+def _journey_columns(journeys: pd.DataFrame, promise: str | None) -> dict[str, np.ndarray]:
+    names = {"status": "status", "e2e_days": "e2e_days", "customer_hours": "customer_hours"}
+    if promise is not None:
+        names["promise"] = f"promise_{promise}"
+    return _columns(journeys, names)
 
 
 def _answer_columns(surveys: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -68,24 +69,25 @@ def _answer_columns(surveys: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def _kpi_values(journeys: dict[str, np.ndarray],
                 answers: dict[str, np.ndarray] | None) -> dict[str, dict[str, float]]:
-    """Compute the headline numbers of some journeys and answers (arrays by column)."""
+    """Compute the headline numbers of some journeys and answers (arrays by column).
+
+    The promise kept only when ``journeys`` hold a promise's states.
+    """
     complete = journeys["status"] == "complete"
     live = journeys["status"] != "abandoned"
-    state = journeys["promise"]
-    values = {
-        "e2e_days": km_median(journeys["e2e_days"][live], complete[live]),
-        "promise_kept": _percent(proportion_ci(int((state == "met").sum()),
-                                               int(((state == "met") | (state == "breached"))
-                                                   .sum()))),
-        "customer_hours": mean_ci(journeys["customer_hours"][complete]),
-    }
+    values = {"e2e_days": km_median(journeys["e2e_days"][live], complete[live])}
+    if "promise" in journeys:
+        state = journeys["promise"]
+        values["promise_kept"] = _percent(proportion_ci(
+            int((state == "met").sum()), int(((state == "met") | (state == "breached")).sum())))
+    values["customer_hours"] = mean_ci(journeys["customer_hours"][complete])
     if answers is not None:
         values["nps"] = nps_ci(answers["nps"])
         values["csat_top2_box"] = _percent(share_ci(answers["csat"], 4, 5))
     return values
 
 
-def executive_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: str,
+def executive_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: str | None,
                    min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Return the headline numbers, each with its 95% interval and ``n``.
 
@@ -94,7 +96,8 @@ def executive_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise
     journeys, surveys
         Published ``journey_facts`` and ``survey_facts`` rows (``surveys`` may be None).
     promise
-        The promise whose share kept is shown (over journeys where it is decided).
+        The promise whose share kept is shown (over journeys where it is decided); None when
+        the spec states none (no such row).
     min_group_size
         A number resting on fewer journeys or answers is suppressed.
 
@@ -128,7 +131,7 @@ def _by_week(columns: dict[str, np.ndarray], weeks: pd.Series
             for i, week in enumerate(labels)}
 
 
-def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: str,
+def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: str | None,
                 min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Return the headline numbers per week.
 
@@ -147,8 +150,9 @@ def weekly_kpis(journeys: pd.DataFrame, surveys: pd.DataFrame | None, promise: s
     rows = []
     for week, group in per_week.items():
         still_open = (group["status"] == "open").mean()
-        unsettled = {"e2e_days": still_open, "customer_hours": still_open,
-                     "promise_kept": (group["promise"] == "open").mean()}
+        unsettled = {"e2e_days": still_open, "customer_hours": still_open}
+        if "promise" in group:
+            unsettled["promise_kept"] = (group["promise"] == "open").mean()
         chosen = answers.get(week, no_answers)
         for key, value in _kpi_values(group, chosen).items():
             rows.append({"week": week, "key": key, "kpi": KPIS[key][0],
@@ -183,15 +187,16 @@ def trend_in_words(weekly: pd.DataFrame, key: str) -> str:
     return words
 
 
-def clocks_against_targets(journeys: pd.DataFrame, spec: JourneySpec, promise: str,
+def clocks_against_targets(journeys: pd.DataFrame, spec: JourneySpec, promise: str | None,
                            min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Each team against its own target, the hand-offs nobody owns, the customer's promise.
 
     Completed journeys. A team row's ``estimate`` is the share of journeys its clock stayed
     within its target, and the team is ``green`` when its median clock is within the target
     (most journeys inside it, as a team KPI reads). The customer row is the share of decided
-    promises kept, ``green`` by the same rule (most customers got the promise). The unowned row
-    holds the median hand-off days and has no target.
+    promises kept, ``green`` by the same rule (most customers got the promise); there is none
+    when ``promise`` is None (the spec states no promise). The unowned row holds the median
+    hand-off days and has no target; there is none when the spec names no team clock.
 
     Returns
     -------
@@ -208,17 +213,21 @@ def clocks_against_targets(journeys: pd.DataFrame, spec: JourneySpec, promise: s
                      "target": f"{team.target:g} hours", "median": median_ci(hours)["estimate"],
                      "median_unit": "hours",
                      **proportion_ci(int((hours <= team.target).sum()), len(hours))})
-    unowned = median_ci(done["unowned_hours"].dropna() / 24)
-    rows.append({"clock": "hand-offs nobody owns", "kind": "unowned", "target": "",
-                 "median": unowned["estimate"], "median_unit": "days",
-                 **{**unowned, "estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan}})
-    state = journeys[f"promise_{promise}"]
-    rows.append({"clock": f"customer: {spec.label(promise)}", "kind": "customer",
-                 "target": "the promise", "median": median_ci(done["e2e_days"])["estimate"],
-                 "median_unit": "days",
-                 **proportion_ci(int((state == "met").sum()),
-                                 int(state.isin(["met", "breached"]).sum()))})
-    table = pd.DataFrame(rows)
+    if spec.teams:  # with no team clock, nothing is owned: the whole journey is no hand-off
+        unowned = median_ci(done["unowned_hours"].dropna() / 24)
+        rows.append({"clock": "hand-offs nobody owns", "kind": "unowned", "target": "",
+                     "median": unowned["estimate"], "median_unit": "days",
+                     **{**unowned, "estimate": math.nan, "ci_low": math.nan,
+                        "ci_high": math.nan}})
+    if promise is not None:
+        state = journeys[f"promise_{promise}"]
+        rows.append({"clock": f"customer: {spec.label(promise)}", "kind": "customer",
+                     "target": "the promise", "median": median_ci(done["e2e_days"])["estimate"],
+                     "median_unit": "days",
+                     **proportion_ci(int((state == "met").sum()),
+                                     int(state.isin(["met", "breached"]).sum()))})
+    table = pd.DataFrame(rows, columns=["clock", "kind", "target", "median", "median_unit",
+                                        "estimate", "ci_low", "ci_high", "n"])
     table["green"] = (table["estimate"] >= 0.5).where(table["kind"] != "unowned")
     table = suppress_small_groups(table, min_group_size)
     table.loc[table["suppressed"], "green"] = None

@@ -157,8 +157,14 @@ def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
     journeys still open) are drawn dotted, without markers.
     """
     keys = list(dict.fromkeys(weekly["key"]))
+    titles = {key: textwrap.fill(kpi + (f" ({unit})" if unit else ""), 32)  # stays inside
+              for key, kpi, unit in weekly[["key", "kpi", "unit"]].drop_duplicates("key")
+              .itertuples(index=False)}
+    lines = max([t.count("\n") + 1 for t in titles.values()] or [1])
+    title_in, panel_in, ticks_in = 0.17 * lines + 0.1, 1.8, 0.35  # inches
     rows = max(math.ceil(len(keys) / 3), 1)
-    fig, axes = plt.subplots(rows, 3, figsize=(9, 2.5 * rows), sharex=True, squeeze=False)
+    height = rows * (title_in + panel_in + ticks_in)
+    fig, axes = plt.subplots(rows, 3, figsize=(9, height), sharex=True, squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.set_visible(False)
     for ax, key in zip(axes.flat, keys, strict=False):
@@ -170,14 +176,16 @@ def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
                 color=PALETTE["team"])
         ax.fill_between(rows["week"], shown["ci_low"].astype(float),
                         shown["ci_high"].astype(float), alpha=0.2, color=PALETTE["team"])
-        unit = rows["unit"].iloc[0]
-        title = rows["kpi"].iloc[0] + (f" ({unit})" if unit else "")
-        ax.set_title(textwrap.fill(title, 32), fontsize=9)  # a long name stays inside
+        ax.set_title(titles[key], fontsize=9)
         ax.tick_params(axis="x", labelbottom=True)
-        ax.xaxis.set_major_locator(mdates.MonthLocator(interval=2))
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y"))
         ax.tick_params(labelsize=8)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.9, wspace=0.3, hspace=0.5)
+    # at most four dates under a panel, whether the weeks span months or years
+    locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
+    axes.flat[0].xaxis.set_major_locator(locator)
+    axes.flat[0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=ticks_in / height,
+                        top=1 - title_in / height, wspace=0.3,
+                        hspace=(title_in + ticks_in) / panel_in)
     return fig
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 import cxlib
-from cxlib.config import JourneySpec, WindowPromise, WithinPromise, load_spec, parse_as_of
+from cxlib.config import JourneySpec, load_spec, parse_as_of
 from cxlib.io import Dataset, data_fingerprint, load_dataset
 from cxlib.paths import resolve
 
@@ -40,35 +40,20 @@ class Workbench:
     def missing(self, section: str) -> str:
         """Say in one sentence why a report section does not apply to this spec and data.
 
-        Returns an empty string when it applies. Sections: ``journeys``, ``team_clocks``,
-        ``team_targets``, ``promises``, ``window_promises``, ``customer_time``, ``behaviour``,
+        Returns an empty string when it applies. Sections: ``journeys``, the parts of a spec
+        (:meth:`cxlib.config.JourneySpec.unmeasured`: ``team_clocks``, ``team_targets``,
+        ``promises``, ``window_promises``, ``customer_time``, ``contacts``, ``behaviour``),
         ``surveys``, ``wait``, ``completed``, ``service_times``.
         """
         spec = self.spec
-        targets = [t for t in spec.teams if t.target is not None]
-        within = [p for p in spec.promises if isinstance(p, WithinPromise)]
         events = self.dataset.events if self.dataset is not None else pd.DataFrame()
         reasons: dict[str, Callable[[], str]] = {
             "journeys": lambda: "" if self.dataset is None or not self.dataset.survey_only else
             "This data holds survey answers only, with no event log, so there are no journeys "
             "to time; the satisfaction report works from the answers' own measured wait.",
-            "team_clocks": lambda: "" if spec.teams else
-            "The journey spec names no team clocks (`teams:`), so there is no inside-out clock "
-            "to set beside the customer's.",
-            "team_targets": lambda: "" if targets and within else
-            "Comparing teams' own targets with the customer's promise needs team `target`s and "
-            "a `within` promise in the journey spec; this one has "
-            f"{len(targets)} target(s) and {len(within)} `within` promise(s).",
-            "promises": lambda: "" if spec.promises else
-            "The journey spec states no promises (`promises:`), so there is nothing to keep.",
-            "window_promises": lambda: "" if any(isinstance(p, WindowPromise)
-                                                 for p in spec.promises)
-            else "The journey spec has no window promise, so no answer is adjusted for one.",
-            "customer_time": lambda: "" if spec.customer_time else
-            "The journey spec names no intervals of the customer's own time (`customer_time:`).",
-            "behaviour": lambda: "" if spec.behaviour is not None else
-            "The journey spec has no `behaviour:` section, so customers are not segmented by "
-            "how they treat time; every customer is in one group.",
+            **{part: lambda part=part: spec.unmeasured(part) for part in (
+                "team_clocks", "team_targets", "promises", "window_promises", "customer_time",
+                "contacts", "behaviour")},
             "surveys": lambda: "" if self.surveys[["csat", "nps", "ces"]].notna().any().any()
             else "There are no survey answers in this data, so satisfaction cannot be set "
             "against time.",

@@ -1,5 +1,6 @@
 """`cx run` end to end: real papermill runs of the real notebooks, published atomically."""
 
+import html
 import json
 import os
 import resource
@@ -511,6 +512,10 @@ def _run_on_a_real_log(tmp_path: Path, log: str, mapping: list[str], spec: str,
         outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
         said += [o.data["text/markdown"] for o in outputs if "text/markdown" in o.get("data", {})]
+    views = load_published(run).manifest["views"]
+    assert set(views) == {"overview", "segments", "journeys"}, views
+    for page in views.values():  # every section drawn, or saying in words what it lacks
+        assert "could not be drawn" not in (run / page).read_text()
     return run, said
 
 
@@ -523,6 +528,13 @@ def test_every_report_runs_on_a_real_log_with_a_spec_that_names_only_the_journey
         assert any(reason in text for text in said), (reason, said)
     journeys = load_published(run).journeys
     assert len(journeys) > 4000 and (journeys["status"] == "complete").all()
+    # the dashboards say what the spec does not measure, never a zero or a hand-off for it
+    overview = (run / "views/overview.html").read_text()
+    assert "names no team clocks" in overview and "nobody owns" not in overview
+    assert "0.0 hours" not in overview
+    pages = (run / "views/journeys.html").read_text()
+    for reason in ("states no promises", "names no contact activities", "customer's own time"):
+        assert html.escape(reason) in pages, reason
 
 
 def test_every_report_runs_on_a_real_log_of_start_and_complete_pairs(tmp_path):
