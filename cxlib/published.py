@@ -19,7 +19,7 @@ import pandas as pd
 from cxlib.config import JourneySpec
 from cxlib.paths import reports_dir
 from cxlib.privacy import MIN_GROUP_SIZE
-from cxlib.publishing import SCHEMA, read_table
+from cxlib.publishing import FROM_ANSWERS, SCHEMA, read_table
 from cxlib.store import read_manifest
 
 DEFAULT_CHANNEL = "latest"
@@ -32,10 +32,12 @@ FACTS = ("journey_facts", "survey_facts")  # what every view filters
 class TableMissing(LookupError):
     """A view needs a table this run did not publish (an older run, or a spec without it)."""
 
-    def __init__(self, name: str, about: str | None = None) -> None:
+    def __init__(self, name: str, about: str | None = None, no_answers: bool = False) -> None:
         about = about or (SCHEMA[name].about if name in SCHEMA else name)
-        super().__init__(f"This run did not publish {about} ({name!r}): it comes from an "
-                         "older cxlab or a journey spec without it. A new run adds it.")
+        super().__init__(
+            f"This run has no survey answers, so it shows nothing of {about}." if no_answers
+            else f"This run did not publish {about} ({name!r}): it comes from an older cxlab "
+            "or a journey spec without it. A new run adds it.")
         self.name = name
 
 
@@ -71,7 +73,8 @@ class PublishedRun:
             try:
                 self._tables[name] = read_table(self.folder, name)
             except FileNotFoundError:
-                raise TableMissing(name) from None
+                raise TableMissing(name, no_answers=name in FROM_ANSWERS
+                                   and self.surveys.empty) from None
         return self._tables[name]
 
     def previous(self) -> PublishedRun | None:

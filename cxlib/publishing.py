@@ -143,6 +143,13 @@ SCHEMA: dict[str, Table] = {
                           "odds_ratio")),
 }
 
+# computed from survey answers: a run without answers publishes none of these
+FROM_ANSWERS = frozenset(
+    ("survey_links", "scores_by_segment", "respondent_balance", "weighted_scores",
+     "cost_per_day", "value_of_time", "tolerance_thresholds", "score_by_promise_outcome",
+     "promise_step", "update_effect", "peak_end", "key_drivers", "proportional_odds",
+     "comment_themes", "levers", "time_response", "ordinal_fit"))
+
 
 def deidentified(frame: pd.DataFrame, records: bool = False) -> pd.DataFrame:
     """Drop identifiers and free text; in per-record tables, cut timestamps to the day."""

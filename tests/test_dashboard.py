@@ -145,6 +145,12 @@ def test_a_table_an_older_run_lacks_is_named_in_plain_words(published_reports, t
     assert "Traceback" not in body and board.sections["mix"].drawing()["body"]  # the rest shows
 
 
+def test_the_tables_computed_from_answers_are_published_tables():
+    from cxlib.publishing import FROM_ANSWERS, SCHEMA
+
+    assert FROM_ANSWERS <= set(SCHEMA) and "survey_facts" not in FROM_ANSWERS
+
+
 def test_a_run_from_before_the_spec_was_recorded_says_so(published_reports, tmp_path):
     run = tmp_path / "old"
     shutil.copytree(published_reports / "ci", run)

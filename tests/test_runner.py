@@ -535,6 +535,8 @@ def test_every_report_runs_on_a_real_log_with_a_spec_that_names_only_the_journey
     pages = (run / "views/journeys.html").read_text()
     for reason in ("states no promises", "names no contact activities", "customer's own time"):
         assert html.escape(reason) in pages, reason
+    segments = (run / "views/segments.html").read_text()
+    assert "has no survey answers" in segments and "older cxlab" not in segments
 
 
 def test_every_report_runs_on_a_real_log_of_start_and_complete_pairs(tmp_path):
