@@ -254,8 +254,9 @@ class JourneySpec(StrictModel):
         Parameters
         ----------
         part
-            ``team_clocks``, ``team_targets``, ``promises``, ``window_promises``,
-            ``customer_time``, ``contacts`` or ``behaviour``.
+            ``team_clocks``, ``targets`` (of team clocks), ``team_targets`` (and a ``within``
+            promise), ``promises``, ``window_promises``, ``customer_time``, ``contacts`` or
+            ``behaviour``.
 
         Raises
         ------
@@ -272,6 +273,9 @@ class JourneySpec(StrictModel):
             "Comparing teams' own targets with the customer's promise needs team `target`s and "
             f"a `within` promise in the journey spec; this one has {len(targets)} target(s) "
             f"and {len(within)} `within` promise(s).",
+            "targets": "" if targets or not self.teams else
+            "No team clock in the journey spec has a `target`, so no team is green or red on "
+            "its own clock.",
             "promises": "" if self.promises else
             "The journey spec states no promises (`promises:`), so there is nothing to keep.",
             "window_promises": "" if any(isinstance(p, WindowPromise) for p in self.promises)

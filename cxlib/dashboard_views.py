@@ -142,7 +142,7 @@ def clocks(sel: Selection) -> Rendered:
     table = headlines.clocks_against_targets(sel.journeys, sel.spec, sel.promise,
                                              sel.min_group_size)
     reasons = _unmeasured_html(sel.spec.unmeasured("team_clocks"),
-                               sel.spec.unmeasured("promises"))
+                               sel.spec.unmeasured("targets"), sel.spec.unmeasured("promises"))
     if table.empty:
         return Rendered(reasons)
     fig, ax = _figure(0.5 * len(table) + 1.2)
