@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,8 +29,13 @@ NOT_MEASURED = {"customer_hours": "customer_time"}  # a headline, and the spec p
 
 
 def _unmeasured_html(*reasons: str) -> str:
-    """Say in words what the journey spec does not measure (empty: it measures all)."""
-    return "".join(f"<p class='cx-missing'>{html.escape(r)}</p>" for r in reasons if r)
+    """Say in words what the journey spec does not measure (empty: it measures all).
+
+    The reasons are Markdown sentences (the reports show them so); a `spec key` becomes code.
+    """
+    return "".join("<p class='cx-missing'>" + re.sub(r"`([^`<>]+)`", r"<code>\1</code>",
+                                                     html.escape(r)) + "</p>"
+                   for r in reasons if r)
 
 
 def _measured(table: pd.DataFrame, spec: JourneySpec) -> pd.DataFrame:
@@ -307,6 +313,11 @@ def bottlenecks(sel: Selection) -> Rendered:
     """Show the hand-offs between teams where journeys wait longest."""
     table = sel.run.table("bottlenecks")
     handoffs = table[table["handoff"].notna() & ~table["suppressed"]].nlargest(8, "median_hours")
+    if handoffs.empty:
+        return Rendered(_unmeasured_html(sel.spec.unmeasured("team_clocks") or
+                                         "No journey in this run passed from one team to "
+                                         "another in enough numbers to show."),
+                        None, WHOLE_RUN)
     shown = handoffs.assign(
         step=[f"{sel.spec.label(a)} → {sel.spec.label(b)}"
               for a, b in zip(handoffs["from_activity"], handoffs["to_activity"], strict=True)],
@@ -316,11 +327,6 @@ def bottlenecks(sel: Selection) -> Rendered:
         p90=handoffs["p90_hours"].map(lambda h: f"{h:.1f} hours"),
         count=handoffs["n"].map(lambda n: f"{n:,}"))
     takeaway = takeaways.longest_handoff(table, sel.spec.label)
-    if handoffs.empty:
-        return Rendered(_unmeasured_html(sel.spec.unmeasured("team_clocks") or
-                                         "No journey in this run passed from one team to "
-                                         "another in enough numbers to show."),
-                        None, WHOLE_RUN)
     return Rendered(html_table(shown, {"step": "from → to", "teams": "hand-off",
                                        "median": "median wait", "p90": "1 in 10 wait over",
                                        "count": "journeys"},

@@ -546,7 +546,7 @@ def test_every_report_runs_on_a_real_log_of_start_and_complete_pairs(tmp_path):
     run, said = _run_on_a_real_log(tmp_path, "interval_event_log_lifecycle.xes.gz", [], spec,
                                    "2015-10-01T00:00:00Z")
     assert not any("no activity starts" in text for text in said)
-    assert "No team clock in the journey spec has a `target`" in (
+    assert "No team clock in the journey spec has a <code>target</code>" in (
         run / "views/overview.html").read_text()
     service = pd.read_parquet(run / "tables/service_times.parquet").set_index("activity")
     assert service["n"].sum() == 8109 and not service["suppressed"].any()
