@@ -145,6 +145,28 @@ def test_a_table_an_older_run_lacks_is_named_in_plain_words(published_reports, t
     assert "Traceback" not in body and board.sections["mix"].drawing()["body"]  # the rest shows
 
 
+def test_a_run_whose_spec_states_no_promise_hides_the_filter_and_says_so(published_reports,
+                                                                        tmp_path):
+    run = tmp_path / "no-promise"
+    shutil.copytree(published_reports / "ci", run)
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["journey_spec"]["promises"] = []
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    facts = pd.read_parquet(run / "tables/journey_facts.parquet")
+    facts.drop(columns=[c for c in facts if c.startswith("promise_")]).to_parquet(
+        run / "tables/journey_facts.parquet", index=False)
+    board = Dashboard("overview", run, query="promise=live_within_7_days&region=North")
+    assert board.filters.promise.layout.display == "none"
+    assert board.filters.region.value == "North" and "promise" not in board.filters.describe()
+    assert "This run measures no promise" in board.notice.value
+    tiles = board.sections["headlines"].drawing()["body"]
+    assert "Promise kept" not in tiles and "states no promises" in tiles
+    clocks = board.sections["clocks"].drawing()["body"]
+    assert "customer:" not in clocks and "nobody owns" in clocks  # the teams are still there
+    journeys = Dashboard("journeys", run).sections["promises"].drawing()
+    assert "states no promises" in journeys["body"] and not journeys["png"]
+
+
 def test_the_tables_computed_from_answers_are_published_tables():
     from cxlib.publishing import FROM_ANSWERS, SCHEMA
 
