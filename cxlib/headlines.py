@@ -52,7 +52,8 @@ def _columns(table: pd.DataFrame, names: dict[str, str]) -> dict[str, np.ndarray
     for key, column in names.items():
         values = table[column]
         out[key] = (values.to_numpy(dtype="float64", na_value=np.nan)
-                    if pd.api.types.is_numeric_dtype(values) else values.to_numpy(dtype=object))
+                    if pd.api.types.is_numeric_dtype(values)
+                    else values.to_numpy(dtype=object, na_value=None))  # None: compares False
     return out
 
 

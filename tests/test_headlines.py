@@ -245,3 +245,11 @@ def test_weekly_panels_keep_titles_and_dates_readable_over_months_or_years(days)
             assert labels[0].get_window_extent(renderer).y0 >= box.y0
     finally:
         plt.close(figure)
+
+
+def test_a_missing_status_or_promise_state_counts_as_neither_done_nor_decided():
+    data = journeys().astype({"status": "string", "promise_paid_in_10_days": "string"})
+    data.loc[:3, ["status", "promise_paid_in_10_days"]] = None
+    kpis = executive_kpis(data, None, "paid_in_10_days").set_index("key")
+    assert kpis.loc["promise_kept", "n"] == 36 and kpis.loc["customer_hours", "n"] == 36
+    assert weekly_kpis(data, None, "paid_in_10_days", min_group_size=5)["n"].notna().all()
