@@ -128,7 +128,8 @@ def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | da
     done = bounds.filter(bounds.status == "complete")
     # sort each journey's steps by the tie-break fields, then keep the activity (Ibis' Spark
     # backend has no order-sensitive aggregation, so no collect(order_by=...))
-    step = ibis.struct(dict(zip(["ts", "rank", "activity", "row"], tie_break(ev), strict=True)))
+    step = ibis.struct({**dict(zip(["ts", "rank", "row"], tie_break(ev), strict=True)),
+                        "activity": ev.activity})  # (ts, rank, row) is unique: sorts the steps
     paths = ev.group_by("journey_id").aggregate(steps=step.collect())
     paths = paths.select("journey_id", path=paths.steps.sort().map(
         lambda s: s.activity).join(" → "))

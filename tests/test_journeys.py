@@ -771,3 +771,15 @@ def test_completion_curves_step_down_per_completion_and_hide_small_groups():
     assert (a["n"] == 4).all() and not a["suppressed"].any()
     b = curve[curve["region"] == "B"]
     assert len(b) == 1 and b["suppressed"].all() and b["share_waiting"].isna().all()
+
+
+def test_steps_at_the_same_moment_follow_the_spec_then_the_name_not_the_input_row():
+    """The tie-break — spec order, then activity name, then input row — in a path."""
+    spec = _spec(start="s", end="e", activity_order=["m"])
+    log = events(("J", "C", "s", "2026-01-01T00:00:00Z", "x"),
+                 ("J", "C", "b", "2026-01-01T01:00:00Z", "x"),  # rows: b, a, m at one moment
+                 ("J", "C", "a", "2026-01-01T01:00:00Z", "x"),
+                 ("J", "C", "m", "2026-01-01T01:00:00Z", "x"),
+                 ("J", "C", "e", "2026-01-01T03:00:00Z", "x"))
+    paths = process.variants(log, spec, AS_OF, min_group_size=1)
+    assert paths["path"].tolist() == ["s → m → a → b → e"]
