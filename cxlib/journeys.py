@@ -65,6 +65,9 @@ def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
     """
     order = {a: i for i, a in enumerate(spec.activities())}
     names = to_frame(events.select("activity").distinct())["activity"].tolist()
+    if any(pd.isna(a) for a in names):  # the data contract quarantines such rows
+        raise ValueError("events without an activity: build journeys from checked events "
+                         "(cxlib.io.load_dataset or check_folder), which quarantine them")
     ranked = sorted(names, key=lambda a: (order.get(a, len(order)), a))
     ranks = ibis.memtable(pd.DataFrame({"activity": pd.Series(ranked, dtype=object),
                                         "activity_rank": pd.Series(range(len(ranked)),

@@ -783,3 +783,11 @@ def test_steps_at_the_same_moment_follow_the_spec_then_the_name_not_the_input_ro
                  ("J", "C", "e", "2026-01-01T03:00:00Z", "x"))
     paths = process.variants(log, spec, AS_OF, min_group_size=1)
     assert paths["path"].tolist() == ["s → m → a → b → e"]
+
+
+def test_events_without_an_activity_are_refused_not_dropped():
+    log = events(("J", "C", "s", "2026-01-01T00:00:00Z", "x"),
+                 ("J", "C", "e", "2026-01-01T03:00:00Z", "x"))
+    log.loc[1, "activity"] = None
+    with pytest.raises(ValueError, match="events without an activity"):
+        J.build_journeys(log, _spec(start="s", end="e"), AS_OF)
