@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -107,9 +108,10 @@ def _satisfaction(args: argparse.Namespace) -> int:
     from cxlib.workbench import build_workbench
 
     as_of = args.as_of or check_folder(args.data_dir, timezone=args.timezone).latest_event()
-    wb = build_workbench(args.data_dir, args.spec, as_of, timezone=args.timezone,
-                         survey_duration=args.survey_duration, asked_by="cx satisfaction")
-    tables = satisfaction_tables(wb, args.min_group_size, args.answer_days)
+    with tempfile.TemporaryDirectory(prefix="cx-satisfaction-") as build:
+        wb = build_workbench(args.data_dir, args.spec, as_of, build, timezone=args.timezone,
+                             survey_duration=args.survey_duration, asked_by="cx satisfaction")
+        tables = satisfaction_tables(wb, args.min_group_size, args.answer_days)
     for name, table in tables.items():
         save_table(table, args.out, name)
     print(f"{len(tables)} satisfaction tables (cut-off {as_of}, {len(wb.surveys)} answers) "

@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import yaml
 
-from cxlib.engines import EVENT_COLUMNS
+from cxlib.engines import EVENT_COLUMNS, to_frame, unix_micros
 from cxlib.errors import ContractError, ParamsError
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT, QUARANTINE_COLUMNS, ROW, CheckedTable, check_table
@@ -115,7 +115,7 @@ def _empty(table: str) -> pd.DataFrame:
 class Dataset:
     """The canonical tables of one data folder, plus what failed the contract."""
 
-    events: pd.DataFrame
+    events: pd.DataFrame | ir.Table  # a run's build keeps them in DuckDB, over a Parquet file
     surveys: pd.DataFrame
     customers: pd.DataFrame
     quarantine: pd.DataFrame
@@ -188,10 +188,16 @@ class CheckedFolder:
         latest = self.tables[table].clean_table.ts.max().to_pyarrow().as_py()
         return pd.Timestamp(latest).tz_convert("UTC").isoformat()
 
-    def dataset(self) -> Dataset:
-        """Bring the clean tables to pandas (in file order) as a :class:`Dataset`."""
+    def dataset(self, events: ir.Table | None = None) -> Dataset:
+        """Bring the clean tables to pandas (in file order) as a :class:`Dataset`.
+
+        ``events``: the clean events where they already are (a build's Parquet file in DuckDB),
+        instead of a pandas copy of them.
+        """
         frames = {name: (self.tables[name].clean if name in self.tables else _empty(name))
-                  for name in TABLES}
+                  for name in TABLES if not (name == "events" and events is not None)}
+        if events is not None:
+            frames["events"] = events
         if "customers" not in self.tables:  # each respondent known only by their answers
             frames["customers"] = pd.DataFrame({
                 "customer_id": frames["surveys"]["customer_id"].drop_duplicates().to_numpy(),
@@ -321,17 +327,39 @@ def check_bad_share(dataset: Dataset | CheckedFolder, max_bad_share: float) -> N
             top["first_value"])
 
 
-def source_summary(events: pd.DataFrame) -> pd.DataFrame:
-    """Per source system: events, distinct activities, journeys linked, first and last event."""
-    return (events.groupby("source", sort=True)
-            .agg(events=("activity", "size"), activities=("activity", "nunique"),
-                 linked_share=("journey_id", lambda s: float(s.notna().mean())),
-                 first_event=("ts", "min"), last_event=("ts", "max"))
-            .reset_index())
+def as_table(events: pd.DataFrame | ir.Table) -> ir.Table:
+    """Return events as an Ibis table: a table as it is, a pandas frame on DuckDB."""
+    return events if isinstance(events, ir.Table) else ibis.memtable(events)
 
 
-def events_per_week(events: pd.DataFrame) -> pd.DataFrame:
-    """Events per source system per week (weeks start on Monday, UTC), oldest week first."""
-    week = events["ts"].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("W-SUN")
-    return (events.assign(week=week.dt.start_time)
-            .groupby(["week", "source"], sort=True).size().rename("events").reset_index())
+def source_summary(events: pd.DataFrame | ir.Table) -> pd.DataFrame:
+    """Per source system: events, distinct activities, journeys linked, first and last event.
+
+    ``events`` is a pandas frame or an Ibis table (a run's build keeps them in DuckDB).
+    """
+    ev = as_table(events)
+    table = to_frame(ev.group_by("source").aggregate(
+        events=ev.count(), activities=ev.activity.nunique(),
+        linked_share=ev.journey_id.count() / ev.count(),
+        first_event=ev.ts.min(), last_event=ev.ts.max()).order_by("source"))
+    return table.astype({"events": "int64", "activities": "int64", "linked_share": "float64"})
+
+
+DAY_US = 86_400_000_000
+EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday: days since Monday 1969-12-29
+
+
+def events_per_week(events: pd.DataFrame | ir.Table) -> pd.DataFrame:
+    """Events per source system per week (weeks start on Monday, UTC), oldest week first.
+
+    Weeks are counted from the instants' microseconds since the epoch, so neither pandas nor
+    the database's session time zone moves a boundary; ``events`` is a frame or an Ibis table.
+    """
+    ev = as_table(events)
+    week = ((unix_micros(ev.ts) // DAY_US + EPOCH_WEEKDAY) // 7).name("week_number")
+    counts = to_frame(ev.group_by([week, ev.source]).aggregate(events=ev.count())
+                      .order_by(["week_number", "source"]))
+    start = pd.Timestamp("1970-01-01") + pd.to_timedelta(
+        counts["week_number"].astype("int64") * 7 - EPOCH_WEEKDAY, unit="D")
+    return pd.DataFrame({"week": start.astype("datetime64[us]"), "source": counts["source"],
+                         "events": counts["events"].astype("int64")})

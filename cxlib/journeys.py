@@ -329,11 +329,17 @@ def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                               rule=bad.problem).order_by("journey_id"))
 
 
-def unknown_activities(events: pd.DataFrame, spec: JourneySpec) -> pd.DataFrame:
-    """Activities in the data that the spec never names: kept in journeys, reported here."""
-    known = set(spec.activities())
-    counts = events.loc[~events["activity"].isin(known), "activity"].value_counts()
-    return pd.DataFrame({"activity": counts.index.astype(str), "events": counts.to_numpy()})
+def unknown_activities(events: pd.DataFrame | ir.Table, spec: JourneySpec) -> pd.DataFrame:
+    """Activities in the data that the spec never names: kept in journeys, reported here.
+
+    Most events first (ties by name); ``events`` is a frame or an Ibis table.
+    """
+    ev = events if isinstance(events, ir.Table) else events_table(events)
+    unknown = ev.filter(~ev.activity.isin(sorted(spec.activities())))
+    counts = to_frame(unknown.group_by("activity").aggregate(events=unknown.count())
+                      .order_by([ibis.desc("events"), "activity"]))
+    return pd.DataFrame({"activity": counts["activity"].astype(str).to_numpy(),
+                         "events": counts["events"].astype("int64").to_numpy()})
 
 
 def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import papermill as pm
 
@@ -56,7 +57,7 @@ from cxlib.store import (
     write_index,
 )
 from cxlib.synth import write_demo
-from cxlib.workbench import build_workbench, write_build
+from cxlib.workbench import build_workbench
 
 log = logging.getLogger("cxlib.run")
 logging.getLogger("papermill").setLevel(logging.WARNING)  # its notebook inspection is chatty
@@ -281,15 +282,16 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
         data_dir = resolve(params.data_dir)
         if params.demo is not None and not (data_dir.is_dir() and any(data_dir.iterdir())):
             _generate_demo(params.demo, data_dir)
-        started = time.monotonic()
-        built = build_workbench(data_dir, params.journey_spec, params.as_of,
-                                params.max_bad_share, params.timezone, engine=params.engine,
-                                spark_conf=dict(params.spark_conf),
-                                survey_duration=params.survey_duration, asked_by=params_file)
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{stem}"
         partial = reports / "runs" / f".{run_id}.partial"
+        started = time.monotonic()
         try:
-            write_build(built, partial / BUILD_FOLDER)
+            built = build_workbench(data_dir, params.journey_spec, params.as_of,
+                                    partial / BUILD_FOLDER, params.max_bad_share,
+                                    params.timezone, engine=params.engine,
+                                    spark_conf=dict(params.spark_conf),
+                                    survey_duration=params.survey_duration,
+                                    asked_by=params_file)
             build = {"seconds": round(time.monotonic() - started, 2),
                      "journeys": len(built.journeys),
                      "journey_spec": built.spec.model_dump(mode="json", by_alias=True),
@@ -300,11 +302,14 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
             del built  # the notebooks read the build from disk: free its memory before them
             return _run_into(params, params_file, data_dir, reports, partial, run_id, quiet,
                              build)
-        except OSError as exc:
+        except (OSError, duckdb.IOException) as exc:
             shutil.rmtree(partial, ignore_errors=True)
-            code = errno.errorcode.get(exc.errno or 0, "")
+            code = errno.errorcode.get(getattr(exc, "errno", None) or 0, "")
             return RunResult(run_id, partial, False,
                              write_error=f"could not write the run folder ({code} {exc})")
+        except BaseException:  # bad data, interrupted: no run folder is left behind
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
 
 
 def _write_views(run: Path) -> dict[str, str]:

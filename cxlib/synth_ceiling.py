@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 from scipy.stats import gamma, norm, poisson
 
+from cxlib.engines import to_frame
 from cxlib.segments import agreement
 from cxlib.synth import (
     CAPACITY_DAYS,
@@ -90,13 +92,17 @@ def _calls(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return calls, first_calls
 
 
-def observed_behaviour(events: pd.DataFrame,
+def observed_behaviour(events: pd.DataFrame | ir.Table,
                        as_of: str | datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per customer, what the demo's generating model speaks about (its own activity names).
 
     Returns the per-customer times and counts, and one row per call attempt with its outcome.
     """
     cutoff = pd.Timestamp(as_of)
+    if isinstance(events, ir.Table):  # a build's events in DuckDB: only what the model reads
+        seen = events.filter(events.activity.isin(sorted(set(MODEL_EVENTS.values()))))
+        events = to_frame(seen.select(*[c for c in ("customer_id", "activity", "ts", "source_row")
+                                        if c in seen.columns]))
     events = events[events["ts"] <= cutoff].drop_duplicates()
     firsts = ("ordered", "booked", "slot", "active", "cancelled")
     counted = ("done", "walk", "updates", "checks", "chats", "missed", "windows_ended")
@@ -161,7 +167,8 @@ def _log_likelihood(per: pd.DataFrame, calls: pd.DataFrame, s: dict,
     return ll.add(by_customer.reindex(ll.index, fill_value=0.0))
 
 
-def ceiling_segments(events: pd.DataFrame, truth: dict, as_of: str | datetime) -> pd.DataFrame:
+def ceiling_segments(events: pd.DataFrame | ir.Table, truth: dict,
+                     as_of: str | datetime) -> pd.DataFrame:
     """Classify each customer by the demo's true generating model (a Bayes classifier).
 
     Parameters
@@ -190,7 +197,7 @@ def ceiling_segments(events: pd.DataFrame, truth: dict, as_of: str | datetime) -
     return out.rename_axis("customer_id").reset_index()
 
 
-def agreement_with_ceiling(learned: pd.DataFrame, events: pd.DataFrame, truth: dict,
+def agreement_with_ceiling(learned: pd.DataFrame, events: pd.DataFrame | ir.Table, truth: dict,
                            as_of: str | datetime) -> pd.DataFrame:
     """Agreement of the learned segments with the planted ones, beside the ceiling's.
 

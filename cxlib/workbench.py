@@ -16,11 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 import cxlib
 from cxlib.config import JourneySpec, load_spec, parse_as_of
-from cxlib.io import Dataset, data_fingerprint, load_dataset
+from cxlib.engines import execute_scalar, to_frame
+from cxlib.io import Dataset, check_folder, data_fingerprint
 from cxlib.paths import resolve
 
 
@@ -46,7 +49,6 @@ class Workbench:
         ``surveys``, ``wait``, ``completed``, ``service_times``.
         """
         spec = self.spec
-        events = self.dataset.events if self.dataset is not None else pd.DataFrame()
         reasons: dict[str, Callable[[], str]] = {
             "journeys": lambda: "" if self.dataset is None or not self.dataset.survey_only else
             "This data holds survey answers only, with no event log, so there are no journeys "
@@ -62,8 +64,8 @@ class Workbench:
             "wait": lambda: "" if self.wait in self.surveys.columns else
             "The answers carry no measured wait and there are no journeys to time them by; "
             "name the answers' own duration column with `survey_duration` in the params file.",
-            "service_times": lambda: "" if "activity_start_ts" in events.columns
-            and events["activity_start_ts"].notna().any() else
+            "service_times": lambda: "" if self.dataset is not None
+            and _records_starts(self.dataset.events) else
             "The log records no activity starts (only completions), so the time spent working "
             "on each activity cannot be told from the time waiting for it.",
         }
@@ -100,15 +102,29 @@ _BUILT_TABLES = ("journeys", "behaviour", "linked_surveys")
 BUILD_INFO = "build.json"
 
 
+def _records_starts(events: pd.DataFrame | ir.Table) -> bool:
+    """Return whether any event says when its activity began (``activity_start_ts``)."""
+    if "activity_start_ts" not in events.columns:
+        return False
+    if isinstance(events, ir.Table):
+        return bool(execute_scalar(events.activity_start_ts.notnull().any()))
+    return bool(events["activity_start_ts"].notna().any())
+
+
 def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
-                    max_bad_share: float | None = None, timezone: str | None = None,
-                    random_state: int = 0, engine: str = "duckdb",
-                    spark_conf: dict[str, str] | None = None,
-                    survey_duration: str = "", asked_by: str = "open_workbench") -> Workbench:
+                    folder: str | Path, max_bad_share: float | None = None,
+                    timezone: str | None = None, random_state: int = 0,
+                    engine: str = "duckdb", spark_conf: dict[str, str] | None = None,
+                    survey_duration: str = "", asked_by: str = "open_workbench",
+                    key: str = "") -> Workbench:
     """Check ``data_dir``, build journeys with ``spec_path`` at cut-off ``as_of``, segment.
 
-    The whole computation, for every region: see :func:`open_workbench` for the arguments.
-    ``asked_by`` names the params file (or call) in an error about ``survey_duration``.
+    The whole computation, for every region, written to ``folder`` as it goes (see
+    :func:`read_build`): the clean events go from the contract's DuckDB query to a Parquet
+    file there and are read from it — by the journeys, the behaviour features and every
+    notebook — without ever being held in pandas. See :func:`open_workbench` for the other
+    arguments; ``asked_by`` names the params file (or call) in an error about
+    ``survey_duration``, ``key`` is kept in ``build.json``.
     """
     # the build's own libraries (scikit-learn, DuckDB's journey engine) are imported
     # here, so a notebook that opens a run's build does not pay for them
@@ -118,8 +134,14 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
 
     cutoff = parse_as_of(as_of)
     spec = load_spec(spec_path)
-    data = load_dataset(data_dir, timezone=timezone, max_bad_share=max_bad_share)
-    journeys = build_journeys(data.events, spec, cutoff, engine=engine, spark_conf=spark_conf)
+    checked = check_folder(data_dir, timezone=timezone, max_bad_share=max_bad_share)
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    checked.events_table().to_parquet(out / EVENTS_FILE)
+    data = checked.dataset(events=_events_in(out))
+    del checked  # its DuckDB connection and what it holds
+    events = data.events if engine == "duckdb" else to_frame(data.events)
+    journeys = build_journeys(events, spec, cutoff, engine=engine, spark_conf=spark_conf)
     if spec.behaviour is not None:
         behaviour = behaviour_features(data.events, journeys, spec, cutoff)
         behaviour["segment"] = TimeSensitivitySegmenter(
@@ -141,30 +163,41 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
         waits = data.survey_durations(survey_duration, asked_by)
         surveys[survey_duration] = surveys["response_id"].map(
             pd.Series(waits.to_numpy(), index=data.surveys["response_id"]))
-    return Workbench(data, spec, cutoff, journeys, behaviour, surveys,
-                     survey_duration or "e2e_days")
+    wb = Workbench(data, spec, cutoff, journeys, behaviour, surveys,
+                   survey_duration or "e2e_days")
+    _write_tables(wb, out, key)
+    return wb
 
 
-def write_build(wb: Workbench, folder: str | Path, key: str = "") -> Path:
-    """Write a built workbench to ``folder`` (Parquet per table and ``build.json``)."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+EVENTS_FILE = "dataset_events.parquet"
+
+
+def _events_in(folder: Path) -> ir.Table:
+    """Return a build's clean events: its Parquet file, read by a DuckDB connection of its own."""
+    return ibis.duckdb.connect().read_parquet(folder / EVENTS_FILE)
+
+
+def _write_tables(wb: Workbench, out: Path, key: str) -> None:
+    """Write a workbench's tables (all but the events, already there) and ``build.json``."""
     for name in _DATASET_TABLES:
-        getattr(wb.dataset, name).to_parquet(out / f"dataset_{name}.parquet", index=False)
+        if name != "events":
+            getattr(wb.dataset, name).to_parquet(out / f"dataset_{name}.parquet", index=False)
     for name, table in zip(_BUILT_TABLES, (wb.journeys, wb.behaviour, wb.surveys), strict=True):
         table.to_parquet(out / f"{name}.parquet", index=False)
     info = {"key": key, "as_of": wb.as_of.isoformat(), "wait": wb.wait,
             "spec": wb.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
     (out / BUILD_INFO).write_text(json.dumps(info, indent=1))
-    return out
 
 
 def read_build(folder: str | Path) -> Workbench:
-    """Open a workbench a run (or an earlier open) built: it reads tables and computes nothing."""
+    """Open a workbench a run (or an earlier open) built: it reads tables and computes nothing.
+
+    The events stay in their Parquet file, queried by DuckDB where a report needs them.
+    """
     src = Path(folder)
     info = json.loads((src / BUILD_INFO).read_text())
-    data = Dataset(*(pd.read_parquet(src / f"dataset_{name}.parquet")
-                     for name in _DATASET_TABLES))
+    data = Dataset(_events_in(src), *(pd.read_parquet(src / f"dataset_{name}.parquet")
+                                      for name in _DATASET_TABLES if name != "events"))
     journeys, behaviour, surveys = (pd.read_parquet(src / f"{name}.parquet")
                                     for name in _BUILT_TABLES)
     return Workbench(data, JourneySpec.model_validate(info["spec"]), parse_as_of(info["as_of"]),
@@ -178,8 +211,15 @@ def _in_region(wb: Workbench, region: str) -> Workbench:
     if region not in known:
         raise ValueError(f"no customers in region {region!r}; regions: {', '.join(known)}")
     in_region = set(customers.loc[customers["region"] == region, "customer_id"])
+    events = wb.dataset.events
+    if isinstance(events, ir.Table):
+        events = events.semi_join(ibis.memtable({"customer_id": sorted(in_region)}),
+                                  "customer_id")
+    else:
+        events = events[events["customer_id"].isin(in_region)].reset_index(drop=True)
     return replace(
-        wb, journeys=wb.journeys[wb.journeys["region"] == region].reset_index(drop=True),
+        wb, dataset=replace(wb.dataset, events=events),
+        journeys=wb.journeys[wb.journeys["region"] == region].reset_index(drop=True),
         behaviour=wb.behaviour[wb.behaviour["customer_id"].isin(in_region)]
         .reset_index(drop=True),
         surveys=wb.surveys[wb.surveys["region"] == region].reset_index(drop=True), said=set())
@@ -188,10 +228,19 @@ def _in_region(wb: Workbench, region: str) -> Workbench:
 KEEP_CACHED = 8  # builds kept in the cache; older ones are removed
 
 
-def _cache(wb: Workbench, folder: Path, key: str) -> None:
-    """Write a build into the cache atomically, and keep only the newest few."""
+def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]) -> Workbench:
+    """Build into the cache atomically (a partial folder renamed), keep only the newest few.
+
+    Returns the workbench, its events read from the cached folder.
+    """
     partial = folder.with_name(f".{key}.{os.getpid()}.partial")
-    write_build(wb, partial, key)
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        wb = build(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)  # an entry replaced on purpose (cache=False)
     try:
         partial.rename(folder)
     except OSError:  # another process cached the same build first
@@ -200,6 +249,7 @@ def _cache(wb: Workbench, folder: Path, key: str) -> None:
                     key=lambda p: p.stat().st_mtime, reverse=True)
     for old in builds[KEEP_CACHED:]:
         shutil.rmtree(old, ignore_errors=True)
+    return replace(wb, dataset=replace(wb.dataset, events=_events_in(folder)))
 
 
 def _cache_key(data_dir: str | Path, spec_path: str | Path, **settings: object) -> str:
@@ -230,7 +280,8 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     A run builds once and its notebooks open that build (``build_dir``). Outside a run, the
     build is cached under ``.cache/builds/`` keyed by the data's content, the spec, every
     setting and cxlib's own code, so a second open of the same data is a read; ``cache=False``
-    always rebuilds.
+    builds again (and replaces the cached build). The events stay in the build's Parquet file,
+    queried by DuckDB (``Workbench.dataset.events`` is an Ibis table).
     """
     if build_dir:
         wb = read_build(build_dir)
@@ -238,13 +289,12 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         settings = {"as_of": parse_as_of(as_of).isoformat(), "max_bad_share": max_bad_share,
                     "timezone": timezone, "random_state": random_state, "engine": engine,
                     "spark_conf": spark_conf, "survey_duration": survey_duration}
-        key = _cache_key(data_dir, spec_path, **settings) if cache else ""
+        key = _cache_key(data_dir, spec_path, **settings)
         cached = resolve(CACHE_DIR) / key
-        if key and (cached / BUILD_INFO).is_file():
+        if cache and (cached / BUILD_INFO).is_file():
             wb = read_build(cached)
         else:
-            wb = build_workbench(data_dir, spec_path, as_of, max_bad_share, timezone,
-                                 random_state, engine, spark_conf, survey_duration)
-            if key:
-                _cache(wb, cached, key)
+            wb = _build_into_cache(cached, key, lambda folder: build_workbench(
+                data_dir, spec_path, as_of, folder, max_bad_share, timezone, random_state,
+                engine, spark_conf, survey_duration, key=key))
     return _in_region(wb, region) if region else wb

@@ -1,10 +1,13 @@
 """What a report says when one of its sections does not apply to a spec or its data."""
 
+import ibis
 import pandas as pd
 import pytest
 
 import cxlib
 from cxlib.config import JourneySpec
+from cxlib.engines import to_frame
+from cxlib.io import load_dataset
 from cxlib.workbench import Workbench
 from tests.conftest import AS_OF, ROOT
 
@@ -64,19 +67,49 @@ def test_a_reason_is_said_once_per_report():
 def test_a_build_reads_back_as_the_workbench_it_was(tmp_path, demo_ci, monkeypatch):
     from cxlib import workbench as W
 
-    built = W.build_workbench(demo_ci, ROOT / "params/journeys/broadband.yaml", AS_OF)
-    W.write_build(built, tmp_path / "build")
+    built = W.build_workbench(demo_ci, ROOT / "params/journeys/broadband.yaml", AS_OF,
+                              tmp_path / "build")
     monkeypatch.setattr(W, "build_workbench", _never)  # opening a build computes nothing
     opened = W.open_workbench("unused", "unused", AS_OF, build_dir=tmp_path / "build")
     for name in ("journeys", "behaviour", "surveys"):
         pd.testing.assert_frame_equal(getattr(opened, name), getattr(built, name))
-    for name in ("events", "surveys", "customers", "quality", "quarantine"):
+    for name in ("surveys", "customers", "quality", "quarantine"):
         pd.testing.assert_frame_equal(getattr(opened.dataset, name), getattr(built.dataset, name),
                                       check_dtype=name != "quarantine")  # text as text
+    # the events stay in DuckDB over the build's file: exactly the contract's clean events
+    contract = load_dataset(demo_ci).events
+    for events in (opened.dataset.events, built.dataset.events):
+        assert isinstance(events, ibis.expr.types.Table)
+        in_build = to_frame(events).sort_values("source_row", ignore_index=True)
+        pd.testing.assert_frame_equal(in_build[contract.columns], contract, check_dtype=False)
     assert opened.spec == built.spec and opened.as_of == built.as_of
     north = W.open_workbench("unused", "unused", AS_OF, build_dir=tmp_path / "build",
                              region="North")
     assert len(north.journeys) == (built.journeys["region"] == "North").sum() > 0
+
+
+def test_a_regional_report_sees_only_its_own_customers_events(tmp_path, demo_ci):
+    from cxlib import process
+    from cxlib import workbench as W
+
+    spec = ROOT / "params/journeys/broadband.yaml"
+    W.build_workbench(demo_ci, spec, AS_OF, tmp_path / "build")
+    whole = W.open_workbench("unused", spec, AS_OF, build_dir=tmp_path / "build")
+    events = to_frame(whole.dataset.events)
+    region_of = whole.dataset.customers.set_index("customer_id")["region"]
+    for region in ("North", "South"):
+        regional = W.open_workbench("unused", spec, AS_OF, build_dir=tmp_path / "build",
+                                    region=region)
+        own = events[events["customer_id"].map(region_of) == region]
+        assert 0 < len(own) < len(events)
+        assert to_frame(regional.dataset.events)["source_row"].sort_values().tolist() == \
+            own["source_row"].sort_values().tolist()
+        # the region's hand-offs, not the whole company's (they were, before 2026-12-04)
+        pd.testing.assert_frame_equal(
+            process.bottlenecks(regional.dataset.events, whole.spec, AS_OF,
+                                whole.spec.milestones(), min_group_size=1),
+            process.bottlenecks(own, whole.spec, AS_OF, whole.spec.milestones(),
+                                min_group_size=1), check_exact=False, rtol=1e-12)
 
 
 def test_outside_a_run_a_second_open_reads_the_cached_build(tmp_path, demo_ci, monkeypatch):
