@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import yaml
 
-from cxlib.engines import EVENT_COLUMNS, to_frame, unix_micros
+from cxlib.engines import EVENT_COLUMNS, duckdb_backend, to_frame, unix_micros
 from cxlib.errors import ContractError, ParamsError
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT, QUARANTINE_COLUMNS, ROW, CheckedTable, check_table
@@ -249,7 +249,7 @@ def check_folder(data_dir: str | Path, timezone: str | None = None,
         raise ContractError(str(folder), "-", None, "data folder not found (for the demo data "
                             "run `cx demo --out DIR` or `make data`)")
     timezone = _timezone_of(folder, timezone)
-    backend = ibis.duckdb.connect()
+    backend = duckdb_backend()
     checked, quality = {}, []
     survey_only = _survey_only(folder)
     for table in TABLES:

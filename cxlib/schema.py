@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cxlib.engines import spark_view
+from cxlib.engines import duckdb_backend, spark_view
 from cxlib.errors import ContractError
 from cxlib.localtime import REPEATED_LOCAL_TIME, SKIPPED_LOCAL_TIME, wall_clock_to_utc
 
@@ -220,7 +220,7 @@ def as_timestamp(values: pd.Series, file: str, column: str,
     Returns the instants and, per value, the daylight-saving rule that read it, else None.
     """
     source = raw_table(pd.DataFrame({column: values.reset_index(drop=True)}))
-    backend = ibis.duckdb.connect()
+    backend = duckdb_backend()
     instants, how = _instants(source, column, file, timezone, backend)
     read = source.select(ROW, ts=instants,
                          how=how if how is not None else ibis.null("string")).order_by(ROW)
@@ -346,7 +346,7 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
 
     """
     backend = backend or (ibis.get_backend(raw) if isinstance(raw, ir.Table)
-                          else ibis.duckdb.connect())
+                          else duckdb_backend())
     source = raw if isinstance(raw, ir.Table) else raw_table(raw, backend)
     present = [c for c in source.columns if c != ROW]
     for column in CONTRACT[table]:

@@ -22,7 +22,7 @@ import pandas as pd
 
 import cxlib
 from cxlib.config import JourneySpec, load_spec, parse_as_of
-from cxlib.engines import execute_scalar, to_frame
+from cxlib.engines import duckdb_backend, execute_scalar, to_frame
 from cxlib.io import Dataset, check_folder, data_fingerprint
 from cxlib.paths import resolve
 
@@ -174,7 +174,7 @@ EVENTS_FILE = "dataset_events.parquet"
 
 def _events_in(folder: Path) -> ir.Table:
     """Return a build's clean events: its Parquet file, read by a DuckDB connection of its own."""
-    return ibis.duckdb.connect().read_parquet(folder / EVENTS_FILE)
+    return duckdb_backend().read_parquet(folder / EVENTS_FILE)
 
 
 def _write_tables(wb: Workbench, out: Path, key: str) -> None:

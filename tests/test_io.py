@@ -1,4 +1,5 @@
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -348,3 +349,21 @@ def test_events_per_week_start_on_monday_in_utc_and_count_every_event():
                  pd.Timestamp("2026-03-09")],
         "source": ["crm", "crm", "web"], "events": [2, 1, 1]}
     assert weekly["events"].sum() == len(events)
+
+
+def test_each_duckdb_connection_keeps_to_the_memory_budget(monkeypatch):
+    from cxlib.engines import DUCKDB_MEMORY_ENV, duckdb_backend
+
+    def settings() -> tuple[str, str]:
+        return duckdb_backend().raw_sql("select current_setting('memory_limit'), "
+                                        "current_setting('temp_directory')").fetchone()
+
+    monkeypatch.delenv(DUCKDB_MEMORY_ENV, raising=False)
+    limit, spill = settings()
+    assert limit == "3.7 GiB"  # 4GB, not DuckDB's 80 % of the machine
+    assert str(os.getpid()) in spill and not spill.startswith(".")  # never ./.tmp
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "1GB")
+    assert settings()[0] == "953.6 MiB"
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, "lots")
+    with pytest.raises(ParamsError, match="CX_DUCKDB_MEMORY.*'lots' is not a memory size"):
+        duckdb_backend()
