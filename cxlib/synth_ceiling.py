@@ -103,7 +103,9 @@ def observed_behaviour(events: pd.DataFrame | ir.Table,
         seen = events.filter(events.activity.isin(sorted(set(MODEL_EVENTS.values()))))
         events = to_frame(seen.select(*[c for c in ("customer_id", "activity", "ts", "source_row")
                                         if c in seen.columns]))
-    events = events[events["ts"] <= cutoff].drop_duplicates()
+    events = events[events["ts"] <= cutoff]
+    if "source_row" not in events.columns:  # checked events are unique by their row number
+        events = events.drop_duplicates()
     firsts = ("ordered", "booked", "slot", "active", "cancelled")
     counted = ("done", "walk", "updates", "checks", "chats", "missed", "windows_ended")
     per = pd.concat([*(_first(events, MODEL_EVENTS[p], p) for p in firsts),
