@@ -189,7 +189,8 @@ class Dashboard:
     view
         ``overview``, ``segments`` or ``journeys`` (:data:`cxlib.dashboard_views.VIEWS`).
     run_dir
-        A published run folder; when omitted, the run the channel points to.
+        A published run folder, or one already read (:class:`PublishedRun`, shared by the
+        views a run writes); when omitted, the run the channel points to.
     channel
         ``reports/<channel>``; default ``$CXLAB_CHANNEL``, else ``latest``.
     query
@@ -205,14 +206,16 @@ class Dashboard:
         When there is no published run; ``TableMissing`` when the run lacks its facts or spec.
     """
 
-    def __init__(self, view: str = DEFAULT_VIEW, run_dir: str | Path | None = None,
+    def __init__(self, view: str = DEFAULT_VIEW,
+                 run_dir: str | Path | PublishedRun | None = None,
                  channel: str | None = None, query: str = "", page_url: str = "",
                  min_group_size: int | None = None) -> None:
         if view not in VIEWS:
             raise ValueError(f"no dashboard view {view!r} (views: {', '.join(VIEWS)})")
         plots.set_theme()
         self.view, self.page_url = view, page_url
-        self.run = load_published(run_dir, channel)
+        self.run = (run_dir if isinstance(run_dir, PublishedRun)
+                    else load_published(run_dir, channel))
         if self.run.spec is None:
             raise TableMissing("journey_spec", "the journey spec it measured by")
         if min_group_size:
@@ -435,9 +438,10 @@ def write_static_views(run_dir: str | Path) -> list[Path]:
     """
     folder = Path(run_dir) / "views"
     folder.mkdir(exist_ok=True)
+    run = load_published(run_dir)  # read once for the three views
     written = []
     for view in VIEWS:
-        board = Dashboard(view, run_dir)
+        board = Dashboard(view, run)
         page = folder / f"{view}.html"
         page.write_text(static_view(board), encoding="utf-8")
         (folder / f"{view}.json").write_text(json.dumps(board.snapshot()), encoding="utf-8")
