@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from cxlib.engines import is_in
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.satisfaction import ANSWER_VALUES
 from cxlib.stats import LEVEL
@@ -236,7 +237,7 @@ def answer_weighting(journeys: pd.DataFrame, answers: pd.DataFrame, as_of: datet
         covariates += [c for c in asked.columns
                        if c.startswith("promise_") and asked[c].dtype.kind in "OUST"
                        and not c.endswith("_class")]
-    answered = asked["journey_id"].isin(answers["journey_id"].dropna())
+    answered = pd.Series(is_in(asked["journey_id"], answers["journey_id"]), index=asked.index)
     weights = pd.Series(response_weights(asked, answered, covariates).to_numpy()
                         if answered.any() else np.nan, index=asked["journey_id"].to_numpy())
     weighted = answers.assign(weight=answers["journey_id"].map(weights))

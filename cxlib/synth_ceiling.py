@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.special import logsumexp
 from scipy.stats import gamma, norm, poisson
 
-from cxlib.engines import to_frame
+from cxlib.engines import is_in, to_frame
 from cxlib.segments import agreement
 from cxlib.synth import (
     CAPACITY_DAYS,
@@ -219,7 +219,7 @@ def agreement_with_ceiling(learned: pd.DataFrame, events: pd.DataFrame | ir.Tabl
 
     """
     ceiling = ceiling_segments(events, truth, as_of)
-    ceiling = ceiling[ceiling["customer_id"].isin(learned["customer_id"])]
+    ceiling = ceiling[is_in(ceiling["customer_id"], learned["customer_id"])]
     return pd.concat([
         agreement(learned, truth["segment_of_customer"]).assign(segments="learned from behaviour"),
         agreement(ceiling, truth["segment_of_customer"]).assign(segments="ceiling: the true model"),

@@ -22,7 +22,7 @@ import pandas as pd
 
 import cxlib
 from cxlib.config import JourneySpec, load_spec, parse_as_of
-from cxlib.engines import duckdb_backend, execute_scalar, to_frame
+from cxlib.engines import duckdb_backend, execute_scalar, is_in, to_frame
 from cxlib.io import Dataset, check_folder, data_fingerprint
 from cxlib.paths import resolve
 
@@ -216,11 +216,11 @@ def _in_region(wb: Workbench, region: str) -> Workbench:
         events = events.semi_join(ibis.memtable({"customer_id": sorted(in_region)}),
                                   "customer_id")
     else:
-        events = events[events["customer_id"].isin(in_region)].reset_index(drop=True)
+        events = events[is_in(events["customer_id"], in_region)].reset_index(drop=True)
     return replace(
         wb, dataset=replace(wb.dataset, events=events),
         journeys=wb.journeys[wb.journeys["region"] == region].reset_index(drop=True),
-        behaviour=wb.behaviour[wb.behaviour["customer_id"].isin(in_region)]
+        behaviour=wb.behaviour[is_in(wb.behaviour["customer_id"], in_region)]
         .reset_index(drop=True),
         surveys=wb.surveys[wb.surveys["region"] == region].reset_index(drop=True), said=set())
 

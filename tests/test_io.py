@@ -367,3 +367,14 @@ def test_each_duckdb_connection_keeps_to_the_memory_budget(monkeypatch):
     monkeypatch.setenv(DUCKDB_MEMORY_ENV, "lots")
     with pytest.raises(ParamsError, match="CX_DUCKDB_MEMORY.*'lots' is not a memory size"):
         duckdb_backend()
+
+
+def test_is_in_matches_pandas_isin_for_keys_and_never_matches_a_missing_one():
+    from cxlib.engines import is_in
+
+    values = pd.Series(["C1", "C2", None, "C4", "C1"], dtype="str")
+    allowed = pd.Series(["C1", "C4", None, "C9"], dtype="str")
+    assert is_in(values, allowed).tolist() == [True, False, False, True, True]
+    assert is_in(values, {"C2"}).tolist() == [False, True, False, False, False]
+    assert is_in(values.astype(object), ["C4"]).tolist() == [False, False, False, True, False]
+    assert is_in(values, []).tolist() == [False] * 5
