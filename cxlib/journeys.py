@@ -35,7 +35,32 @@ _US_PER_HOUR = 3_600_000_000
 
 def hours_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
     """Exact hours between two timestamps (microsecond difference, no boundary counting)."""
-    return (unix_micros(later) - unix_micros(earlier)).cast("float64") / _US_PER_HOUR
+    return hours_of(micros_between(later, earlier))
+
+
+def micros_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole microseconds between two timestamps."""
+    return unix_micros(later) - unix_micros(earlier)
+
+
+def _total_hours(later: ir.TimestampValue, earlier: ir.TimestampValue,
+                 where: ir.BooleanValue | None = None) -> ir.FloatingValue:
+    """Hours of many intervals together: their microseconds summed, then made hours.
+
+    Whole microseconds add up exactly in any order; hours (floats) summed by parallel threads
+    differed in the last bit from one run to the next.
+    """
+    return hours_of(micros_between(later, earlier).sum(where=where))
+
+
+def mean_hours(micros: ir.IntegerColumn) -> ir.FloatingValue:
+    """Mean of a column of microseconds in hours, the same in every run (see _total_hours)."""
+    return hours_of(micros.sum()) / micros.count()
+
+
+def hours_of(micros: ir.IntegerValue) -> ir.FloatingValue:
+    """Microseconds as hours."""
+    return micros.cast("float64") / _US_PER_HOUR
 
 
 def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
@@ -189,7 +214,7 @@ def _covered_hours(team_intervals: ir.Table, bounds: ir.Table) -> ir.Table:
     t = t.mutate(island=t.new_island.sum().over(w2))
     islands = t.group_by(["journey_id", "island"]).aggregate(lo=t.lo.min(), hi=t.hi.max())
     return islands.group_by("journey_id").aggregate(
-        covered_hours=hours_between(islands.hi, islands.lo).sum())
+        covered_hours=_total_hours(islands.hi, islands.lo))
 
 
 def _within_deadline_us(start_us: ir.IntegerValue, within: float, timezone: str | None,
@@ -374,15 +399,17 @@ def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     if team_defs:
         teams = _intervals(journey_events, "team", team_defs, bounds)
         out = out.left_join(_covered_hours(teams, bounds), "journey_id").drop("journey_id_right")
-        th = teams.mutate(h=hours_between(teams.to_ts, teams.from_ts))
-        clocks.update({f"team_{n}_hours": th.h.sum(where=th.name == n) for n, _, _ in team_defs})
-        out = out.left_join(th.group_by("journey_id").aggregate(**clocks),
+        clocks.update({f"team_{n}_hours": _total_hours(teams.to_ts, teams.from_ts,
+                                                        where=teams.name == n)
+                       for n, _, _ in team_defs})
+        out = out.left_join(teams.group_by("journey_id").aggregate(**clocks),
                             "journey_id").drop("journey_id_right")
     if cust_defs:
         cust = _intervals(journey_events, "customer", cust_defs, bounds)
-        ch = cust.mutate(h=hours_between(cust.to_ts, cust.from_ts))
-        cclocks = {f"customer_{n}_hours": ch.h.sum(where=ch.name == n) for n, _, _ in cust_defs}
-        out = out.left_join(ch.group_by("journey_id").aggregate(**cclocks),
+        cclocks = {f"customer_{n}_hours": _total_hours(cust.to_ts, cust.from_ts,
+                                                        where=cust.name == n)
+                   for n, _, _ in cust_defs}
+        out = out.left_join(cust.group_by("journey_id").aggregate(**cclocks),
                             "journey_id").drop("journey_id_right")
         clocks.update(cclocks)
     out = out.mutate(**{c: out[c].fill_null(0.0) for c in clocks})

@@ -16,7 +16,14 @@ import pandas as pd
 
 from cxlib.config import JourneySpec
 from cxlib.engines import to_frame
-from cxlib.journeys import hours_between, journey_events_expr, tie_break
+from cxlib.journeys import (
+    hours_between,
+    hours_of,
+    journey_events_expr,
+    mean_hours,
+    micros_between,
+    tie_break,
+)
 from cxlib.privacy import MIN_GROUP_SIZE
 
 
@@ -51,11 +58,12 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
     ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=tie_break(ev))
     t = ev.mutate(from_activity=ev.activity.lag().over(w),
-                  wait=hours_between(ev.ts, ev.ts.lag().over(w)))
+                  waited=micros_between(ev.ts, ev.ts.lag().over(w)))
     t = t.filter(t.from_activity.notnull())
+    t = t.mutate(wait=hours_of(t.waited))
     table = to_frame(t.group_by(["from_activity", "activity"]).aggregate(
         n=t.count(), quantiles=t.wait.quantile([0.5, 0.9]),  # one sort for both
-        mean_hours=t.wait.mean(), total_hours=t.wait.sum()))
+        mean_hours=mean_hours(t.waited), total_hours=hours_of(t.waited.sum())))
     quantiles = table.pop("quantiles")
     for position, (name, i) in enumerate([("median_hours", 0), ("p90_hours", 1)], start=3):
         table.insert(position, name, pd.array([q[i] for q in quantiles], dtype="float64"))
@@ -85,10 +93,11 @@ def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: st
     """
     ev, _ = _path_events(events, spec, as_of, activities)
     w = ibis.window(group_by=ev.journey_id, order_by=tie_break(ev))
-    t = ev.mutate(wait=hours_between(ev.began, ev.ts.lag().over(w)))
-    t = t.filter(t.wait.notnull())
+    t = ev.mutate(waited=micros_between(ev.began, ev.ts.lag().over(w)))
+    t = t.filter(t.waited.notnull())
+    t = t.mutate(wait=hours_of(t.waited))
     return to_frame(t.group_by("activity").aggregate(
-        n=t.count(), mean_hours=t.wait.mean(), median_hours=t.wait.median()
+        n=t.count(), mean_hours=mean_hours(t.waited), median_hours=t.wait.median()
     ).order_by([ibis.desc("mean_hours"), "activity"]))
 
 
@@ -108,9 +117,10 @@ def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str
                               "median_hours": pd.Series(dtype="float64")})
     else:
         t = ev.filter(ev.activity_start_ts.notnull())
-        t = t.mutate(service=hours_between(t.ts, t.began))
+        t = t.mutate(served=micros_between(t.ts, t.began))
+        t = t.mutate(service=hours_of(t.served))
         table = to_frame(t.group_by("activity").aggregate(
-            n=t.count(), mean_hours=t.service.mean(), median_hours=t.service.median()
+            n=t.count(), mean_hours=mean_hours(t.served), median_hours=t.service.median()
         ).order_by([ibis.desc("mean_hours"), "activity"]))
     small = table["n"] < min_group_size
     table.loc[small, ["mean_hours", "median_hours"]] = float("nan")

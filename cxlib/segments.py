@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -303,38 +303,41 @@ class TimeSensitivitySegmenter(ClusterMixin, BaseEstimator):
 STABILITY_SAMPLE = 50_000  # customers per resample: refits on a million took 15 s each
 
 
-def segment_stability(segmenter: TimeSensitivitySegmenter, X: pd.DataFrame,
-                      n_boot: int = 20, random_state: int = 0,
-                      sample: int = STABILITY_SAMPLE) -> dict[str, float]:
-    """Return how stable the segments are: refits on resamples against the full fit.
+def segment_stability(X: pd.DataFrame, segment: str = "segment", n_boot: int = 20,
+                      random_state: int = 0, sample: int = STABILITY_SAMPLE,
+                      layout: MixtureLayout | None = None) -> dict[str, float]:
+    """Return how stable the segments are: refits on resamples against the segments found.
 
     Parameters
     ----------
-    segmenter
-        A fitted segmenter (its ``n_segments_`` is kept for every refit).
     X
-        The behaviour-feature table it was fitted on.
+        The behaviour-feature table with each customer's ``segment`` as the segmenter assigned
+        it (a build's ``behaviour``): the full fit is not repeated.
+    segment
+        The column holding the segments.
     n_boot, random_state
         Resamples and their seed.
     sample
         Customers drawn (with replacement) per resample: all of them up to this many. A
         smaller resample than the data is a stricter test (a refit on fewer customers varies
         more), and a refit's cost stays bounded on a large customer base.
+    layout
+        The mixture's layout (default: :func:`behaviour_layout` of ``X``, as the segmenter's).
 
     Returns
     -------
     ``mean_ari``, ``min_ari`` (adjusted Rand index of each refit's assignment of every customer
-    against the full fit's) and ``n_boot``.
+    against the segments) and ``n_boot``.
 
     """
-    check_is_fitted(segmenter, "mixture_")
+    found = pd.factorize(X[segment])[0]
+    layout = layout or behaviour_layout(X)
     rng = np.random.default_rng(random_state)
-    full = segmenter.mixture_.predict(X)
     scores = []
     for b in range(n_boot):  # each refit starts EM once, from its own seed: a strict test
         rows = rng.integers(0, len(X), min(len(X), sample))
-        refit = clone(segmenter.mixture_).set_params(n_init=1, random_state=b)
-        scores.append(adjusted_rand_score(full, refit.fit(X.iloc[rows]).predict(X)))
+        refit = LatentClassMixture(int(found.max()) + 1, layout, n_init=1, random_state=b)
+        scores.append(adjusted_rand_score(found, refit.fit(X.iloc[rows]).predict(X)))
     return {"mean_ari": float(np.mean(scores)), "min_ari": float(np.min(scores)),
             "n_boot": n_boot}
 

@@ -167,6 +167,25 @@ def test_same_input_same_table_every_run(ci_dataset, spec, ci_journeys):
     pd.testing.assert_frame_equal(again, ci_journeys)
 
 
+def test_clock_hours_are_whole_microseconds_summed_then_made_hours(ci_journeys, spec,
+                                                                  ci_dataset):
+    """Exact in any summation order, so a clock is the same to the bit in every run (hours
+    summed as floats by DuckDB's threads differed in the last bit from run to run)."""
+    from cxlib.engines import to_frame
+
+    iv = to_frame(J.team_intervals_expr(ci_dataset.events, spec, AS_OF))
+    field = iv[iv["name"] == "field"]
+    micros = ((field["to_ts"] - field["from_ts"]) // pd.Timedelta(microseconds=1)).astype("int64")
+    expected = micros.groupby(field["journey_id"]).sum() / 3_600_000_000
+    found = ci_journeys.set_index("journey_id")["team_field_hours"].dropna()
+    shared = found.index.intersection(expected.index)
+    assert len(shared) > 1000
+    assert (found[shared] == expected[shared]).all()  # to the bit
+    again = J.build_journeys(ci_dataset.events, spec, AS_OF)
+    hours = [c for c in ci_journeys.columns if c.endswith("_hours")]
+    pd.testing.assert_frame_equal(again[hours], ci_journeys[hours], check_exact=True)
+
+
 def test_summaries_carry_estimate_interval_and_n(ci_journeys, spec):
     clocks = summaries.clock_comparison(ci_journeys, spec)
     assert clocks["clock"].tolist() == ["retail", "backoffice", "field", "network",
