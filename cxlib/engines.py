@@ -87,6 +87,11 @@ def events_table(events: pd.DataFrame, engine: str = "duckdb",
     return spark_view(frame, "cx_events", spark_conf)
 
 
+def as_events(events: pd.DataFrame | ir.Table) -> ir.Table:
+    """Return events as an Ibis table: a table where it already lives, a frame on DuckDB."""
+    return events if isinstance(events, ir.Table) else events_table(events)
+
+
 def spark_view(frame: pd.DataFrame, name: str, conf: Mapping[str, str] | None = None
                ) -> ir.Table:
     """Put a pandas table into Spark as temporary view ``name``; return it as an Ibis table.

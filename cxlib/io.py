@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import yaml
 
-from cxlib.engines import EVENT_COLUMNS, duckdb_backend, to_frame, unix_micros
+from cxlib.engines import EVENT_COLUMNS, as_events, duckdb_backend, to_frame, unix_micros
 from cxlib.errors import ContractError, ParamsError
 from cxlib.paths import resolve
 from cxlib.schema import CONTRACT, QUARANTINE_COLUMNS, ROW, CheckedTable, check_table
@@ -327,17 +327,12 @@ def check_bad_share(dataset: Dataset | CheckedFolder, max_bad_share: float) -> N
             top["first_value"])
 
 
-def as_table(events: pd.DataFrame | ir.Table) -> ir.Table:
-    """Return events as an Ibis table: a table as it is, a pandas frame on DuckDB."""
-    return events if isinstance(events, ir.Table) else ibis.memtable(events)
-
-
 def source_summary(events: pd.DataFrame | ir.Table) -> pd.DataFrame:
     """Per source system: events, distinct activities, journeys linked, first and last event.
 
     ``events`` is a pandas frame or an Ibis table (a run's build keeps them in DuckDB).
     """
-    ev = as_table(events)
+    ev = as_events(events)
     table = to_frame(ev.group_by("source").aggregate(
         events=ev.count(), activities=ev.activity.nunique(),
         linked_share=ev.journey_id.count() / ev.count(),
@@ -355,7 +350,7 @@ def events_per_week(events: pd.DataFrame | ir.Table) -> pd.DataFrame:
     Weeks are counted from the instants' microseconds since the epoch, so neither pandas nor
     the database's session time zone moves a boundary; ``events`` is a frame or an Ibis table.
     """
-    ev = as_table(events)
+    ev = as_events(events)
     week = ((unix_micros(ev.ts) // DAY_US + EPOCH_WEEKDAY) // 7).name("week_number")
     counts = to_frame(ev.group_by([week, ev.source]).aggregate(events=ev.count())
                       .order_by(["week_number", "source"]))

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxlib.config import JourneySpec, TeamClock, WindowPromise, WithinPromise, parse_as_of
-from cxlib.engines import events_table, execute_scalar, to_frame, unix_micros
+from cxlib.engines import as_events, events_table, execute_scalar, to_frame, unix_micros
 from cxlib.localtime import calendar_deadline_us
 from cxlib.workhours import business_hours
 
@@ -70,7 +70,7 @@ def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
 def _until_cutoff(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                   as_of: str | datetime) -> tuple[ir.Table, ir.TimestampValue]:
     """Events in tie-break order up to the cut-off (nothing later has happened yet)."""
-    table = events if isinstance(events, ir.Table) else events_table(events)
+    table = as_events(events)
     cutoff = _cutoff(as_of)
     ev = _ordered(table, spec)
     return ev.filter(ev.ts <= cutoff), cutoff
@@ -359,7 +359,7 @@ def unknown_activities(events: pd.DataFrame | ir.Table, spec: JourneySpec) -> pd
 
     Most events first (ties by name); ``events`` is a frame or an Ibis table.
     """
-    ev = events if isinstance(events, ir.Table) else events_table(events)
+    ev = as_events(events)
     unknown = ev.filter(~ev.activity.isin(sorted(spec.activities())))
     counts = to_frame(unknown.group_by("activity").aggregate(events=unknown.count())
                       .order_by([ibis.desc("events"), "activity"]))
