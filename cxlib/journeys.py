@@ -18,6 +18,7 @@ times, paths) are in :mod:`cxlib.process`; summaries of the journey table in
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
@@ -320,15 +321,62 @@ def _promise_columns(linked: ir.Table, bounds: ir.Table, spec: JourneySpec,
     return out.select("journey_id", **cols)
 
 
-def journey_events_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+@dataclass(frozen=True)
+class JourneyEvents:
+    """Events attributed to their journeys at a cut-off, and each journey's bounds, kept.
+
+    What :func:`journey_events_expr` computes from the events, computed once (a build keeps it
+    in Parquet files, see :func:`cxlib.workbench.build_workbench`): the journey table, the
+    behaviour features and the process statistics accept it in place of the events, for the
+    same ``spec`` and ``as_of``, and read it instead of attributing the events again.
+    """
+
+    events: ir.Table
+    bounds: ir.Table
+    spec: JourneySpec
+    as_of: datetime
+
+
+# what a journey computation starts from: the events (a frame or an Ibis table) or the
+# events a build kept attributed to journeys
+JourneyInput = pd.DataFrame | ir.Table | JourneyEvents
+
+
+def journey_bounds(journey_events: ir.Table, spec: JourneySpec,
+                   as_of: str | datetime) -> ir.Table:
+    """Return each journey's bounds from its attributed events (:func:`journey_events_expr`).
+
+    The same table :func:`journey_events_expr` returns beside them, read from the events it
+    kept: a journey's own (not attributed) events are the ones its bounds were taken from.
+    """
+    own = journey_events.filter(~journey_events.attributed)
+    bounds = _bounds(own, spec, _cutoff(as_of))
+    return bounds.filter(bounds.problem.isnull()).drop("problem")
+
+
+def journey_events_expr(events: JourneyInput, spec: JourneySpec,
                         as_of: str | datetime) -> tuple[ir.Table, ir.Table]:
     """Events up to the cut-off with contacts attributed to journeys, and each journey's bounds.
 
     Attributed contacts are marked ``attributed``; the probe for events without a journey id is
-    one small query on the events' backend.
+    one small query on the events' backend. :class:`JourneyEvents` are returned as they are.
 
     Journeys that end before they start are left out of both (see :func:`quarantined_journeys`).
+
+    Raises
+    ------
+    ValueError
+        ``events`` are :class:`JourneyEvents` kept for another spec or cut-off.
+
     """
+    if isinstance(events, JourneyEvents):
+        if events.spec != spec or events.as_of != parse_as_of(as_of):
+            asked = parse_as_of(as_of)
+            raise ValueError(
+                f"these journey events were attributed at cut-off {events.as_of:%Y-%m-%d %H:%M} "
+                f"with spec '{events.spec.journey}'; asked for {asked:%Y-%m-%d %H:%M} with "
+                f"'{spec.journey}': pass the events themselves to attribute them again")
+        return events.events, events.bounds
     ev, as_of_lit = _until_cutoff(events, spec, as_of)
     linked = _linked(ev)
     bounds = _bounds(linked, spec, as_of_lit)
@@ -367,7 +415,7 @@ def unknown_activities(events: pd.DataFrame | ir.Table, spec: JourneySpec) -> pd
                          "events": counts["events"].astype("int64").to_numpy()})
 
 
-def journey_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+def journey_expr(events: JourneyInput, spec: JourneySpec,
                  as_of: str | datetime) -> ir.Table:
     """Build the journey table as an Ibis expression (backend-independent)."""
     as_of_lit = _cutoff(as_of)
@@ -453,7 +501,7 @@ def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     return int(execute_scalar(unlinked.count()) - execute_scalar(matched.count()))
 
 
-def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+def build_journeys(events: JourneyInput, spec: JourneySpec,
                    as_of: str | datetime, engine: str = "duckdb",
                    spark_conf: dict[str, str] | None = None) -> pd.DataFrame:
     """Return the journey table (one row per journey), on DuckDB unless told otherwise.
@@ -464,7 +512,8 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     Parameters
     ----------
     events
-        Canonical events (``cxlib.io.load_dataset(...).events``) or an Ibis table of them.
+        Canonical events (``cxlib.io.load_dataset(...).events``) or an Ibis table of them, or
+        :class:`JourneyEvents` kept for ``spec`` and ``as_of``.
     spec
         The journey spec (``cxlib.config.load_spec``).
     as_of
@@ -493,7 +542,7 @@ def build_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
     return table
 
 
-def team_intervals_expr(events: pd.DataFrame | ir.Table, spec: JourneySpec,
+def team_intervals_expr(events: JourneyInput, spec: JourneySpec,
                         as_of: str | datetime) -> ir.Table:
     """Every team-clock interval (journey_id, name, from_ts, to_ts), wall-clock."""
     journey_events, bounds = journey_events_expr(events, spec, as_of)

@@ -2,7 +2,8 @@
 
 Per transition (:func:`bottlenecks`), per activity (:func:`activity_waits`,
 :func:`service_times`) and per path (:func:`variants`) — Ibis expressions over the events the
-journey engine (:mod:`cxlib.journeys`) attributes to journeys, run on the events' backend.
+journey engine (:mod:`cxlib.journeys`) attributes to journeys — here, or once in a build
+(:class:`cxlib.journeys.JourneyEvents`) — run on the events' backend.
 Small groups are suppressed.
 """
 
@@ -17,6 +18,7 @@ import pandas as pd
 from cxlib.config import JourneySpec
 from cxlib.engines import to_frame
 from cxlib.journeys import (
+    JourneyInput,
     hours_between,
     hours_of,
     journey_events_expr,
@@ -27,7 +29,7 @@ from cxlib.journeys import (
 from cxlib.privacy import MIN_GROUP_SIZE
 
 
-def _path_events(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+def _path_events(events: JourneyInput, spec: JourneySpec, as_of: str | datetime,
                  activities: list[str] | None) -> tuple[ir.Table, ir.Table]:
     """Journey events on the path (``activities``, or all), and each journey's bounds."""
     ev, bounds = journey_events_expr(events, spec, as_of)
@@ -44,7 +46,7 @@ def _stage_positions(spec: JourneySpec) -> dict[str, int]:
     return positions
 
 
-def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+def bottlenecks(events: JourneyInput, spec: JourneySpec, as_of: str | datetime,
                 activities: list[str] | None = None,
                 min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Per transition (activity → next activity): count, median, p90 and mean wait in hours.
@@ -83,7 +85,7 @@ def bottlenecks(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str |
     return table.assign(suppressed=small)
 
 
-def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+def activity_waits(events: JourneyInput, spec: JourneySpec, as_of: str | datetime,
                    activities: list[str] | None = None) -> pd.DataFrame:
     """Per activity: how many times it happened and the mean and median wait before it (hours).
 
@@ -101,7 +103,7 @@ def activity_waits(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: st
     ).order_by([ibis.desc("mean_hours"), "activity"]))
 
 
-def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+def service_times(events: JourneyInput, spec: JourneySpec, as_of: str | datetime,
                   activities: list[str] | None = None,
                   min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Per activity: instances with a logged start, and their mean and median service hours.
@@ -127,7 +129,7 @@ def service_times(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str
     return table.assign(suppressed=small)
 
 
-def variants(events: pd.DataFrame | ir.Table, spec: JourneySpec, as_of: str | datetime,
+def variants(events: JourneyInput, spec: JourneySpec, as_of: str | datetime,
              activities: list[str] | None = None, top: int = 10,
              min_group_size: int = MIN_GROUP_SIZE) -> pd.DataFrame:
     """Return the ``top`` most common paths: share of journeys and median end-to-end days.

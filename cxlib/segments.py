@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from cxlib.config import JourneySpec
 from cxlib.engines import to_frame
-from cxlib.journeys import journey_events_expr
+from cxlib.journeys import JourneyInput, journey_events_expr
 from cxlib.mixture import LatentClassMixture, MixtureLayout
 from cxlib.privacy import MIN_GROUP_SIZE, suppress_small_groups
 from cxlib.stats import grouped, mean_ci
@@ -65,14 +65,15 @@ def _taken_once(times: pd.Series) -> bool:
     return took > 0 and int((times == 1).sum()) >= ONCE_SHARE * took
 
 
-def behaviour_features(events: pd.DataFrame | ir.Table, journeys: pd.DataFrame,
+def behaviour_features(events: JourneyInput, journeys: pd.DataFrame,
                        spec: JourneySpec, as_of: str | datetime) -> pd.DataFrame:
     """One row per customer with the behaviour that reveals time sensitivity.
 
     Parameters
     ----------
     events, journeys
-        The checked event log and the journeys built from it.
+        The checked event log (or its :class:`cxlib.journeys.JourneyEvents`) and the
+        journeys built from it.
     spec
         The journey spec; its ``behaviour`` section names the activities.
     as_of

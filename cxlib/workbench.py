@@ -24,6 +24,7 @@ import cxlib
 from cxlib.config import JourneySpec, load_spec, parse_as_of
 from cxlib.engines import duckdb_backend, execute_scalar, is_in, to_frame
 from cxlib.io import Dataset, check_folder, data_fingerprint
+from cxlib.journeys import JourneyEvents, build_journeys, journey_bounds, journey_events_expr
 from cxlib.paths import resolve
 
 
@@ -39,6 +40,9 @@ class Workbench:
     surveys: pd.DataFrame
     wait: str = "e2e_days"  # the duration satisfaction is set against (a column of surveys)
     said: set[str] = field(default_factory=set, repr=False)  # reasons already shown
+    # the events attributed to journeys at the cut-off, as the build kept them: pass them to
+    # the process statistics (cxlib.process) instead of the events, to skip attributing again
+    journey_events: JourneyEvents | None = field(default=None, repr=False)
 
     def missing(self, section: str) -> str:
         """Say in one sentence why a report section does not apply to this spec and data.
@@ -126,9 +130,8 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
     arguments; ``asked_by`` names the params file (or call) in an error about
     ``survey_duration``, ``key`` is kept in ``build.json``.
     """
-    # the build's own libraries (scikit-learn, DuckDB's journey engine) are imported
-    # here, so a notebook that opens a run's build does not pay for them
-    from cxlib.journeys import build_journeys
+    # the build's own libraries (scikit-learn) are imported here, so a notebook that opens
+    # a run's build does not pay for them
     from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
     from cxlib.survey_links import survey_journeys
 
@@ -140,10 +143,12 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
     checked.events_table().to_parquet(out / EVENTS_FILE)
     data = checked.dataset(events=_events_in(out))
     del checked  # its DuckDB connection and what it holds
-    events = data.events if engine == "duckdb" else to_frame(data.events)
+    journey_events_expr(data.events, spec, cutoff)[0].to_parquet(out / JOURNEY_EVENTS_FILE)
+    attributed = _journey_events_in(out, spec, cutoff, keep_bounds=True)
+    events = attributed if engine == "duckdb" else to_frame(data.events)
     journeys = build_journeys(events, spec, cutoff, engine=engine, spark_conf=spark_conf)
     if spec.behaviour is not None:
-        behaviour = behaviour_features(data.events, journeys, spec, cutoff)
+        behaviour = behaviour_features(attributed, journeys, spec, cutoff)
         behaviour["segment"] = TimeSensitivitySegmenter(
             random_state=random_state).fit_predict(behaviour)
     else:
@@ -164,17 +169,32 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
         surveys[survey_duration] = surveys["response_id"].map(
             pd.Series(waits.to_numpy(), index=data.surveys["response_id"]))
     wb = Workbench(data, spec, cutoff, journeys, behaviour, surveys,
-                   survey_duration or "e2e_days")
+                   survey_duration or "e2e_days", journey_events=attributed)
     _write_tables(wb, out, key)
     return wb
 
 
 EVENTS_FILE = "dataset_events.parquet"
+JOURNEY_EVENTS_FILE = "journey_events.parquet"
+JOURNEY_BOUNDS_FILE = "journey_bounds.parquet"
 
 
 def _events_in(folder: Path) -> ir.Table:
     """Return a build's clean events: its Parquet file, read by a DuckDB connection of its own."""
     return duckdb_backend().read_parquet(folder / EVENTS_FILE)
+
+
+def _journey_events_in(folder: Path, spec: JourneySpec, as_of: datetime,
+                       keep_bounds: bool = False) -> JourneyEvents:
+    """Return a build's journey events and bounds, read by a DuckDB connection of their own.
+
+    ``keep_bounds``: first take the bounds from the kept events and write them beside them.
+    """
+    backend = duckdb_backend()
+    events = backend.read_parquet(folder / JOURNEY_EVENTS_FILE)
+    if keep_bounds:
+        journey_bounds(events, spec, as_of).to_parquet(folder / JOURNEY_BOUNDS_FILE)
+    return JourneyEvents(events, backend.read_parquet(folder / JOURNEY_BOUNDS_FILE), spec, as_of)
 
 
 def _write_tables(wb: Workbench, out: Path, key: str) -> None:
@@ -200,8 +220,9 @@ def read_build(folder: str | Path) -> Workbench:
                                       for name in _DATASET_TABLES if name != "events"))
     journeys, behaviour, surveys = (pd.read_parquet(src / f"{name}.parquet")
                                     for name in _BUILT_TABLES)
-    return Workbench(data, JourneySpec.model_validate(info["spec"]), parse_as_of(info["as_of"]),
-                     journeys, behaviour, surveys, info["wait"])
+    spec, as_of = JourneySpec.model_validate(info["spec"]), parse_as_of(info["as_of"])
+    return Workbench(data, spec, as_of, journeys, behaviour, surveys, info["wait"],
+                     journey_events=_journey_events_in(src, spec, as_of))
 
 
 def _in_region(wb: Workbench, region: str) -> Workbench:
@@ -211,14 +232,17 @@ def _in_region(wb: Workbench, region: str) -> Workbench:
     if region not in known:
         raise ValueError(f"no customers in region {region!r}; regions: {', '.join(known)}")
     in_region = set(customers.loc[customers["region"] == region, "customer_id"])
+    ids = ibis.memtable({"customer_id": sorted(in_region)})
     events = wb.dataset.events
     if isinstance(events, ir.Table):
-        events = events.semi_join(ibis.memtable({"customer_id": sorted(in_region)}),
-                                  "customer_id")
+        events = events.semi_join(ids, "customer_id")
     else:
         events = events[is_in(events["customer_id"], in_region)].reset_index(drop=True)
+    attributed = wb.journey_events and replace(
+        wb.journey_events, events=wb.journey_events.events.semi_join(ids, "customer_id"),
+        bounds=wb.journey_events.bounds.semi_join(ids, "customer_id"))
     return replace(
-        wb, dataset=replace(wb.dataset, events=events),
+        wb, dataset=replace(wb.dataset, events=events), journey_events=attributed,
         journeys=wb.journeys[wb.journeys["region"] == region].reset_index(drop=True),
         behaviour=wb.behaviour[is_in(wb.behaviour["customer_id"], in_region)]
         .reset_index(drop=True),
@@ -249,7 +273,8 @@ def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]
                     key=lambda p: p.stat().st_mtime, reverse=True)
     for old in builds[KEEP_CACHED:]:
         shutil.rmtree(old, ignore_errors=True)
-    return replace(wb, dataset=replace(wb.dataset, events=_events_in(folder)))
+    return replace(wb, dataset=replace(wb.dataset, events=_events_in(folder)),
+                   journey_events=_journey_events_in(folder, wb.spec, wb.as_of))
 
 
 def _cache_key(data_dir: str | Path, spec_path: str | Path, **settings: object) -> str:

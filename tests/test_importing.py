@@ -402,3 +402,29 @@ def test_a_contacts_export_without_journey_ids_names_its_customers(tmp_path):
     import_source(tmp_path / "calls.csv", tmp_path / "data", tmp_path / "map.yaml")
     events = load_dataset(tmp_path / "data").events
     assert events["journey_id"].isna().all() and events["customer_id"].tolist() == ["c1"]
+
+
+@pytest.mark.parametrize("name", ["interval_event_log_lifecycle.xes.gz", "08_receipt.xes.gz"])
+def test_the_journey_events_a_build_keeps_give_what_the_events_give(tmp_path, name):
+    """Journeys, behaviour-free process statistics: from the build's files as from the log."""
+    from cxlib.workbench import build_workbench
+
+    import_source(LOGS / name, tmp_path / "data")
+    events = load_dataset(tmp_path / "data").events
+    as_of = (events["ts"].max() + pd.Timedelta(seconds=1)).isoformat()
+    spec = JourneySpec(journey="case")
+    (tmp_path / "spec.yaml").write_text("journey: case\n")
+    kept = build_workbench(tmp_path / "data", tmp_path / "spec.yaml", as_of,
+                           tmp_path / "build").journey_events
+    assert kept.spec == spec
+    pd.testing.assert_frame_equal(J.build_journeys(kept, spec, as_of),
+                                  J.build_journeys(events, spec, as_of))
+    for statistic in (process.bottlenecks, process.service_times, process.variants,
+                      process.activity_waits):
+        pd.testing.assert_frame_equal(statistic(kept, spec, as_of),
+                                      statistic(events, spec, as_of), check_exact=True)
+    later = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    with pytest.raises(ValueError, match="pass the events themselves"):
+        J.build_journeys(kept, spec, later)
+    with pytest.raises(ValueError, match="pass the events themselves"):
+        process.bottlenecks(kept, JourneySpec(journey="case", end="x"), as_of)

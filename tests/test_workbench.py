@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import cxlib
+from cxlib import journeys as J
 from cxlib.config import JourneySpec
 from cxlib.engines import to_frame
 from cxlib.io import load_dataset
@@ -83,6 +84,15 @@ def test_a_build_reads_back_as_the_workbench_it_was(tmp_path, demo_ci, monkeypat
         in_build = to_frame(events).sort_values("source_row", ignore_index=True)
         pd.testing.assert_frame_equal(in_build[contract.columns], contract, check_dtype=False)
     assert opened.spec == built.spec and opened.as_of == built.as_of
+    # the events attributed to journeys, kept once: what attributing the clean events gives
+    attributed, bounds = J.journey_events_expr(contract, built.spec, AS_OF)
+    for kept in (opened.journey_events, built.journey_events):
+        for table, expected in ((kept.events, attributed), (kept.bounds, bounds)):
+            found, expected = to_frame(table), to_frame(expected)
+            order = ["journey_id", "source_row"] if "source_row" in found else ["journey_id"]
+            pd.testing.assert_frame_equal(found.sort_values(order, ignore_index=True),
+                                          expected.sort_values(order, ignore_index=True),
+                                          check_dtype=False)
     north = W.open_workbench("unused", "unused", AS_OF, build_dir=tmp_path / "build",
                              region="North")
     assert len(north.journeys) == (built.journeys["region"] == "North").sum() > 0
@@ -104,12 +114,16 @@ def test_a_regional_report_sees_only_its_own_customers_events(tmp_path, demo_ci)
         assert 0 < len(own) < len(events)
         assert to_frame(regional.dataset.events)["source_row"].sort_values().tolist() == \
             own["source_row"].sort_values().tolist()
-        # the region's hand-offs, not the whole company's (they were, before 2026-12-04)
-        pd.testing.assert_frame_equal(
-            process.bottlenecks(regional.dataset.events, whole.spec, AS_OF,
-                                whole.spec.milestones(), min_group_size=1),
-            process.bottlenecks(own, whole.spec, AS_OF, whole.spec.milestones(),
-                                min_group_size=1), check_exact=False, rtol=1e-12)
+        # the region's hand-offs, not the whole company's (they were, before 2026-12-04),
+        # from its events and from its journey events as the build kept them
+        expected = process.bottlenecks(own, whole.spec, AS_OF, whole.spec.milestones(),
+                                       min_group_size=1)
+        for source in (regional.dataset.events, regional.journey_events):
+            pd.testing.assert_frame_equal(
+                process.bottlenecks(source, whole.spec, AS_OF, whole.spec.milestones(),
+                                    min_group_size=1), expected, check_exact=True)
+        bounds = to_frame(regional.journey_events.bounds)
+        assert set(bounds["customer_id"].map(region_of)) == {region}
 
 
 def test_outside_a_run_a_second_open_reads_the_cached_build(tmp_path, demo_ci, monkeypatch):
