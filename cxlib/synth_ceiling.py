@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 from scipy.stats import gamma, norm, poisson
 
-from cxlib.engines import is_in, to_frame
+from cxlib.engines import as_events, is_in, to_frame
 from cxlib.segments import agreement
 from cxlib.synth import (
     CAPACITY_DAYS,
@@ -49,15 +50,6 @@ def _slot_lead_cdf(days: np.ndarray, extra_lead: float) -> np.ndarray:
         return gamma.cdf(y, shape + 1, scale=theta)
     tail = (np.exp(-y / extra_lead) - np.exp(-y / theta) * (1 + a * y)) / (a * theta) ** 2
     return np.clip(gamma.cdf(y, shape, scale=theta) - tail, 0, 1)
-
-
-def _first(events: pd.DataFrame, activity: str, name: str) -> pd.Series:
-    rows = events[events["activity"] == activity]
-    return rows.groupby("customer_id")["ts"].min().rename(name)
-
-
-def _count(events: pd.DataFrame, activity: str, name: str) -> pd.Series:
-    return events[events["activity"] == activity].groupby("customer_id").size().rename(name)
 
 
 def _calls(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -99,22 +91,27 @@ def observed_behaviour(events: pd.DataFrame | ir.Table,
     Returns the per-customer times and counts, and one row per call attempt with its outcome.
     """
     cutoff = pd.Timestamp(as_of)
-    if isinstance(events, ir.Table):  # a build's events in DuckDB: only what the model reads
-        seen = events.filter(events.activity.isin(sorted(set(MODEL_EVENTS.values()))))
-        events = to_frame(seen.select(*[c for c in ("customer_id", "activity", "ts", "source_row")
-                                        if c in seen.columns]))
-    events = events[events["ts"] <= cutoff]
-    if "source_row" not in events.columns:  # checked events are unique by their row number
-        events = events.drop_duplicates()
+    if isinstance(events, pd.DataFrame) and "source_row" not in events.columns:
+        events = events.drop_duplicates()  # raw events may repeat a row; checked ones never do
+    table = as_events(events)
+    # only what the model reads, counted where the events are (DuckDB: pandas took 36 s to
+    # group a million customers' 20 M events by their text ids)
+    seen = table.filter(table.activity.isin(sorted(set(MODEL_EVENTS.values())))
+                        & (table.ts <= ibis.literal(cutoff.to_pydatetime(), "timestamp('UTC')"))
+                        & table.customer_id.notnull())  # nobody's events belong to no one
     firsts = ("ordered", "booked", "slot", "active", "cancelled")
     counted = ("done", "walk", "updates", "checks", "chats", "missed", "windows_ended")
-    per = pd.concat([*(_first(events, MODEL_EVENTS[p], p) for p in firsts),
-                     *(_count(events, MODEL_EVENTS[p], p) for p in counted)], axis=1)
-    per = per[per["ordered"].notna()]
-    calls, first_calls = _calls(events)
+    a = seen.activity
+    per = seen.group_by("customer_id").aggregate(
+        **{p: seen.ts.min(where=a == MODEL_EVENTS[p]) for p in firsts},
+        **{p: (a == MODEL_EVENTS[p]).cast("int64").sum() for p in counted})
+    per = to_frame(per.filter(per.ordered.notnull()).order_by("customer_id"))
+    per = per.set_index("customer_id").astype({p: "int64" for p in counted})
+    call_activities = [MODEL_EVENTS[p] for p in ("queued", "abandoned", "answered", "ended")]
+    calls, first_calls = _calls(to_frame(seen.filter(a.isin(call_activities))
+                                         .select("customer_id", "activity", "ts")))
     per = per.join(first_calls)
-    counts = [*counted, "first_calls"]
-    per[counts] = per[counts].fillna(0).astype("int64")
+    per["first_calls"] = per["first_calls"].fillna(0).astype("int64")
     end = per["active"].fillna(per["cancelled"]).fillna(cutoff).clip(upper=cutoff)
     per["wait_days"] = ((end - per["ordered"]).dt.total_seconds() / DAY_S).clip(lower=0)
     per["decided"] = (per["missed"] > 0) | (per["done"] > 0) | (per["windows_ended"] > 0)

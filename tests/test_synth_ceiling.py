@@ -37,6 +37,18 @@ def test_a_retried_call_is_one_contact_and_each_attempt_is_timed():
     np.testing.assert_allclose(calls["talk_s"].dropna(), [12 * 60])
 
 
+def test_a_repeated_raw_row_counts_once_and_an_event_of_nobody_never(ci_dataset):
+    events = ci_dataset.events
+    checks = events[events["activity"] == "status_checked"].iloc[[0]]
+    nobody = checks.assign(customer_id=None)
+    raw = pd.concat([events, checks, nobody], ignore_index=True).drop(columns="source_row")
+    per, calls = C.observed_behaviour(raw, AS_OF)
+    expected, expected_calls = C.observed_behaviour(events, AS_OF)  # checked: in DuckDB
+    pd.testing.assert_frame_equal(per, expected, check_exact=True)
+    pd.testing.assert_frame_equal(calls, expected_calls, check_exact=True)
+    assert per["checks"].sum() == (events["activity"] == "status_checked").sum() > 0
+
+
 def test_the_ceiling_is_calibrated_and_below_the_issues_target(full_world):
     ceiling = C.ceiling_segments(full_world.data.events, full_world.truth, AS_OF)
     truth = ceiling["customer_id"].map(full_world.truth["segment_of_customer"])
