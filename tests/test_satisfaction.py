@@ -344,6 +344,22 @@ def test_the_threshold_is_the_hinge_whose_own_ordinal_fit_is_most_likely():
     assert found["slope_after"] == pytest.approx(0.6, abs=0.15)
 
 
+def test_each_profile_point_is_its_own_fit_converged_from_nothing():
+    """Warm starts (estimates and curvature of the neighbouring hinge) change no profile point."""
+    rng = np.random.default_rng(11)
+    days = rng.gamma(2.0, 3.0, 3000)
+    latent = 1.5 - 0.4 * np.maximum(0, days - 5) + rng.logistic(0, 1, 3000)
+    csat = pd.Series(1 + np.searchsorted([-2, -0.6, 0.8, 2.2], latent))
+    grid = np.arange(2.0, 9.01, 0.5)
+    loglike, slope = Sat._profile_loglike(csat, days, pd.DataFrame(index=csat.index), grid)
+    for k, tau in enumerate(grid):
+        alone = Sat.WeightedOrderedLogit(
+            Sat.ordered_outcome(csat), pd.DataFrame({"hinge": np.maximum(0, days - tau)}))
+        fit = alone.fit(method="bfgs", disp=False, maxiter=2000, gtol=1e-10, skip_hessian=True)
+        assert loglike[k] == pytest.approx(fit.llf, abs=1e-7)
+        assert slope[k] == pytest.approx(fit.params["hinge"], abs=1e-6)
+
+
 def test_every_score_comes_with_its_box_shares_interval_and_n():
     """Hand-checked: top-2-box, detractors and easy share are counts over answered rows."""
     answers = pd.DataFrame({"csat": [5, 4, 3, 2, 1, 5, None], "nps": [10, 9, 7, 6, 0, 3, 9],
