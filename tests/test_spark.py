@@ -11,7 +11,7 @@ from cxlib import journeys as J
 from cxlib import process
 from cxlib.errors import ParamsError
 from cxlib.params import load_params
-from tests.conftest import AS_OF, run_cx
+from tests.conftest import AS_OF, ROOT, run_cx
 
 pytestmark = pytest.mark.spark
 
@@ -133,3 +133,17 @@ def test_the_data_contract_quarantines_and_keeps_the_same_rows_on_spark(tmp_path
         for part in ("quarantine", "resolved", "clean"):
             pd.testing.assert_frame_equal(getattr(on_spark, part), getattr(on_duckdb, part))
     assert quarantined > 0  # every fault folder breaks some rule
+
+
+def test_a_build_on_spark_is_the_build_on_duckdb(tmp_path, demo_ci):
+    """A report's build with ``engine: pyspark``: same journeys, segments and linked answers."""
+    _require_spark()
+    from cxlib.workbench import build_workbench
+
+    spec = ROOT / "params/journeys/broadband.yaml"
+    on_duckdb = build_workbench(demo_ci, spec, AS_OF, tmp_path / "duckdb")
+    on_spark = build_workbench(demo_ci, spec, AS_OF, tmp_path / "spark", engine="pyspark")
+    assert len(on_spark.journeys) > 1000
+    for name in ("journeys", "behaviour", "surveys"):
+        pd.testing.assert_frame_equal(getattr(on_spark, name), getattr(on_duckdb, name),
+                                      check_dtype=False, atol=1e-6)
