@@ -7,10 +7,12 @@ runs on its own (in JupyterLab or under papermill) with the same numbers as ever
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -249,7 +251,8 @@ def _in_region(wb: Workbench, region: str) -> Workbench:
         surveys=wb.surveys[wb.surveys["region"] == region].reset_index(drop=True), said=set())
 
 
-KEEP_CACHED = 8  # builds kept in the cache; older ones are removed
+KEEP_CACHED = 8  # builds kept in the cache; those used longer ago are removed …
+IN_USE_SECONDS = 3600  # … unless opened within the last hour (a session may still query them)
 
 
 def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]) -> Workbench:
@@ -269,12 +272,31 @@ def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]
         partial.rename(folder)
     except OSError:  # another process cached the same build first
         shutil.rmtree(partial, ignore_errors=True)
-    builds = sorted((p for p in folder.parent.iterdir() if not p.name.startswith(".")),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in builds[KEEP_CACHED:]:
-        shutil.rmtree(old, ignore_errors=True)
+    _forget_unused_builds(folder.parent)
     return replace(wb, dataset=replace(wb.dataset, events=_events_in(folder)),
                    journey_events=_journey_events_in(folder, wb.spec, wb.as_of))
+
+
+def _last_used(build: Path) -> float:
+    """Return when a cached build was last opened (its ``build.json`` is touched on opening)."""
+    try:
+        return (build / BUILD_INFO).stat().st_mtime
+    except OSError:  # not a whole build
+        return 0.0
+
+
+def _forget_unused_builds(cache: Path) -> None:
+    """Remove cached builds beyond the :data:`KEEP_CACHED` last used, if unused for an hour.
+
+    A workbench queries its build's event files for as long as its session runs, so a build
+    opened recently is never removed, however many others were opened since.
+    """
+    builds = sorted((p for p in cache.iterdir() if not p.name.startswith(".")),
+                    key=_last_used, reverse=True)
+    now = time.time()
+    for old in builds[KEEP_CACHED:]:
+        if now - _last_used(old) > IN_USE_SECONDS:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _cache_key(data_dir: str | Path, spec_path: str | Path, **settings: object) -> str:
@@ -305,7 +327,8 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     A run builds once and its notebooks open that build (``build_dir``). Outside a run, the
     build is cached under ``.cache/builds/`` keyed by the data's content, the spec, every
     setting and cxlib's own code, so a second open of the same data is a read; ``cache=False``
-    builds again (and replaces the cached build). The events stay in the build's Parquet file,
+    builds again (and replaces the cached build). Builds beyond the 8 last opened are removed
+    once unused for an hour. The events stay in the build's Parquet file,
     queried by DuckDB (``Workbench.dataset.events`` is an Ibis table).
     """
     if build_dir:
@@ -317,6 +340,8 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         key = _cache_key(data_dir, spec_path, **settings)
         cached = resolve(CACHE_DIR) / key
         if cache and (cached / BUILD_INFO).is_file():
+            with contextlib.suppress(OSError):  # in use again: kept (_forget_unused_builds)
+                os.utime(cached / BUILD_INFO)
             wb = read_build(cached)
         else:
             wb = _build_into_cache(cached, key, lambda folder: build_workbench(

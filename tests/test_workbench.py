@@ -146,6 +146,38 @@ def test_outside_a_run_a_second_open_reads_the_cached_build(tmp_path, demo_ci, m
         W.open_workbench(data, spec, AS_OF)
 
 
+def test_the_cache_forgets_builds_unused_for_an_hour_beyond_the_last_eight(tmp_path):
+    import os
+    import time
+
+    from cxlib import workbench as W
+
+    now = time.time()
+    used = {f"b{i}": now - 60 * i for i in range(9)} | {"b9": now - 3 * 3600}
+    for name, when in used.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / W.BUILD_INFO).write_text("{}")
+        os.utime(tmp_path / name / W.BUILD_INFO, (when, when))
+    (tmp_path / "stray").mkdir()  # not a whole build: never opened
+    W._forget_unused_builds(tmp_path)
+    # b8 is ninth by last use but was opened 8 minutes ago: a session may still query it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"b{i}" for i in range(9)]
+
+
+def test_opening_a_cached_build_marks_it_used(tmp_path, demo_ci, monkeypatch):
+    import os
+
+    from cxlib import workbench as W
+
+    monkeypatch.setattr(W, "CACHE_DIR", str(tmp_path / "cache"))
+    spec = ROOT / "params/journeys/broadband.yaml"
+    W.open_workbench(demo_ci, spec, AS_OF)
+    (info,) = (tmp_path / "cache").glob(f"*/{W.BUILD_INFO}")
+    os.utime(info, (1e9, 1e9))  # opened long ago
+    W.open_workbench(demo_ci, spec, AS_OF)
+    assert info.stat().st_mtime > 1e9 + 3600
+
+
 def _never(*args, **kwargs):
     raise AssertionError("built again")
 
