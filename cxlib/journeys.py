@@ -370,8 +370,8 @@ def journey_events_expr(events: JourneyInput, spec: JourneySpec,
 
     """
     if isinstance(events, JourneyEvents):
-        if events.spec != spec or events.as_of != parse_as_of(as_of):
-            asked = parse_as_of(as_of)
+        asked = parse_as_of(as_of)
+        if events.spec != spec or events.as_of != asked:
             raise ValueError(
                 f"these journey events were attributed at cut-off {events.as_of:%Y-%m-%d %H:%M} "
                 f"with spec '{events.spec.journey}'; asked for {asked:%Y-%m-%d %H:%M} with "

@@ -98,7 +98,7 @@ def observed_behaviour(events: pd.DataFrame | ir.Table,
     # group a million customers' 20 M events by their text ids)
     seen = table.filter(table.activity.isin(sorted(set(MODEL_EVENTS.values())))
                         & (table.ts <= ibis.literal(cutoff.to_pydatetime(), "timestamp('UTC')"))
-                        & table.customer_id.notnull())  # nobody's events belong to no one
+                        & table.customer_id.notnull())  # no customer's: no one's behaviour
     firsts = ("ordered", "booked", "slot", "active", "cancelled")
     counted = ("done", "walk", "updates", "checks", "chats", "missed", "windows_ended")
     a = seen.activity
