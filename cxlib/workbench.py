@@ -143,10 +143,10 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     checked.events_table().to_parquet(out / EVENTS_FILE)
-    data = checked.dataset(events=_events_in(out))
+    _keep_journey_events(out, spec, cutoff)
+    clean, attributed = _events_in(out, spec, cutoff)
+    data = checked.dataset(events=clean)
     del checked  # its DuckDB connection and what it holds
-    journey_events_expr(data.events, spec, cutoff)[0].to_parquet(out / JOURNEY_EVENTS_FILE)
-    attributed = _journey_events_in(out, spec, cutoff, keep_bounds=True)
     events = attributed if engine == "duckdb" else to_frame(data.events)
     journeys = build_journeys(events, spec, cutoff, engine=engine, spark_conf=spark_conf)
     if spec.behaviour is not None:
@@ -181,22 +181,28 @@ JOURNEY_EVENTS_FILE = "journey_events.parquet"
 JOURNEY_BOUNDS_FILE = "journey_bounds.parquet"
 
 
-def _events_in(folder: Path) -> ir.Table:
-    """Return a build's clean events: its Parquet file, read by a DuckDB connection of its own."""
-    return duckdb_backend().read_parquet(folder / EVENTS_FILE)
+def _keep_journey_events(folder: Path, spec: JourneySpec, as_of: datetime) -> None:
+    """Attribute a build's clean events to journeys once; write them and each journey's bounds.
 
-
-def _journey_events_in(folder: Path, spec: JourneySpec, as_of: datetime,
-                       keep_bounds: bool = False) -> JourneyEvents:
-    """Return a build's journey events and bounds, read by a DuckDB connection of their own.
-
-    ``keep_bounds``: first take the bounds from the kept events and write them beside them.
+    The bounds are taken from the attributed events as written (a journey's own events).
     """
     backend = duckdb_backend()
-    events = backend.read_parquet(folder / JOURNEY_EVENTS_FILE)
-    if keep_bounds:
-        journey_bounds(events, spec, as_of).to_parquet(folder / JOURNEY_BOUNDS_FILE)
-    return JourneyEvents(events, backend.read_parquet(folder / JOURNEY_BOUNDS_FILE), spec, as_of)
+    attributed, _ = journey_events_expr(backend.read_parquet(folder / EVENTS_FILE), spec, as_of)
+    attributed.to_parquet(folder / JOURNEY_EVENTS_FILE)
+    journey_bounds(backend.read_parquet(folder / JOURNEY_EVENTS_FILE), spec, as_of
+                   ).to_parquet(folder / JOURNEY_BOUNDS_FILE)
+
+
+def _events_in(folder: Path, spec: JourneySpec, as_of: datetime
+               ) -> tuple[ir.Table, JourneyEvents]:
+    """Return a build's clean events and its journey events, on one DuckDB connection of theirs.
+
+    Both stay in their Parquet files, queried where a report needs them.
+    """
+    backend = duckdb_backend()
+    return backend.read_parquet(folder / EVENTS_FILE), JourneyEvents(
+        backend.read_parquet(folder / JOURNEY_EVENTS_FILE),
+        backend.read_parquet(folder / JOURNEY_BOUNDS_FILE), spec, as_of)
 
 
 def _write_tables(wb: Workbench, out: Path, key: str) -> None:
@@ -218,13 +224,14 @@ def read_build(folder: str | Path) -> Workbench:
     """
     src = Path(folder)
     info = json.loads((src / BUILD_INFO).read_text())
-    data = Dataset(_events_in(src), *(pd.read_parquet(src / f"dataset_{name}.parquet")
-                                      for name in _DATASET_TABLES if name != "events"))
+    spec, as_of = JourneySpec.model_validate(info["spec"]), parse_as_of(info["as_of"])
+    events, attributed = _events_in(src, spec, as_of)
+    data = Dataset(events, *(pd.read_parquet(src / f"dataset_{name}.parquet")
+                             for name in _DATASET_TABLES if name != "events"))
     journeys, behaviour, surveys = (pd.read_parquet(src / f"{name}.parquet")
                                     for name in _BUILT_TABLES)
-    spec, as_of = JourneySpec.model_validate(info["spec"]), parse_as_of(info["as_of"])
     return Workbench(data, spec, as_of, journeys, behaviour, surveys, info["wait"],
-                     journey_events=_journey_events_in(src, spec, as_of))
+                     journey_events=attributed)
 
 
 def _in_region(wb: Workbench, region: str) -> Workbench:
@@ -273,8 +280,8 @@ def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]
     except OSError:  # another process cached the same build first
         shutil.rmtree(partial, ignore_errors=True)
     _forget_unused_builds(folder.parent)
-    return replace(wb, dataset=replace(wb.dataset, events=_events_in(folder)),
-                   journey_events=_journey_events_in(folder, wb.spec, wb.as_of))
+    events, attributed = _events_in(folder, wb.spec, wb.as_of)
+    return replace(wb, dataset=replace(wb.dataset, events=events), journey_events=attributed)
 
 
 def _last_used(build: Path) -> float:

@@ -86,6 +86,9 @@ def test_a_build_reads_back_as_the_workbench_it_was(tmp_path, demo_ci, monkeypat
     assert opened.spec == built.spec and opened.as_of == built.as_of
     # the events attributed to journeys, kept once: what attributing the clean events gives
     attributed, bounds = J.journey_events_expr(contract, built.spec, AS_OF)
+    for bench in (opened, built):  # one DuckDB connection (and memory budget) per workbench
+        assert ibis.get_backend(bench.journey_events.events) is \
+            ibis.get_backend(bench.dataset.events)
     for kept in (opened.journey_events, built.journey_events):
         for table, expected in ((kept.events, attributed), (kept.bounds, bounds)):
             found, expected = to_frame(table), to_frame(expected)
