@@ -1,6 +1,7 @@
 """One report notebook, executed in a worker process of its own.
 
-The runner starts ``python -m cxlib.execution REQUEST.json RESULT.json`` per notebook, so it can
+The runner forks a worker per notebook from its preloaded fork server (:func:`run_forked_worker`;
+where there is none, it starts ``python -m cxlib.execution REQUEST.json RESULT.json``), so it can
 enforce a whole-notebook timeout (by killing the worker and its kernel), notice a dead kernel or
 worker, and keep kernel chatter in a log file instead of the console. Whatever happens, the
 output notebook left behind says why it stopped: a marker cell at the top names the cell.
@@ -19,6 +20,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
+
+from cxlib.forked_kernels import (
+    PROVISIONER_ENV,
+    PROVISIONER_NAME,
+    fork_kernels_from_this_process,
+    let_fork_server_end_with_its_starter,
+)
 
 FAILURE_KINDS = ("cell_error", "timeout", "kernel_died", "worker_died", "write_failed")
 # the thread-pool sizes OpenMP and BLAS read (set for run workers and dashboard kernels)
@@ -254,16 +262,50 @@ def kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _work(request_file: Path, reply_file: Path) -> int:
+    """Execute the notebook a request file describes; write the result; return the exit code."""
+    request = json.loads(request_file.read_text())
+    result = execute_notebook(request["notebook"], Path(request["source"]),
+                              Path(request["output"]), request["parameters"], request["timeout"],
+                              request.get("label", ""), request.get("header"))
+    reply_file.write_text(json.dumps(asdict(result)))
+    return 0 if result.status == "ok" else 1
+
+
 def main(argv: list[str]) -> int:
     """Worker entry point: ``python -m cxlib.execution REQUEST.json RESULT.json``."""
     request = json.loads(Path(argv[0]).read_text())
     if request.get("runner_pid"):
         die_with(int(request["runner_pid"]))
-    result = execute_notebook(request["notebook"], Path(request["source"]), Path(request["output"]),
-                     request["parameters"], request["timeout"], request.get("label", ""),
-                     request.get("header"))
-    Path(argv[1]).write_text(json.dumps(asdict(result)))
-    return 0 if result.status == "ok" else 1
+    return _work(Path(argv[0]), Path(argv[1]))
+
+
+# what a run's fork server imports besides the notebooks' own imports: the worker's
+# papermill and nbconvert, and the kernel's ipykernel and inline plots
+WORKER_PRELOAD = ("cxlib.execution", "papermill", "nbclient", "nbconvert",
+                  "ipykernel.kernelapp", "matplotlib_inline.backend_inline")
+
+
+def run_forked_worker(request_file: Path, reply_file: Path, log_file: Path,
+                      env: dict[str, str], cwd: Path) -> None:
+    """Be a notebook worker forked from the run's fork server, as ``main`` is when started.
+
+    Its own session, working folder ``cwd``, environment ``env`` and log; killed when the
+    fork server (which ends with the run) goes away. Its kernel is forked from this process,
+    which imported what the kernel needs (:func:`fork_kernels_from_this_process`).
+    """
+    os.setsid()
+    let_fork_server_end_with_its_starter()
+    die_with(os.getppid())  # the fork server, which ends with the run
+    os.chdir(cwd)
+    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    for stream in (1, 2):
+        os.dup2(log, stream)
+    os.close(log)
+    os.environ.clear()
+    os.environ.update({**env, PROVISIONER_ENV: PROVISIONER_NAME})
+    fork_kernels_from_this_process()
+    sys.exit(_work(request_file, reply_file))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Dashboard kernels forked from one parent that imported what a view needs once.
+"""Kernels (and report workers) forked from one parent that imported what they need once.
 
 Every viewer of a Voilà dashboard gets a kernel of its own. Started the usual way, each
 kernel spends about 2 s of CPU importing ipykernel, pandas, matplotlib and scipy.special and
@@ -14,17 +14,26 @@ interrupts reach it), the launch's environment and working folder, matplotlib's 
 that environment, and it exits when its parent (the fork server, which ends with the
 dashboard server) goes away. Code changed after the server started reaches new kernels only
 after ``cx serve`` restarts, as the imports are the fork server's.
+
+``cx run`` does the same for its notebooks: :func:`start_fork_server` starts a fork server
+that imports papermill, ipykernel and the notebooks' modules while the run builds; each
+notebook's worker is forked from it (:func:`fork`), and the worker forks its kernel from
+itself (:func:`fork_kernels_from_this_process`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
+from collections.abc import Callable, Mapping, Sequence
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -33,6 +42,7 @@ from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning import LocalProvisioner
 
 PROVISIONER_NAME = "cxlab-forked"  # the entry point in pyproject.toml
+PROVISIONER_ENV = "JUPYTER_DEFAULT_PROVISIONER_NAME"  # jupyter_client's choice of provisioner
 PRELOAD = ("cxlib.kernel_preload",)  # what the fork server imports before forking kernels
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what ipykernel sets by default
 
@@ -42,9 +52,68 @@ def can_fork_kernels() -> bool:
     return "forkserver" in multiprocessing.get_all_start_methods()
 
 
-if can_fork_kernels():
-    _FORKS = multiprocessing.get_context("forkserver")
-    _FORKS.set_forkserver_preload(list(PRELOAD))
+_kernel_forks: BaseContext | None = None  # where this process forks its kernels from
+
+
+def fork_server(preload: Sequence[str]) -> BaseContext:
+    """Return ``multiprocessing``'s fork server context, importing ``preload`` when it starts.
+
+    The fork server is one per process: the first caller's modules are the ones it imports
+    (it starts with the first process forked, or :func:`start_fork_server`).
+    """
+    forks = multiprocessing.get_context("forkserver")
+    forks.set_forkserver_preload(list(preload))
+    return forks
+
+
+def start_fork_server(preload: Sequence[str], env: Mapping[str, str]) -> BaseContext:
+    """Start the fork server now with ``env``; it imports ``preload`` while the caller goes on.
+
+    ``env`` is what the server (and so every process forked from it) imports with: thread
+    pools sized by the environment are sized when numpy or OpenMP load, in the server.
+    """
+    forks = fork_server(preload)
+    before = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+    return forks
+
+
+def let_fork_server_end_with_its_starter() -> None:
+    """Close this forked process's copy of the fork server's lifeline.
+
+    The fork server ends when the process that started it (``cx run``, the dashboard server)
+    has ended: when the last write end of a pipe closes. Every process it forks inherits a
+    write end (``multiprocessing``'s ``_forkserver_alive_fd``); kept open, a starter killed
+    with ``kill -9`` would leave the fork server — and every worker and kernel tied to it —
+    running for ever.
+    """
+    server = multiprocessing.forkserver._forkserver
+    lifeline = getattr(server, "_forkserver_alive_fd", None)
+    if lifeline is not None:
+        os.close(lifeline)
+        server._forkserver_alive_fd = None
+
+
+def fork_kernels_from_this_process() -> None:
+    """Fork this process's kernels from itself, not a fork server: it imported what they need.
+
+    For a report worker, itself forked from the run's preloaded fork server.
+    """
+    global _kernel_forks
+    _kernel_forks = multiprocessing.get_context("fork")
+
+
+def _forks() -> BaseContext:
+    global _kernel_forks
+    if _kernel_forks is None:
+        _kernel_forks = fork_server(PRELOAD)
+    return _kernel_forks
 
 
 def ipykernel_arguments(cmd: list[str]) -> list[str] | None:
@@ -83,6 +152,7 @@ def run_kernel(arguments: list[str], env: dict[str, str], cwd: str) -> None:
         The kernel's working folder.
     """
     os.setsid()  # its own process group, as jupyter_client launches kernels
+    let_fork_server_end_with_its_starter()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -99,40 +169,71 @@ def run_kernel(arguments: list[str], env: dict[str, str], cwd: str) -> None:
 _STARTING = threading.Lock()
 
 
-def _start(process: BaseProcess) -> None:
-    with _STARTING:  # one fork request at a time
-        process.start()
+class ForkedProcess:
+    """The part of :class:`subprocess.Popen` its users need, for a forked process.
 
-
-class ForkedKernel:
-    """The part of :class:`subprocess.Popen` jupyter_client uses, for a forked kernel."""
+    jupyter_client uses it for a forked kernel, the runner for a forked report worker.
+    """
 
     stdin = stdout = stderr = None
 
     def __init__(self, process: BaseProcess) -> None:
         self._process = process
         self.pid = process.pid
+        self.args = process.name
 
     def poll(self) -> int | None:
-        """Return the exit code (negative: the signal) or None while the kernel runs."""
+        """Return the exit code (negative: the signal) or None while the process runs."""
         return self._process.exitcode
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        """Wait until the kernel ends (at most ``timeout`` seconds); return its exit code."""
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until the process ends; return its exit code.
+
+        Raises
+        ------
+        subprocess.TimeoutExpired
+            When it still runs after ``timeout`` seconds.
+        """
         self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
         return self._process.exitcode
 
     def send_signal(self, signum: int) -> None:
-        """Send ``signum`` to the kernel process."""
+        """Send ``signum`` to the process."""
         os.kill(self.pid, signum)
 
     def terminate(self) -> None:
-        """Ask the kernel to end (SIGTERM)."""
+        """Ask the process to end (SIGTERM)."""
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        """End the kernel (SIGKILL)."""
+        """End the process (SIGKILL)."""
         self.send_signal(signal.SIGKILL)
+
+
+def fork(forks: BaseContext, target: Callable[..., object], args: tuple,
+         name: str) -> ForkedProcess:
+    """Start ``target(*args)`` in a process forked by ``forks``; return it as a Popen.
+
+    Parameters
+    ----------
+    forks
+        Where from: a fork server (:func:`fork_server`) or this process (``fork``).
+    target, args
+        What the process runs.
+    name
+        The process's name (its ``args`` as a Popen).
+
+    Returns
+    -------
+    ForkedProcess
+        The started process.
+    """
+    process = forks.Process(target=target, args=args, name=name)
+    with _STARTING:  # one fork request at a time (the first waits for the server's imports)
+        process.start()
+    return ForkedProcess(process)
 
 
 class ForkedKernelProvisioner(LocalProvisioner):
@@ -151,12 +252,11 @@ class ForkedKernelProvisioner(LocalProvisioner):
             return await super().launch_kernel(cmd, **kwargs)
         env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
         cwd = str(kwargs.get("cwd") or Path.cwd())
-        process = _FORKS.Process(target=run_kernel, args=(arguments, env, cwd),
-                                 name=f"kernel {kwargs.get('kernel_id', '')}".strip())
-        await asyncio.to_thread(_start, process)  # the first waits for the server's imports
-        self.process = ForkedKernel(process)
+        self.process = await asyncio.to_thread(
+            fork, _forks(), run_kernel, (arguments, env, cwd),
+            f"kernel {kwargs.get('kernel_id', '')}".strip())
         # its own group once it has called setsid; until then a group signal fails with
         # ESRCH and the provisioner signals the process itself
-        self.pid = self.pgid = process.pid
+        self.pid = self.pgid = self.process.pid
         self.cwd = cwd
         return self.connection_info

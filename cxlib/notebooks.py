@@ -7,7 +7,9 @@ whose printed key numbers ``pytest --nbval-lax`` compares on every test run.
 
 from __future__ import annotations
 
+import ast
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
@@ -22,6 +24,40 @@ CHECK_TAG = "nbval-check-output"  # nbval's cell tag for the same
 def report_notebooks() -> list[Path]:
     """Return the numbered report notebooks (``notebooks/NN_*.ipynb``), in flow order."""
     return sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def imported_modules(paths: Iterable[Path]) -> list[str]:
+    """Return the modules the notebooks' code cells import (what their kernels will import).
+
+    ``from package import name`` names both ``package`` and ``package.name`` (``name`` may be
+    a module); a cell that is not plain Python (a magic) is passed over.
+
+    Parameters
+    ----------
+    paths
+        Notebook files.
+
+    Returns
+    -------
+    list of str
+        Module names, sorted, without repeats.
+    """
+    modules: set[str] = set()
+    for path in paths:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    modules.update(alias.name for alias in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    modules.add(node.module)
+                    modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return sorted(modules)
 
 
 def is_checked(cell: nbformat.NotebookNode) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cxlib.errors import ParamsError
 from cxlib.execution import THREAD_LIMITS
-from cxlib.forked_kernels import PROVISIONER_NAME, can_fork_kernels
+from cxlib.forked_kernels import PROVISIONER_ENV, PROVISIONER_NAME, can_fork_kernels
 from cxlib.paths import project_root
 from cxlib.published import CHANNEL_ENV, PUBLIC_URL_ENV, channel_folder
 
@@ -76,7 +76,7 @@ def voila_environment(channel: str, reports_dir: str | None = None,
     ParamsError
         When ``public_url`` is not an http(s) address.
     """
-    forked = {"JUPYTER_DEFAULT_PROVISIONER_NAME": PROVISIONER_NAME} if can_fork_kernels() else {}
+    forked = {PROVISIONER_ENV: PROVISIONER_NAME} if can_fork_kernels() else {}
     env = {**KERNEL_MEMORY, **KERNEL_THREADS, **forked, **os.environ, CHANNEL_ENV: channel}
     if public_url:
         if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public_url):

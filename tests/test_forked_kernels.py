@@ -146,3 +146,40 @@ def test_without_a_fork_server_kernels_are_launched_as_usual(monkeypatch):
     assert voila_environment("latest")["JUPYTER_DEFAULT_PROVISIONER_NAME"] == PROVISIONER_NAME
     monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     assert "JUPYTER_DEFAULT_PROVISIONER_NAME" not in voila_environment("latest")
+
+
+STARTER = """
+import asyncio, sys
+from jupyter_client.manager import AsyncKernelManager
+from cxlib.forked_kernels import PROVISIONER_NAME
+
+async def main():
+    manager = AsyncKernelManager(kernel_name="python3")
+    manager.kernel_spec.metadata["kernel_provisioner"] = {"provisioner_name": PROVISIONER_NAME}
+    await manager.start_kernel(cwd=sys.argv[1])
+    print(manager.provisioner.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_a_killed_starter_takes_its_fork_server_and_kernels_with_it(tmp_path):
+    """``kill -9`` of a dashboard server (here: any process forking kernels) leaves nothing.
+
+    Each forked process inherits a write end of the pipe that tells the fork server its
+    starter has gone; held, the fork server and its kernels kept each other alive for ever.
+    """
+    import subprocess
+
+    starter = subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path)],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        kernel = int(starter.stdout.readline())
+        fork_server = psutil.Process(kernel).parent().pid
+        assert psutil.Process(fork_server).parent().pid == starter.pid
+    finally:
+        starter.kill()
+        starter.wait()
+    assert _gone(fork_server, 10), "the fork server outlived the process that started it"
+    assert _gone(kernel, 20), "the kernel outlived its fork server"

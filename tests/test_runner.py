@@ -221,6 +221,52 @@ def test_a_killed_kernel_is_reported_with_its_cell(tmp_path, demo_ci, published_
     assert failed["kind"] == "kernel_died" and "kernel died" in failed["error"]
 
 
+def test_a_notebook_starts_with_its_imports_done_in_a_kernel_forked_for_the_run(tmp_path,
+                                                                                 demo_ci):
+    """Workers come from a fork server that imported the notebooks' modules during the build.
+
+    The planted notebook imports ``cxlib.synth_ceiling`` only in its last cell, yet the module
+    is there before: its kernel was forked from its worker, the worker from the run's fork
+    server, a child of ``cx run``. The report is the same.
+    """
+    facts = tmp_path / "facts.json"
+    root, params = _project_with(tmp_path, demo_ci, [
+        "import json, os, sys\nimport psutil\n"
+        "worker = psutil.Process(os.getppid())\nserver = worker.parent()\n"
+        f"open({str(facts)!r}, 'w').write(json.dumps({{\n"
+        "    'preloaded': 'cxlib.synth_ceiling' in sys.modules,\n"
+        "    'server': server.cmdline(), 'starter': server.parent().cmdline()}))",
+        "import cxlib.synth_ceiling"], before=())
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"),
+                    env={"CXLAB_ROOT": str(root)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(facts.read_text())
+    assert seen["preloaded"] is True
+    assert "from multiprocessing.forkserver import main" in " ".join(seen["server"])
+    assert seen["starter"][seen["starter"].index("run") + 1] == str(params)  # cx run itself
+
+
+def test_without_a_fork_server_workers_are_started_as_processes(tmp_path, demo_ci,
+                                                                 monkeypatch):
+    """Where ``multiprocessing`` has no fork server (Windows) a run starts its workers."""
+    from cxlib import runner
+
+    facts = tmp_path / "facts.json"
+    root, params = _project_with(tmp_path, demo_ci, [
+        "import json, os, sys\nimport psutil\n"
+        f"open({str(facts)!r}, 'w').write(json.dumps({{\n"
+        "    'preloaded': 'cxlib.synth_ceiling' in sys.modules,\n"
+        "    'worker': psutil.Process(os.getppid()).cmdline()}))",
+        "import cxlib.synth_ceiling"], before=())
+    monkeypatch.setenv("CXLAB_ROOT", str(root))
+    monkeypatch.setattr(runner, "can_fork_kernels", lambda: False)
+    result = runner.run(params, reports=tmp_path / "reports", quiet=True)
+    assert result.published, [nb.describe() for nb in result.notebooks]
+    seen = json.loads(facts.read_text())
+    assert seen["preloaded"] is False
+    assert seen["worker"][1:3] == ["-m", "cxlib.execution"]
+
+
 def test_a_hanging_notebook_is_stopped_at_its_timeout(tmp_path, demo_ci, published_reports):
     before = (published_reports / "ci").resolve()
     pid_file = tmp_path / "kernel.pid"
