@@ -227,7 +227,7 @@ def test_a_notebook_starts_with_its_imports_done_in_a_kernel_forked_for_the_run(
 
     The planted notebook imports ``cxlib.synth_ceiling`` only in its last cell, yet the module
     is there before: its kernel was forked from its worker, the worker from the run's fork
-    server, a child of ``cx run``. The report is the same.
+    server, a child of ``cx run``, which also wrote a page (nbconvert's first is slow).
     """
     facts = tmp_path / "facts.json"
     root, params = _project_with(tmp_path, demo_ci, [
@@ -235,13 +235,14 @@ def test_a_notebook_starts_with_its_imports_done_in_a_kernel_forked_for_the_run(
         "worker = psutil.Process(os.getppid())\nserver = worker.parent()\n"
         f"open({str(facts)!r}, 'w').write(json.dumps({{\n"
         "    'preloaded': 'cxlib.synth_ceiling' in sys.modules,\n"
+        "    'page_written': 'cxlib.report_preload' in sys.modules,\n"
         "    'server': server.cmdline(), 'starter': server.parent().cmdline()}))",
         "import cxlib.synth_ceiling"], before=())
     result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"),
                     env={"CXLAB_ROOT": str(root)})
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(facts.read_text())
-    assert seen["preloaded"] is True
+    assert seen["preloaded"] is True and seen["page_written"] is True
     assert "from multiprocessing.forkserver import main" in " ".join(seen["server"])
     assert seen["starter"][seen["starter"].index("run") + 1] == str(params)  # cx run itself
 
