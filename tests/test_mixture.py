@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
+from scipy.special import logsumexp
 from sklearn.metrics import adjusted_rand_score
 
-from cxlib.mixture import LatentClassMixture, MixtureLayout
+from cxlib.mixture import LatentClassMixture, MixtureLayout, log_sum_exp_rows
 
 LAYOUT = MixtureLayout(durations=("lead",), shares=(("chats", "contacts"),),
                        rates=(("checks", "days"),))
@@ -72,3 +73,17 @@ def test_a_table_without_a_column_of_the_layout_is_refused():
     frame, _ = _planted(200)
     with pytest.raises(ValueError, match="missing behaviour feature.*checks"):
         LatentClassMixture(2, LAYOUT).fit(frame.drop(columns="checks"))
+
+
+def test_the_rows_log_sum_exp_is_scipys_to_the_bit():
+    """The EM loop's own log-sum-exp gives scipy's numbers exactly: fits do not move."""
+    rng = np.random.default_rng(3)
+    for shape in [(5000, 3), (2000, 5), (7, 2), (1, 1)]:
+        joint = rng.normal(size=shape) * rng.choice([1e-3, 1.0, 50.0, 800.0])
+        joint[0] = 2.5  # a row of ties
+        if shape[1] > 1:
+            joint[-1, 0] = -np.inf  # an impossible class
+            joint[len(joint) // 2, 1:] = joint[len(joint) // 2, 0] - 1e-15  # nearly tied
+        ours = log_sum_exp_rows(joint)
+        assert ours.shape == (shape[0], 1)
+        assert np.array_equal(ours, logsumexp(joint, axis=1, keepdims=True)), shape
