@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -153,17 +154,18 @@ def _jobs(params: RunParams, tasks: list[Execution]) -> int:
 def start_worker_forks(params: RunParams) -> BaseContext | None:
     """Start the fork server a run's notebook workers (and their kernels) are forked from.
 
-    It imports papermill, nbconvert, ipykernel and every module the run's notebooks import,
-    and writes a page (:mod:`cxlib.report_preload`), while the run builds; each worker and its
-    kernel then start with that done instead of paying it per notebook (≈ 4.5 s of CPU each on
-    two cores). None where
+    While the run builds, it imports papermill, nbconvert, ipykernel, every module the run's
+    notebooks import and the dashboards (the run writes their static copies), and writes a
+    page (:mod:`cxlib.report_preload`); each worker and its kernel then start with that done
+    instead of paying it per notebook (≈ 4.5 s of CPU each on two cores). None where
     ``multiprocessing`` has no fork server (Windows): workers are started as processes.
     """
     if not can_fork_kernels():
         return None
     tasks = plan(params)
     notebooks = sorted({notebook_path(t.notebook) for t in tasks})
-    preload = [*WORKER_PRELOAD, *imported_modules(notebooks), "cxlib.report_preload"]
+    preload = [*WORKER_PRELOAD, *imported_modules(notebooks), "cxlib.dashboard",
+               "cxlib.report_preload"]
     return start_fork_server(preload, worker_environment(_jobs(params, tasks)))
 
 
@@ -350,19 +352,50 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
             raise
 
 
-def _write_views(run: Path) -> dict[str, str]:
-    """Write the dashboards' static copies; return each view's file, or why it is missing."""
+def _views_written(run: Path) -> dict[str, str]:
+    """Write the dashboards' static copies; return each view's file, or the error and trace."""
     from cxlib.dashboard import write_static_views  # matplotlib: only when a run publishes
 
-    started = time.monotonic()
     try:
         pages = write_static_views(run)
-    except Exception as exc:  # the run's reports stand without the copies: say why, go on
-        log.error("could not write the dashboards' static copies: %s", exc, exc_info=True)
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    log.info("wrote %d static dashboard views in %.1f s", len(pages),
-             time.monotonic() - started)
+    except Exception as exc:  # the run's reports stand without the copies
+        return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     return {p.stem: str(p.relative_to(run)) for p in pages}
+
+
+def _write_views_to(run: Path, reply: Path) -> None:
+    """Write the static copies (in a process forked for it) and what came of it to ``reply``."""
+    reply.write_text(json.dumps(_views_written(run)))
+
+
+def _write_views(run: Path, forks: BaseContext | None, timeout: int) -> dict[str, str]:
+    """Write the dashboards' static copies; return each view's file, or why it is missing.
+
+    In a process forked from the run's fork server, which imported the dashboards while the
+    run built (≈ 1 s of imports the runner would pay after the last notebook), when there is
+    one; stopped past ``timeout``.
+    """
+    started = time.monotonic()
+    if forks is None:
+        written = _views_written(run)
+    else:
+        reply = run / "logs" / "views.result.json"
+        process = fork(forks, _write_views_to, (run, reply), "cx views")
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(process)
+            code = f"stopped after {timeout} s"
+        written = (json.loads(reply.read_text()) if reply.exists()
+                   else {"error": f"the process writing them ended ({code})"})
+        reply.unlink(missing_ok=True)
+    if "error" in written:
+        log.error("could not write the dashboards' static copies: %s\n%s", written["error"],
+                  written.pop("trace", ""))
+        return written
+    log.info("wrote %d static dashboard views in %.1f s", len(written),
+             time.monotonic() - started)
+    return written
 
 
 def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path,
@@ -403,7 +436,7 @@ def _run_into(params: RunParams, params_file: str, data_dir: Path, reports: Path
         }
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
         if ok:  # the views read the manifest (spec, min_group_size): write them after it
-            manifest["views"] = _write_views(partial)
+            manifest["views"] = _write_views(partial, forks, params.timeout_seconds)
             (partial / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
     finally:
         log.removeHandler(handler)

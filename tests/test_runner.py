@@ -678,3 +678,21 @@ def test_the_notebooks_that_took_longest_last_time_start_first(tmp_path):
         {"notebook": "20_c", "label": "", "seconds": 15.0}]}))
     ordered = longest_first(tasks, tmp_path)
     assert [t.notebook for t in ordered] == ["30_d", "20_c", "10_b", "00_a"]  # new ones first
+
+
+def test_static_views_that_cannot_be_written_are_named_in_the_manifest_forked_or_not(
+        tmp_path, caplog):
+    """The run's reports stand without the copies; the manifest and the log say why."""
+    from cxlib import runner
+    from cxlib.forked_kernels import PRELOAD, fork_server
+
+    run = tmp_path / "run"
+    (run / "logs").mkdir(parents=True)  # a run folder without a manifest: nothing to draw
+    # the test process's one fork server, preloaded as the dashboards' (other tests expect it)
+    for forks in (None, fork_server(PRELOAD)):
+        caplog.clear()
+        written = runner._write_views(run, forks, timeout=120)
+        assert set(written) == {"error"} and "no published run" in written["error"], written
+        assert "could not write the dashboards' static copies" in caplog.text
+        assert "Traceback" in caplog.text  # the analyst's log keeps the trace
+        assert not list((run / "logs").iterdir())  # the fork's reply is not left behind
