@@ -256,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``cx``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if getattr(args, "quiet", False):  # the console says only problems; a run's log, all
+        for console in logging.getLogger().handlers:
+            console.setLevel(logging.WARNING)
     try:
         return args.func(args)
     except CxError as exc:

@@ -364,6 +364,8 @@ def test_two_runs_at_once_second_exits_4_or_waits(tmp_path, demo_ci):
     assert first.wait(timeout=120) == 0
     assert third.returncode == 0, third.stderr[-2000:]
     assert len([p for p in (reports / "runs").iterdir() if not p.name.endswith(".failed")]) == 2
+    assert "INFO" not in third.stderr  # --quiet: the console says only problems …
+    assert "summary of" in (reports / "latest/run.log").read_text()  # … the run's log, all
 
 
 def test_a_matrix_runs_one_report_set_per_value_on_its_own_channel(tmp_path, demo_ci,
@@ -433,6 +435,8 @@ def test_the_crontab_line_in_the_readme_works_as_written(tmp_path):
     latest = tmp_path / "reports/latest"
     manifest = json.loads((latest / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["params"]["demo"]["customers"] == 20000
+    log = (latest / "run.log").read_text()  # --quiet quiets the console, not the run's log
+    assert "built" in log and "summary of" in log and "static dashboard views" in log
 
 
 def test_the_index_survives_old_and_damaged_runs(tmp_path):
