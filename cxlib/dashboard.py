@@ -430,17 +430,18 @@ def static_view(board: Dashboard) -> str:
     return "".join(parts) + "</body></html>"
 
 
-def write_static_views(run_dir: str | Path) -> list[Path]:
+def write_static_views(run_dir: str | Path, part: int = 0, parts: int = 1) -> list[Path]:
     """Write each view in its default state; return the HTML pages.
 
     ``views/<view>.html`` is a self-contained page; ``views/<view>.json`` is the drawing a
-    dashboard kernel shows instead of redrawing the default view.
+    dashboard kernel shows instead of redrawing the default view. ``part`` of ``parts``:
+    every ``parts``-th view from the ``part``-th, so that processes can share the views.
     """
     folder = Path(run_dir) / "views"
     folder.mkdir(exist_ok=True)
-    run = load_published(run_dir)  # read once for the three views
+    run = load_published(run_dir)  # read once for the views
     written = []
-    for view in VIEWS:
+    for view in list(VIEWS)[part::parts]:
         board = Dashboard(view, run)
         page = folder / f"{view}.html"
         page.write_text(static_view(board), encoding="utf-8")

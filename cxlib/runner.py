@@ -352,43 +352,53 @@ def run(params_file: str | Path, reports: Path | None = None, wait: bool = False
             raise
 
 
-def _views_written(run: Path) -> dict[str, str]:
-    """Write the dashboards' static copies; return each view's file, or the error and trace."""
+VIEW_WRITERS = 3  # processes sharing the static views (one view each today)
+
+
+def _views_written(run: Path, part: int = 0, parts: int = 1) -> dict[str, str]:
+    """Write the static copies (``part`` of ``parts``); return each view's file, or the error."""
     from cxlib.dashboard import write_static_views  # matplotlib: only when a run publishes
 
     try:
-        pages = write_static_views(run)
+        pages = write_static_views(run, part, parts)
     except Exception as exc:  # the run's reports stand without the copies
         return {"error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
     return {p.stem: str(p.relative_to(run)) for p in pages}
 
 
-def _write_views_to(run: Path, reply: Path) -> None:
-    """Write the static copies (in a process forked for it) and what came of it to ``reply``."""
-    reply.write_text(json.dumps(_views_written(run)))
+def _write_views_to(run: Path, part: int, parts: int, reply: Path) -> None:
+    """Write ``part`` of the static copies (in a process forked for it); say how to ``reply``."""
+    reply.write_text(json.dumps(_views_written(run, part, parts)))
 
 
 def _write_views(run: Path, forks: BaseContext | None, timeout: int) -> dict[str, str]:
-    """Write the dashboards' static copies; return each view's file, or why it is missing.
+    """Write the dashboards' static copies; return each view's file, or why they are missing.
 
-    In a process forked from the run's fork server, which imported the dashboards while the
-    run built (≈ 1 s of imports the runner would pay after the last notebook), when there is
-    one; stopped past ``timeout``.
+    Where there is a fork server, :data:`VIEW_WRITERS` processes forked from it share the
+    views: it imported the dashboards while the run built (≈ 1 s of imports the runner would
+    pay after the last notebook), and the views draw on both cores; stopped past ``timeout``.
     """
     started = time.monotonic()
     if forks is None:
         written = _views_written(run)
     else:
-        reply = run / "logs" / "views.result.json"
-        process = fork(forks, _write_views_to, (run, reply), "cx views")
-        try:
-            code = process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            kill_tree(process)
-            code = f"stopped after {timeout} s"
-        written = (json.loads(reply.read_text()) if reply.exists()
-                   else {"error": f"the process writing them ended ({code})"})
-        reply.unlink(missing_ok=True)
+        writers = []
+        for part in range(VIEW_WRITERS):
+            reply = run / "logs" / f"views-{part}.result.json"
+            writers.append((reply, fork(forks, _write_views_to,
+                                        (run, part, VIEW_WRITERS, reply), f"cx views {part}")))
+        parts = []
+        for reply, process in writers:
+            try:
+                code = process.wait(max(timeout - (time.monotonic() - started), 1))
+            except subprocess.TimeoutExpired:
+                kill_tree(process)
+                code = f"stopped after {timeout} s"
+            parts.append(json.loads(reply.read_text()) if reply.exists()
+                         else {"error": f"the process writing them ended ({code})"})
+            reply.unlink(missing_ok=True)
+        failed = [part for part in parts if "error" in part]
+        written = failed[0] if failed else {k: v for part in parts for k, v in part.items()}
     if "error" in written:
         log.error("could not write the dashboards' static copies: %s\n%s", written["error"],
                   written.pop("trace", ""))
