@@ -26,6 +26,8 @@ from urllib.parse import parse_qsl, urlencode
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pandas as pd
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 import cxlib
 from cxlib import plots
@@ -79,20 +81,21 @@ class Filters:
         regions = sorted(run.journeys["region"].dropna().unique())
         segments = sorted(run.journeys["segment"].dropna().unique())
         label = spec.label if spec is not None else str
+        look = {"layout": widgets.Layout(), "style": DescriptionStyle()}  # shared
         self.start = widgets.Dropdown(options=[(_week_label(w), w) for w in weeks],
-                                      value=weeks[0] if weeks else None, description="From")
+                                      value=weeks[0] if weeks else None, description="From",
+                                      **look)
         self.end = widgets.Dropdown(options=[(_week_label(w), w) for w in weeks],
-                                    value=weeks[-1] if weeks else None, description="To")
+                                    value=weeks[-1] if weeks else None, description="To", **look)
         self.region = widgets.Dropdown(options=[ALL_REGIONS, *regions], value=ALL_REGIONS,
-                                       description="Region")
+                                       description="Region", **look)
         self.segment = widgets.Dropdown(
             options=[(ALL_SEGMENTS, ALL_SEGMENTS), *((label(s), s) for s in segments)],
-            value=ALL_SEGMENTS, description="Segment")
-        self.promise = widgets.Dropdown(options=[(label(p), p) for p in promises],
-                                        value=promise or (promises[0] if promises else None),
-                                        description="Promise")
-        if not promises:  # the spec states none: nothing to choose
-            self.promise.layout.display = "none"
+            value=ALL_SEGMENTS, description="Segment", **look)
+        self.promise = widgets.Dropdown(  # the spec states no promise: nothing to choose
+            options=[(label(p), p) for p in promises],
+            value=promise or (promises[0] if promises else None), description="Promise",
+            **{**look, "layout": look["layout"] if promises else widgets.Layout(display="none")})
         self.defaults = {key: control.value for key, control in self.controls.items()}
         self.defaults["promise"] = promises[0] if promises else None
 
@@ -223,16 +226,21 @@ class Dashboard:
         self.filters = Filters(self.run)
         self._holding = False  # while a link's filters are applied: one redraw at the end
         self._drawn: OrderedDict[str, dict[str, dict[str, str]]] = OrderedDict()
-        self.header = widgets.HTML(STYLE + self.run.describe_html())
-        self.views = widgets.HTML()
-        self.notice = widgets.HTML(_notice_html(self.filters.apply_query(query)))
-        self.link = widgets.HTML()
-        self.sections = {s.key: _SectionWidgets(s) for s in VIEWS[view][1]}
-        self.guard = ConnectionGuard()
+        # one layout and one style shared by every HTML widget: each is a model more the
+        # browser builds and Voilà relays per viewer (the overview: 44 models a page before, 22 now)
+        text = {"layout": widgets.Layout(), "style": HTMLStyle()}
+        self.header = widgets.HTML(STYLE + self.run.describe_html(), **text)
+        self.views = widgets.HTML(**text)
+        self.notice = widgets.HTML(_notice_html(self.filters.apply_query(query)), **text)
+        self.link = widgets.HTML(**text)
+        self.sections = {s.key: _SectionWidgets(s, text) for s in VIEWS[view][1]}
+        self.guard = ConnectionGuard(layout=text["layout"])
         for control in self.filters.controls.values():
             control.observe(self._update, names="value")
-        boxes = [widgets.HBox([self.filters.start, self.filters.end]),
-                 widgets.HBox([self.filters.region, self.filters.segment, self.filters.promise])]
+        row = widgets.Layout()
+        boxes = [widgets.HBox([self.filters.start, self.filters.end], layout=row),
+                 widgets.HBox([self.filters.region, self.filters.segment, self.filters.promise],
+                              layout=row)]
         self.app = widgets.VBox([self.header, self.views, self.notice, *boxes, self.link,
                                  *(s.box for s in self.sections.values()), self.guard])
         self.app.add_class("cx-dashboard")
@@ -361,10 +369,10 @@ class _SectionWidgets:
     is a PNG embedded in the HTML, as in the static copy.
     """
 
-    def __init__(self, section: Section) -> None:
+    def __init__(self, section: Section, look: Mapping[str, widgets.Widget]) -> None:
         self.section = section
         self._drawing = {"body": "", "takeaway": "", "png": ""}
-        self.box = widgets.HTML(section_html(section, self._drawing))
+        self.box = widgets.HTML(section_html(section, self._drawing), **look)
         self.box.add_class(f"cx-section-{section.key}")
 
     def show(self, rendered: Rendered) -> None:

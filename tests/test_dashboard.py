@@ -480,3 +480,20 @@ def test_the_default_view_shows_the_runs_own_drawing_without_redrawing(published
         assert {k: (b, t) for k, (b, _, t) in saved.items()} == {
             k: (b, t) for k, (b, _, t) in drawn.items()}, view
         assert all(bool(f) == bool(saved[k][1]) for k, (_, f, _) in drawn.items()), view
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_a_page_shares_one_layout_and_style_among_its_filters_and_among_its_texts(
+        published_reports, view):
+    """Each widget model is built by the browser and relayed by Voilà for every viewer."""
+    board = Dashboard(view, published_reports / "ci")
+    filters = list(board.filters.controls.values())
+    texts = [board.header, board.views, board.notice, board.link,
+             *(part.box for part in board.sections.values())]
+    assert len({id(f.layout) for f in filters}) == 1
+    assert len({id(f.style) for f in filters}) == len({id(t.style) for t in texts}) == 1
+    assert len({id(t.layout) for t in [*texts, board.guard]}) == 1
+    assert board.filters.promise.layout.display != "none"  # shown: this spec states promises
+    models = {id(w) for w in [*filters, *texts, board.guard]}
+    models |= {id(part) for w in [*filters, *texts] for part in (w.layout, w.style)}
+    assert len(models) == len(filters) + len(texts) + 1 + 4
