@@ -284,6 +284,7 @@ def main(argv: list[str]) -> int:
 # papermill and nbconvert, and the kernel's ipykernel and inline plots
 WORKER_PRELOAD = ("cxlib.execution", "papermill", "nbclient", "nbconvert",
                   "ipykernel.kernelapp", "matplotlib_inline.backend_inline")
+PRELOAD_MODULES_ENV = "CXLAB_PRELOAD"  # the fork server's modules (cxlib.report_preload)
 
 
 def run_forked_worker(request_file: Path, reply_file: Path, log_file: Path,

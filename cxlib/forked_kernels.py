@@ -58,8 +58,8 @@ _kernel_forks: BaseContext | None = None  # where this process forks its kernels
 def fork_server(preload: Sequence[str]) -> BaseContext:
     """Return ``multiprocessing``'s fork server context, importing ``preload`` when it starts.
 
-    The fork server is one per process: the first caller's modules are the ones it imports
-    (it starts with the first process forked, or :func:`start_fork_server`).
+    The fork server is one per process: it imports the modules named last before it starts
+    (with the first process forked, or :func:`start_fork_server`), and keeps them.
     """
     forks = multiprocessing.get_context("forkserver")
     forks.set_forkserver_preload(list(preload))

@@ -42,6 +42,7 @@ from cxlib.errors import (
     ParamsError,
 )
 from cxlib.execution import (
+    PRELOAD_MODULES_ENV,
     THREAD_LIMITS,
     WORKER_PRELOAD,
     NotebookResult,
@@ -51,7 +52,12 @@ from cxlib.execution import (
     running_cell,
     try_write_html,
 )
-from cxlib.forked_kernels import can_fork_kernels, fork, start_fork_server
+from cxlib.forked_kernels import (
+    can_fork_kernels,
+    fork,
+    let_fork_server_end_with_its_starter,
+    start_fork_server,
+)
 from cxlib.io import data_fingerprint
 from cxlib.notebooks import imported_modules
 from cxlib.params import DemoSettings, RunParams, load_params
@@ -164,9 +170,9 @@ def start_worker_forks(params: RunParams) -> BaseContext | None:
         return None
     tasks = plan(params)
     notebooks = sorted({notebook_path(t.notebook) for t in tasks})
-    preload = [*WORKER_PRELOAD, *imported_modules(notebooks), "cxlib.dashboard",
-               "cxlib.report_preload"]
-    return start_fork_server(preload, worker_environment(_jobs(params, tasks)))
+    modules = [*WORKER_PRELOAD, *imported_modules(notebooks), "cxlib.dashboard"]
+    return start_fork_server(["cxlib.report_preload"], {
+        **worker_environment(_jobs(params, tasks)), PRELOAD_MODULES_ENV: ",".join(modules)})
 
 
 def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int,
@@ -368,6 +374,7 @@ def _views_written(run: Path, part: int = 0, parts: int = 1) -> dict[str, str]:
 
 def _write_views_to(run: Path, part: int, parts: int, reply: Path) -> None:
     """Write ``part`` of the static copies (in a process forked for it); say how to ``reply``."""
+    let_fork_server_end_with_its_starter()
     reply.write_text(json.dumps(_views_written(run, part, parts)))
 
 

@@ -247,6 +247,19 @@ def test_a_notebook_starts_with_its_imports_done_in_a_kernel_forked_for_the_run(
     assert seen["starter"][seen["starter"].index("run") + 1] == str(params)  # cx run itself
 
 
+def test_a_module_that_fails_to_import_fails_its_notebooks_cell_not_the_run(tmp_path, demo_ci):
+    """The run's fork server imports what the notebooks import; one that raises is left to
+    the notebook, whose cell reports it as it would without a fork server."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "boom.py").write_text("raise RuntimeError('planted at import')\n")
+    root, params = _project_with(tmp_path, demo_ci, ["import boom"], before=())
+    result = run_cx("run", str(params), "--reports-dir", str(tmp_path / "reports"),
+                    env={"CXLAB_ROOT": str(root), "PYTHONPATH": str(library)})
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "cell 3 ('import boom'): RuntimeError: planted at import" in result.stderr
+
+
 def test_without_a_fork_server_workers_are_started_as_processes(tmp_path, demo_ci,
                                                                  monkeypatch):
     """Where ``multiprocessing`` has no fork server (Windows) a run starts its workers."""
