@@ -18,6 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -260,6 +265,44 @@ def _in_region(wb: Workbench, region: str) -> Workbench:
 
 KEEP_CACHED = 8  # builds kept in the cache; those used longer ago are removed …
 IN_USE_SECONDS = 3600  # … unless opened within the last hour (a session may still query them)
+IN_USE_FILE = ".in-use"  # … or held open by a live process (a shared lock on this file)
+_HELD: dict[Path, int] = {}  # the builds this process holds open: their locked files
+
+
+def _hold(build: Path) -> None:
+    """Mark a cached build as open in this process for as long as the process lives.
+
+    A shared ``flock`` on its :data:`IN_USE_FILE`, which the operating system lets go when the
+    process ends, however it ends. Without ``fcntl`` (Windows) the hour of
+    :data:`IN_USE_SECONDS` alone protects it.
+    """
+    if fcntl is None:
+        return
+    if build in _HELD:
+        if os.fstat(_HELD[build]).st_nlink:  # held, and the folder not built again since
+            return
+        os.close(_HELD.pop(build))  # the file of a folder since removed
+    with contextlib.suppress(OSError):
+        held = os.open(build / IN_USE_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+        fcntl.flock(held, fcntl.LOCK_SH)
+        _HELD[build] = held
+
+
+def _held_open(build: Path) -> bool:
+    """Tell whether a live process (this one too) holds a cached build open (:func:`_hold`)."""
+    if fcntl is None:
+        return False
+    try:
+        probe = os.open(build / IN_USE_FILE, os.O_RDONLY)
+    except OSError:  # never held
+        return False
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(probe)  # lets go of a lock taken here, and only that one (flock)
+    return False
 
 
 def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]) -> Workbench:
@@ -279,6 +322,7 @@ def _build_into_cache(folder: Path, key: str, build: Callable[[Path], Workbench]
         partial.rename(folder)
     except OSError:  # another process cached the same build first
         shutil.rmtree(partial, ignore_errors=True)
+    _hold(folder)
     _forget_unused_builds(folder.parent)
     events, attributed = _events_in(folder, wb.spec, wb.as_of)
     return replace(wb, dataset=replace(wb.dataset, events=events), journey_events=attributed)
@@ -296,13 +340,14 @@ def _forget_unused_builds(cache: Path) -> None:
     """Remove cached builds beyond the :data:`KEEP_CACHED` last used, if unused for an hour.
 
     A workbench queries its build's event files for as long as its session runs, so a build
-    opened recently is never removed, however many others were opened since.
+    opened recently, or held open by a live process (:func:`_hold`: a JupyterLab kernel idle
+    for hours), is never removed, however many others were opened since.
     """
     builds = sorted((p for p in cache.iterdir() if not p.name.startswith(".")),
                     key=_last_used, reverse=True)
     now = time.time()
     for old in builds[KEEP_CACHED:]:
-        if now - _last_used(old) > IN_USE_SECONDS:
+        if now - _last_used(old) > IN_USE_SECONDS and not _held_open(old):
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -335,8 +380,8 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
     build is cached under ``.cache/builds/`` keyed by the data's content, the spec, every
     setting and cxlib's own code, so a second open of the same data is a read; ``cache=False``
     builds again (and replaces the cached build). Builds beyond the 8 last opened are removed
-    once unused for an hour. The events stay in the build's Parquet file,
-    queried by DuckDB (``Workbench.dataset.events`` is an Ibis table).
+    once unused for an hour and held open by no live process. The events stay in the build's
+    Parquet file, queried by DuckDB (``Workbench.dataset.events`` is an Ibis table).
     """
     if build_dir:
         wb = read_build(build_dir)
@@ -349,6 +394,7 @@ def open_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | dat
         if cache and (cached / BUILD_INFO).is_file():
             with contextlib.suppress(OSError):  # in use again: kept (_forget_unused_builds)
                 os.utime(cached / BUILD_INFO)
+            _hold(cached)
             wb = read_build(cached)
         else:
             wb = _build_into_cache(cached, key, lambda folder: build_workbench(

@@ -217,3 +217,55 @@ def test_opening_a_build_imports_no_model_library():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT).stdout.strip()
     assert loaded == "[]"  # every report notebook opens the run's build; only the build fits
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from cxlib import workbench as W
+W._hold(Path(sys.argv[1]))
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_build_held_open_by_a_live_session_is_kept_however_long_it_idles(tmp_path):
+    """A JupyterLab kernel idle for hours still queries its build's event files."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from cxlib import workbench as W
+
+    long_ago = time.time() - 3 * 3600
+    for i in range(W.KEEP_CACHED + 2):
+        (tmp_path / f"b{i}").mkdir()
+        (tmp_path / f"b{i}" / W.BUILD_INFO).write_text("{}")
+        os.utime(tmp_path / f"b{i}" / W.BUILD_INFO, (long_ago + i, long_ago + i))
+    # b0 and b1 are the two least recently opened; a live process holds b0 open
+    session = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / "b0")],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert session.stdout.readline().strip() == "held"
+        W._forget_unused_builds(tmp_path)
+        assert (tmp_path / "b0").is_dir() and not (tmp_path / "b1").exists()
+    finally:
+        session.kill()
+        session.wait()
+    W._forget_unused_builds(tmp_path)  # the session has ended: nothing holds it any more
+    assert not (tmp_path / "b0").exists()
+    assert len(list(tmp_path.iterdir())) == W.KEEP_CACHED
+
+
+def test_this_process_holds_the_builds_it_opens_and_a_rebuilt_one_again(tmp_path, demo_ci,
+                                                                        monkeypatch):
+    from cxlib import workbench as W
+
+    monkeypatch.setattr(W, "CACHE_DIR", str(tmp_path / "cache"))
+    spec = ROOT / "params/journeys/broadband.yaml"
+    W.open_workbench(demo_ci, spec, AS_OF)
+    (build,) = (tmp_path / "cache").iterdir()
+    assert W._held_open(build)
+    W.open_workbench(demo_ci, spec, AS_OF, cache=False)  # built again: a new folder
+    assert W._held_open(build)
