@@ -24,8 +24,8 @@ import nbformat
 from cxlib.forked_kernels import (
     PROVISIONER_ENV,
     PROVISIONER_NAME,
+    ForkedProcess,
     fork_kernels_from_this_process,
-    let_fork_server_end_with_its_starter,
 )
 
 FAILURE_KINDS = ("cell_error", "timeout", "kernel_died", "worker_died", "write_failed")
@@ -250,7 +250,7 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def kill_tree(proc: subprocess.Popen) -> None:
+def kill_tree(proc: subprocess.Popen | ForkedProcess) -> None:
     """Stop a worker, its kernel and anything they started."""
     victims = descendants(proc.pid)
     for pid in [proc.pid, *victims]:
@@ -262,9 +262,8 @@ def kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _work(request_file: Path, reply_file: Path) -> int:
-    """Execute the notebook a request file describes; write the result; return the exit code."""
-    request = json.loads(request_file.read_text())
+def _work(request: dict, reply_file: Path) -> int:
+    """Execute the notebook a request describes; write the result; return the exit code."""
     result = execute_notebook(request["notebook"], Path(request["source"]),
                               Path(request["output"]), request["parameters"], request["timeout"],
                               request.get("label", ""), request.get("header"))
@@ -277,7 +276,7 @@ def main(argv: list[str]) -> int:
     request = json.loads(Path(argv[0]).read_text())
     if request.get("runner_pid"):
         die_with(int(request["runner_pid"]))
-    return _work(Path(argv[0]), Path(argv[1]))
+    return _work(request, Path(argv[1]))
 
 
 # what a run's fork server imports besides the notebooks' own imports: the worker's
@@ -296,7 +295,6 @@ def run_forked_worker(request_file: Path, reply_file: Path, log_file: Path,
     which imported what the kernel needs (:func:`fork_kernels_from_this_process`).
     """
     os.setsid()
-    let_fork_server_end_with_its_starter()
     die_with(os.getppid())  # the fork server, which ends with the run
     os.chdir(cwd)
     log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -306,7 +304,7 @@ def run_forked_worker(request_file: Path, reply_file: Path, log_file: Path,
     os.environ.clear()
     os.environ.update({**env, PROVISIONER_ENV: PROVISIONER_NAME})
     fork_kernels_from_this_process()
-    sys.exit(_work(request_file, reply_file))
+    sys.exit(_work(json.loads(request_file.read_text()), reply_file))
 
 
 if __name__ == "__main__":

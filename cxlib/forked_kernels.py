@@ -84,7 +84,7 @@ def start_fork_server(preload: Sequence[str], env: Mapping[str, str]) -> BaseCon
     return forks
 
 
-def let_fork_server_end_with_its_starter() -> None:
+def _let_fork_server_end_with_its_starter() -> None:
     """Close this forked process's copy of the fork server's lifeline.
 
     The fork server ends when the process that started it (``cx run``, the dashboard server)
@@ -152,7 +152,6 @@ def run_kernel(arguments: list[str], env: dict[str, str], cwd: str) -> None:
         The kernel's working folder.
     """
     os.setsid()  # its own process group, as jupyter_client launches kernels
-    let_fork_server_end_with_its_starter()
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -212,9 +211,18 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+def _forked(target: Callable[..., object], args: tuple) -> object:
+    """Run ``target(*args)`` in a forked process that lets its fork server end with its starter."""
+    _let_fork_server_end_with_its_starter()
+    return target(*args)
+
+
 def fork(forks: BaseContext, target: Callable[..., object], args: tuple,
          name: str) -> ForkedProcess:
     """Start ``target(*args)`` in a process forked by ``forks``; return it as a Popen.
+
+    The process first closes its copy of the fork server's lifeline
+    (:func:`_let_fork_server_end_with_its_starter`).
 
     Parameters
     ----------
@@ -230,7 +238,7 @@ def fork(forks: BaseContext, target: Callable[..., object], args: tuple,
     ForkedProcess
         The started process.
     """
-    process = forks.Process(target=target, args=args, name=name)
+    process = forks.Process(target=_forked, args=(target, args), name=name)
     with _STARTING:  # one fork request at a time (the first waits for the server's imports)
         process.start()
     return ForkedProcess(process)

@@ -53,9 +53,9 @@ from cxlib.execution import (
     try_write_html,
 )
 from cxlib.forked_kernels import (
+    ForkedProcess,
     can_fork_kernels,
     fork,
-    let_fork_server_end_with_its_starter,
     start_fork_server,
 )
 from cxlib.io import data_fingerprint
@@ -175,6 +175,15 @@ def start_worker_forks(params: RunParams) -> BaseContext | None:
         **worker_environment(_jobs(params, tasks)), PRELOAD_MODULES_ENV: ",".join(modules)})
 
 
+def _waited(proc: subprocess.Popen | ForkedProcess, seconds: float) -> int | None:
+    """Wait for a worker's exit code; past ``seconds`` kill it and its children (None)."""
+    try:
+        return proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        return None
+
+
 def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int,
                   header: dict[str, str] | None = None, jobs: int = 1,
                   forks: BaseContext | None = None) -> NotebookResult:
@@ -209,11 +218,7 @@ def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int
     else:
         proc = fork(forks, run_forked_worker,
                     (request, reply, logs / f"{stem}.log", env, project_root()), f"cx {stem}")
-    try:
-        code = proc.wait(timeout=timeout + KILL_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        kill_tree(proc)
-        code = None
+    code = _waited(proc, timeout + KILL_GRACE_SECONDS)
     if reply.exists():
         return NotebookResult(**json.loads(reply.read_text()))
     result = NotebookResult(task.notebook, task.label, status="failed",
@@ -374,7 +379,6 @@ def _views_written(run: Path, part: int = 0, parts: int = 1) -> dict[str, str]:
 
 def _write_views_to(run: Path, part: int, parts: int, reply: Path) -> None:
     """Write ``part`` of the static copies (in a process forked for it); say how to ``reply``."""
-    let_fork_server_end_with_its_starter()
     reply.write_text(json.dumps(_views_written(run, part, parts)))
 
 
@@ -396,13 +400,10 @@ def _write_views(run: Path, forks: BaseContext | None, timeout: int) -> dict[str
                                         (run, part, VIEW_WRITERS, reply), f"cx views {part}")))
         parts = []
         for reply, process in writers:
-            try:
-                code = process.wait(max(timeout - (time.monotonic() - started), 1))
-            except subprocess.TimeoutExpired:
-                kill_tree(process)
-                code = f"stopped after {timeout} s"
-            parts.append(json.loads(reply.read_text()) if reply.exists()
-                         else {"error": f"the process writing them ended ({code})"})
+            code = _waited(process, max(timeout - (time.monotonic() - started), 1))
+            parts.append(json.loads(reply.read_text()) if reply.exists() else {
+                "error": f"the process writing them ended ({code})" if code is not None
+                else f"the process writing them was stopped after {timeout} s"})
             reply.unlink(missing_ok=True)
         failed = [part for part in parts if "error" in part]
         written = failed[0] if failed else {k: v for part in parts for k, v in part.items()}
