@@ -156,7 +156,8 @@ def _serve(args: argparse.Namespace) -> int:
     from cxlib.serving import serve
 
     return serve(channel=args.channel, port=args.port, reports_dir=args.reports_dir,
-                 voila_args=args.voila_args, public_url=args.public_url)
+                 voila_args=args.voila_args, public_url=args.public_url,
+                 predraw=not args.no_predraw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the address managers reach this server's root by, behind a proxy "
                    "(e.g. https://dashboards.example.com/cx/): each view's copyable link "
                    "starts with it")
+    p.add_argument("--no-predraw", action="store_true",
+                   help="do not draw each view's one-filter-change states ahead at idle "
+                   "priority (by default a manager's first filter change is a read)")
     p.add_argument("voila_args", nargs="*", metavar="-- VOILA_OPTION",
                    help="further Voilà options after --, e.g. "
                    "-- --MappingKernelManager.cull_idle_timeout=120")

@@ -11,6 +11,8 @@ notice, never a traceback. Every string that reaches the page is HTML-escaped.
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import html
 import io
 import json
@@ -50,6 +52,10 @@ ALL_SEGMENTS = "All segments"
 FILTERS = ("from", "to", "region", "segment", "promise")  # what a link (URL query) can set
 DEFAULT_VIEW = "overview"
 DRAWINGS_KEPT = 12  # filter states a page keeps drawn (≈ 0.2 MB each): going back is instant
+# filter states drawn by any page of a run, kept in the run's views/drawn/ for every viewer
+# (≈ 0.2 MB each; the least recently shown beyond this are removed; 0: none shared)
+SHARED_DRAWINGS_KEPT = 400
+SHARED_DRAWINGS = "drawn"
 STYLE = """<style>
 .cx-tiles { display:flex; gap:10px; flex-wrap:wrap }
 .cx-tile { border:1px solid #ccc; border-radius:6px; padding:8px 12px; min-width:180px }
@@ -226,6 +232,8 @@ class Dashboard:
         self.filters = Filters(self.run)
         self._holding = False  # while a link's filters are applied: one redraw at the end
         self._drawn: OrderedDict[str, dict[str, dict[str, str]]] = OrderedDict()
+        self._sharing_failed = False
+        self.redraws = 0  # filter states this page drew itself (not shown from a drawing)
         # one layout and one style shared by every HTML widget: each is a model more the
         # browser builds and Voilà relays per viewer (the overview: 44 models a page before, 22 now)
         text = {"layout": widgets.Layout(), "style": HTMLStyle()}
@@ -298,12 +306,22 @@ class Dashboard:
         query = self.filters.query()
         if query in self._drawn:  # drawn before in this page: shown again, not redrawn
             self._drawn.move_to_end(query)
-            for key, drawing in self._drawn[query].items():
-                self.sections[key].show_drawing(drawing)
+            self._show_drawings(self._drawn[query])
+            return
+        shared = self._shared_drawing(query)
+        if shared is not None:  # drawn before by another page of the run
+            self._show_drawings(shared)
+            self._remember(query)
             return
         for key, rendered in self.render().items():
             self.sections[key].show(rendered)
+        self.redraws += 1
         self._remember(query)
+        self._share(query)
+
+    def _show_drawings(self, drawings: Mapping[str, Mapping[str, str]]) -> None:
+        for key, drawing in drawings.items():
+            self.sections[key].show_drawing(drawing)
 
     def _remember(self, query: str) -> None:
         """Keep what the sections show for ``query`` (the newest :data:`DRAWINGS_KEPT`)."""
@@ -341,6 +359,56 @@ class Dashboard:
                 "min_group_size": self.run.min_group_size,
                 "previous": previous.run_id if previous else None}
 
+    @cached_property
+    def _shared_key(self) -> str:
+        return json.dumps(self._snapshot_key(), sort_keys=True)
+
+    def _shared_file(self, query: str) -> Path:
+        """Where any page of the run keeps its drawing of ``query`` (named by its key)."""
+        digest = hashlib.sha256(f"{self._shared_key}?{query}".encode()).hexdigest()[:40]
+        return self.run.folder / "views" / SHARED_DRAWINGS / f"{self.view}-{digest}.json"
+
+    def _shared_drawing(self, query: str) -> dict[str, dict[str, str]] | None:
+        """Return the sections another page of the run drew for ``query``, if still valid."""
+        if not SHARED_DRAWINGS_KEPT:
+            return None
+        path = self._shared_file(query)
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            os.utime(path)  # shown again: the last to be removed
+        except (OSError, ValueError):
+            return None
+        if (not isinstance(saved, dict) or saved.get("key") != self._shared_key
+                or saved.get("query") != query or set(saved.get("sections", {}))
+                != set(self.sections)):
+            return None
+        return saved["sections"]
+
+    def _share(self, query: str) -> None:
+        """Keep what the sections show for ``query`` in the run for every page (best effort).
+
+        Written whole then renamed, so a page never reads half a drawing; beyond
+        :data:`SHARED_DRAWINGS_KEPT` the least recently shown are removed. A run folder the
+        server cannot write to only loses the sharing (logged once per page).
+        """
+        if not SHARED_DRAWINGS_KEPT or self._sharing_failed:
+            return
+        path = self._shared_file(query)
+        part = path.with_name(f".{path.name}.{os.getpid()}")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            part.write_text(json.dumps({"key": self._shared_key, "query": query,
+                                        "sections": self._drawn[query]}), encoding="utf-8")
+            os.replace(part, path)
+            kept = sorted(path.parent.glob("*.json"), key=_last_shown, reverse=True)
+            for old in kept[SHARED_DRAWINGS_KEPT:]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            self._sharing_failed = True
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+            log.info("dashboard drawings are not shared with other pages: %s", exc)
+
     def snapshot(self) -> dict[str, object]:
         """Return what the sections show now, with the key it is valid for (JSON-ready)."""
         return {"key": self._snapshot_key(),
@@ -355,8 +423,7 @@ class Dashboard:
         if (not isinstance(saved, dict) or saved.get("key") != json.loads(json.dumps(
                 self._snapshot_key())) or set(saved.get("sections", {})) != set(self.sections)):
             return False
-        for key, part in self.sections.items():
-            part.show_drawing(saved["sections"][key])
+        self._show_drawings(saved["sections"])
         self._remember(self.filters.query())
         return True
 
@@ -392,6 +459,13 @@ class _SectionWidgets:
         self.box.value = section_html(self.section, self._drawing)
 
 
+def _last_shown(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed by another page meanwhile
+        return 0.0
+
+
 def section_html(section: Section, drawing: Mapping[str, str]) -> str:
     """Return a section as HTML: heading, body, figure (an embedded PNG, if any), takeaway.
 
@@ -410,7 +484,9 @@ def section_html(section: Section, drawing: Mapping[str, str]) -> str:
 
 def _png(figure: plt.Figure, tight: bool = True) -> bytes:
     png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=100, bbox_inches="tight" if tight else None)
+    # zlib's fastest level: a third less time saving the overview's trends, 5 % more bytes
+    figure.savefig(png, format="png", dpi=100, bbox_inches="tight" if tight else None,
+                   pil_kwargs={"compress_level": 1})
     plt.close(figure)
     return png.getvalue()
 
@@ -456,6 +532,30 @@ def write_static_views(run_dir: str | Path, part: int = 0, parts: int = 1) -> li
         (folder / f"{view}.json").write_text(json.dumps(board.snapshot()), encoding="utf-8")
         written.append(page)
     return written
+
+
+WARMED_FILTERS = ("region", "segment", "promise")  # changed one at a time by warm_drawings
+
+
+def warm_drawings(run_dir: str | Path) -> int:
+    """Draw every view with one filter changed from its default into the run's shared drawings.
+
+    Each region, each segment and each promise in turn (:data:`WARMED_FILTERS`); states
+    another page drew already are read, not drawn again. Returns how many states were drawn.
+    What ``cx serve`` does for each run it shows (:mod:`cxlib.drawing_warmer`).
+    """
+    run = load_published(run_dir)
+    drawn = 0
+    for view in VIEWS:
+        board = Dashboard(view, run)
+        for name in WARMED_FILTERS:
+            control = board.filters.controls[name]
+            for value in board.filters._allowed(name):
+                if value not in (None, board.filters.defaults[name]):
+                    control.value = value
+                    control.value = board.filters.defaults[name]
+        drawn += board.redraws
+    return drawn
 
 
 def _render(section: Section, chosen: Selection) -> Rendered:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cxlib import drawing_warmer
 from cxlib.errors import ParamsError
 from cxlib.execution import THREAD_LIMITS
 from cxlib.forked_kernels import PROVISIONER_ENV, PROVISIONER_NAME, can_fork_kernels
@@ -91,16 +92,20 @@ def voila_environment(channel: str, reports_dir: str | None = None,
 
 
 def serve(channel: str = "latest", port: int = 8866, reports_dir: str | None = None,
-          voila_args: Sequence[str] = (), public_url: str = "") -> int:
+          voila_args: Sequence[str] = (), public_url: str = "", predraw: bool = True) -> int:
     """Replace this process with Voilà serving the dashboard over ``reports/<channel>``.
 
-    ``public_url``: see :func:`voila_environment`.
+    ``public_url``: see :func:`voila_environment`. ``predraw``: draw each view's
+    one-filter-change states at idle priority for every run the channel points to
+    (:mod:`cxlib.drawing_warmer`), so a manager's first filter change is a read.
     """
     env = voila_environment(channel, reports_dir, public_url)
     os.environ.update(env)  # channel_folder reads the reports folder from the environment
     folder = channel_folder(channel)
     print(f"serving the dashboards of {folder} on http://127.0.0.1:{port}/", file=sys.stderr,
           flush=True)
+    if predraw:
+        drawing_warmer.start(folder, env)  # a child of the Voilà this process becomes
     command = voila_command(port, voila_args)
     os.execve(command[0], command, env)
     return 0  # not reached

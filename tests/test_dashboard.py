@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ import ipywidgets as widgets
 import pandas as pd
 import pytest
 
+from cxlib import dashboard as D
 from cxlib.dashboard import (
     ALL_REGIONS,
     ALL_SEGMENTS,
@@ -433,12 +435,11 @@ def test_a_section_that_fails_says_so_and_logs_why(board, monkeypatch, caplog):
 
 def test_a_filter_state_shown_before_in_the_page_is_shown_again_without_redrawing(
         published_reports, monkeypatch):
-    from cxlib import dashboard as D
-
     board = Dashboard("overview", published_reports / "ci")
     drawn = []
     render = board.render
     monkeypatch.setattr(board, "render", lambda: drawn.append(1) or render())
+    monkeypatch.setattr(D, "SHARED_DRAWINGS_KEPT", 0)  # this page's own memory only
     first, second, third = board.filters.region.options[1:4]
     board.filters.region.value = first
     at_first = _shown(board)
@@ -455,6 +456,7 @@ def test_a_filter_state_shown_before_in_the_page_is_shown_again_without_redrawin
 
 def test_following_a_link_redraws_only_when_it_asks_for_other_filters(published_reports,
                                                                        monkeypatch):
+    monkeypatch.setattr(D, "SHARED_DRAWINGS_KEPT", 0)  # no state drawn by another page
     board = Dashboard("journeys", published_reports / "ci")
     drawn = []
     render = board.render
@@ -497,3 +499,120 @@ def test_a_page_shares_one_layout_and_style_among_its_filters_and_among_its_text
     models = {id(w) for w in [*filters, *texts, board.guard]}
     models |= {id(part) for w in [*filters, *texts] for part in (w.layout, w.style)}
     assert len(models) == len(filters) + len(texts) + 1 + 4
+
+
+def _fresh_run(published_reports: Path, tmp_path: Path) -> Path:
+    """A copy of the CI run with no drawing shared by any page yet."""
+    fresh = tmp_path / "runs" / "fresh"
+    shutil.copytree(published_reports / "ci", fresh)
+    shutil.rmtree(fresh / "views" / D.SHARED_DRAWINGS, ignore_errors=True)
+    return fresh
+
+
+def _one_change_states(run: Path) -> int:
+    """How many filter states differ from a view's default in one warmed filter."""
+    filters = Dashboard("overview", run).filters
+    return sum(len([v for v in filters._allowed(name) if v not in (None, filters.defaults[name])])
+               for name in D.WARMED_FILTERS)
+
+
+def test_a_filter_state_one_page_drew_is_shown_by_every_page_of_the_run(published_reports,
+                                                                         tmp_path):
+    run = _fresh_run(published_reports, tmp_path)
+    first = Dashboard("overview", run)
+    region = first.filters.region.options[1]
+    first.filters.region.value = region
+    assert first.redraws == 1
+    other = Dashboard("overview", run)  # another manager's page, in another kernel
+    other.filters.region.value = region
+    assert other.redraws == 0 and _shown(other) == _shown(first)
+    assert region in other.link.value  # the link still follows the filters
+    stricter = Dashboard("overview", run, min_group_size=first.run.min_group_size + 5)
+    drawn_at_start = stricter.redraws  # its default state differs from the run's drawing too
+    stricter.filters.region.value = region  # numbers suppressed otherwise: drawn again
+    assert stricter.redraws == drawn_at_start + 1 and _shown(stricter) != _shown(first)
+    journeys = Dashboard("journeys", run)  # another view: its own drawing
+    journeys.filters.region.value = region
+    assert journeys.redraws == 1
+
+
+def test_a_shared_drawing_that_is_broken_or_of_another_state_is_drawn_again(published_reports,
+                                                                            tmp_path):
+    run = _fresh_run(published_reports, tmp_path)
+    board = Dashboard("journeys", run)
+    board.filters.region.value = board.filters.region.options[1]
+    (shared,) = (run / "views" / D.SHARED_DRAWINGS).glob("*.json")
+    drawn = _shown(board)
+    saved = json.loads(shared.read_text())
+    for broken in ("{half a drawing", json.dumps({**saved, "query": "region=elsewhere"}),
+                   json.dumps({**saved, "sections": {"promises": saved["sections"]["promises"]}})):
+        shared.write_text(broken)
+        other = Dashboard("journeys", run)
+        other.filters.region.value = board.filters.region.options[1]
+        assert other.redraws == 1 and _shown(other) == drawn
+
+
+def test_shared_drawings_are_bounded_and_a_run_that_cannot_keep_them_still_draws(
+        published_reports, tmp_path, monkeypatch, caplog):
+    run = _fresh_run(published_reports, tmp_path)
+    monkeypatch.setattr(D, "SHARED_DRAWINGS_KEPT", 2)
+    board = Dashboard("segments", run)
+    regions = board.filters.region.options[1:4]
+    for region in regions:
+        board.filters.region.value = region
+        os.utime(max((run / "views" / D.SHARED_DRAWINGS).glob("*.json"),
+                     key=lambda p: p.stat().st_mtime_ns))  # distinct times on a coarse clock
+    assert len(list((run / "views" / D.SHARED_DRAWINGS).glob("*"))) == 2
+    later = Dashboard("segments", run)
+    later.filters.region.value = regions[2]
+    later.filters.region.value = regions[1]
+    assert later.redraws == 0  # the two shown last are read
+    later.filters.region.value = regions[0]
+    assert later.redraws == 1  # the least recently shown was removed
+    blocked = _fresh_run(published_reports, tmp_path / "blocked")
+    (blocked / "views" / D.SHARED_DRAWINGS).write_text("a file where the folder would be")
+    board = Dashboard("segments", blocked)
+    with caplog.at_level("INFO", logger="cxlib.dashboard"):
+        board.filters.region.value = regions[0]
+        at_first = _shown(board)
+        board.filters.region.value = regions[1]
+    assert board.redraws == 2 and _shown(board) != at_first  # drawn, shown, not kept
+    assert caplog.text.count("not shared with other pages") == 1  # said once per page
+
+
+def test_warming_draws_every_view_with_each_filter_changed_once(published_reports, tmp_path):
+    run = _fresh_run(published_reports, tmp_path)
+    states = _one_change_states(run)
+    assert D.warm_drawings(run) == states * len(VIEWS) and states >= 4
+    for view in VIEWS:
+        page = Dashboard(view, run)
+        page.filters.region.value = page.filters.region.options[-1]
+        page.filters.region.value = ALL_REGIONS
+        page.filters.segment.value = page.filters._allowed("segment")[-1]
+        assert page.redraws == 0, view  # a manager's first filter change is a read
+        page.filters.region.value = page.filters.region.options[1]  # two changed: drawn
+        assert page.redraws == 1, view
+    assert D.warm_drawings(run) == 0  # what is shared is not drawn again
+
+
+def test_cx_serve_warms_each_run_the_channel_points_to(published_reports, tmp_path):
+    from cxlib import drawing_warmer
+
+    run = _fresh_run(published_reports, tmp_path)
+    channel = tmp_path / "latest"
+    channel.symlink_to(run, target_is_directory=True)
+    watcher = drawing_warmer.start(channel, os.environ)
+    try:
+        shared = run / "views" / D.SHARED_DRAWINGS
+        for _ in range(600):
+            if (len(list(shared.glob("*.json"))) >= _one_change_states(run) * len(VIEWS)
+                    or watcher.poll() is not None):
+                break
+            time.sleep(0.2)
+        assert watcher.poll() is None  # it keeps watching for the next run
+        page = Dashboard("journeys", run)
+        page.filters.region.value = page.filters.region.options[1]
+        assert page.redraws == 0
+    finally:
+        watcher.kill()
+        watcher.wait()

@@ -1,0 +1,88 @@
+"""Draw each dashboard view's likely next states before a manager asks for them.
+
+``cx serve`` starts :func:`watch` beside Voilà at the lowest CPU priority. Whenever the channel
+points to a run it has not seen, it draws, in a process of its own that then exits, every view
+with one filter changed from its default (each region, each segment, each promise) into the
+run's shared drawings (:func:`cxlib.dashboard.warm_drawings`): a manager's first filter change
+is then a read, not a drawing (≈ 0.5 s on the overview). Any other state is drawn by the first
+page that asks and shared from then on. Idle CPU only: a page being drawn for a viewer always
+comes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from cxlib.execution import die_with
+
+log = logging.getLogger("cxlib.drawing_warmer")
+POLL_SECONDS = 5.0  # how soon a newly published run is warmed
+WARM_TIMEOUT_SECONDS = 600
+
+
+def start(channel_folder: Path, env: Mapping[str, str]) -> subprocess.Popen:
+    """Start :func:`watch` on ``reports/<channel>`` as a child of this process.
+
+    It dies with this process — also after ``cx serve`` replaces itself with Voilà (the
+    process id stays).
+    """
+    return subprocess.Popen([sys.executable, "-m", "cxlib.drawing_warmer", "watch",
+                             str(channel_folder), "--parent", str(os.getpid())],
+                            env=dict(env), stdin=subprocess.DEVNULL)
+
+
+def warm_once(run_folder: Path) -> int | str:
+    """Draw a run's one-filter-change states in a process of its own; return how it ended."""
+    try:
+        return subprocess.run([sys.executable, "-m", "cxlib.drawing_warmer", "warm",
+                               str(run_folder), "--parent", str(os.getpid())],
+                              stdin=subprocess.DEVNULL, timeout=WARM_TIMEOUT_SECONDS,
+                              check=False).returncode
+    except subprocess.TimeoutExpired:
+        return "timed out"
+
+
+def watch(channel_folder: Path, poll_seconds: float = POLL_SECONDS) -> None:
+    """Warm every run ``channel_folder`` points to, once each, for as long as this lives."""
+    warmed: Path | None = None
+    while True:
+        run = channel_folder.resolve()
+        if run != warmed and (run / "tables").is_dir():
+            started = time.monotonic()
+            ended = warm_once(run)
+            log.info("dashboard drawings of %s warmed in %.1f s (exit %s)", run.name,
+                     time.monotonic() - started, ended)
+            warmed = run
+        time.sleep(poll_seconds)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run ``watch CHANNEL_FOLDER --parent PID`` or ``warm RUN_FOLDER --parent PID``.
+
+    What :func:`start` and :func:`warm_once` start; each dies with its ``--parent``.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=("watch", "warm"))
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args(argv)
+    die_with(args.parent)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.task == "warm":
+        from cxlib.dashboard import warm_drawings
+
+        warm_drawings(args.folder)
+        return
+    os.nice(19)  # inherited by the drawing processes
+    watch(args.folder)
+
+
+if __name__ == "__main__":
+    main()
