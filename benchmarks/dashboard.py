@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, nargs="*", default=[10, 30])
     parser.add_argument("--only-bursts", action="store_true",
                         help="skip first renders and filter changes")
+    parser.add_argument("--no-predraw", action="store_true",
+                        help="bursts without the warmer cx serve starts beside Voilà")
     parser.add_argument("--voila-option", action="append", default=[],
                         help="a Voilà option for both servers, replacing cxlab's own "
                         "(e.g. --MappingKernelManager.cull_idle_timeout=300)")
@@ -223,7 +225,8 @@ def main() -> None:
                     shutil.rmtree(args.reports / args.channel / "views" / SHARED_DRAWINGS,
                                   ignore_errors=True)
                     with _served(folder, args.reports, args.channel, extra, log,
-                                 predraw=name == "overview") as (url, serving):
+                                 predraw=name == "overview" and not args.no_predraw
+                                 ) as (url, serving):
                         seconds, errors = _burst(browser, url + f"voila/render/{page}.ipynb", n)
                         rss, pss = _memory_mib(*serving)
                         burst[name] = (seconds, errors, rss / 1024, pss / 1024)

@@ -299,6 +299,26 @@ class Dashboard:
         else:
             self._update()
 
+    def set_filters(self, values: Mapping[str, object]) -> None:
+        """Set the filters to ``values`` (by URL name), the others to their defaults; redraw once.
+
+        Raises
+        ------
+        KeyError
+            For a name that is not a filter (:data:`FILTERS`).
+        """
+        unknown = set(values) - set(FILTERS)
+        if unknown:
+            raise KeyError(f"not a filter: {', '.join(sorted(unknown))} (filters: "
+                           f"{', '.join(FILTERS)})")
+        self._holding = True
+        try:
+            for key, control in self.filters.controls.items():
+                control.value = values.get(key, self.filters.defaults[key])
+        finally:
+            self._holding = False
+        self._update()
+
     def _update(self, change: object = None) -> None:
         if self._holding:
             return
@@ -369,7 +389,13 @@ class Dashboard:
         return self.run.folder / "views" / SHARED_DRAWINGS / f"{self.view}-{digest}.json"
 
     def _shared_drawing(self, query: str) -> dict[str, dict[str, str]] | None:
-        """Return the sections another page of the run drew for ``query``, if still valid."""
+        """Return the sections another page of the run drew for ``query``, if still valid.
+
+        The default state (``query`` empty): the run's own drawing first.
+        """
+        own = None if query else self._runs_own_drawing()
+        if own is not None:
+            return own
         if not SHARED_DRAWINGS_KEPT:
             return None
         path = self._shared_file(query)
@@ -414,16 +440,23 @@ class Dashboard:
         return {"key": self._snapshot_key(),
                 "sections": {key: part.drawing() for key, part in self.sections.items()}}
 
-    def _restore(self) -> bool:
-        """Show the run's own drawing of the default view (``views/<view>.json``) if valid."""
+    def _runs_own_drawing(self) -> dict[str, dict[str, str]] | None:
+        """Return the run's own drawing of the default view (``views/<view>.json``) if valid."""
         try:
             saved = json.loads((self.run.folder / "views" / f"{self.view}.json").read_text())
         except (OSError, ValueError):
-            return False
+            return None
         if (not isinstance(saved, dict) or saved.get("key") != json.loads(json.dumps(
                 self._snapshot_key())) or set(saved.get("sections", {})) != set(self.sections)):
+            return None
+        return saved["sections"]
+
+    def _restore(self) -> bool:
+        """Show the run's own drawing of the default view, if valid; tell whether it did."""
+        saved = self._runs_own_drawing()
+        if saved is None:
             return False
-        self._show_drawings(saved["sections"])
+        self._show_drawings(saved)
         self._remember(self.filters.query())
         return True
 
@@ -535,27 +568,34 @@ def write_static_views(run_dir: str | Path, part: int = 0, parts: int = 1) -> li
 
 
 WARMED_FILTERS = ("region", "segment", "promise")  # changed one at a time by warm_drawings
+WARMED_PAIRS = (("region", "segment"),)  # then changed together
+
+
+def _changed_states(filters: Filters, names: tuple[str, ...]) -> list[dict[str, object]]:
+    """Every state with each of ``names`` set to a value other than its default."""
+    states: list[dict[str, object]] = [{}]
+    for name in names:
+        values = [v for v in filters._allowed(name) if v not in (None, filters.defaults[name])]
+        states = [{**state, name: value} for state in states for value in values]
+    return states
 
 
 def warm_drawings(run_dir: str | Path) -> int:
-    """Draw every view with one filter changed from its default into the run's shared drawings.
+    """Draw every view with a filter or two changed from its default into the shared drawings.
 
-    Each region, each segment and each promise in turn (:data:`WARMED_FILTERS`); states
-    another page drew already are read, not drawn again. Returns how many states were drawn.
-    What ``cx serve`` does for each run it shows (:mod:`cxlib.drawing_warmer`).
+    First each region, each segment and each promise alone (:data:`WARMED_FILTERS`), in every
+    view; then each region with each segment (:data:`WARMED_PAIRS`). States another page drew
+    already are read, not drawn again. Returns how many states were drawn. What ``cx serve``
+    does for each run it shows (:mod:`cxlib.drawing_warmer`).
     """
     run = load_published(run_dir)
-    drawn = 0
-    for view in VIEWS:
-        board = Dashboard(view, run)
-        for name in WARMED_FILTERS:
-            control = board.filters.controls[name]
-            for value in board.filters._allowed(name):
-                if value not in (None, board.filters.defaults[name]):
-                    control.value = value
-                    control.value = board.filters.defaults[name]
-        drawn += board.redraws
-    return drawn
+    boards = [Dashboard(view, run) for view in VIEWS]
+    for names in [(name,) for name in WARMED_FILTERS] + list(WARMED_PAIRS):
+        for board in boards:
+            for state in _changed_states(board.filters, names):
+                board.set_filters(state)
+            board.set_filters({})
+    return sum(board.redraws for board in boards)
 
 
 def _render(section: Section, chosen: Selection) -> Rendered:

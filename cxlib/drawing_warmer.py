@@ -1,6 +1,6 @@
 """Draw each dashboard view's likely next states before a manager asks for them.
 
-``cx serve`` starts :func:`watch` beside Voilà at the lowest CPU priority. Whenever the channel
+``cx serve`` starts :func:`watch` beside Voilà, on CPU nothing else wants. Whenever the channel
 points to a run it has not seen, it draws, in a process of its own that then exits, every view
 with one filter changed from its default (each region, each segment, each promise) into the
 run's shared drawings (:func:`cxlib.dashboard.warm_drawings`): a manager's first filter change
@@ -80,8 +80,20 @@ def main(argv: list[str] | None = None) -> None:
 
         warm_drawings(args.folder)
         return
-    os.nice(19)  # inherited by the drawing processes
+    run_only_when_idle()
     watch(args.folder)
+
+
+def run_only_when_idle() -> None:
+    """Take CPU only when nothing else wants it (inherited by the drawing processes).
+
+    Linux's ``SCHED_IDLE``: a viewer's kernel or the server always runs first. Elsewhere,
+    the lowest priority (``nice 19``).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
 
 
 if __name__ == "__main__":

@@ -509,11 +509,11 @@ def _fresh_run(published_reports: Path, tmp_path: Path) -> Path:
     return fresh
 
 
-def _one_change_states(run: Path) -> int:
-    """How many filter states differ from a view's default in one warmed filter."""
+def _warmed_states(run: Path) -> int:
+    """How many filter states of a view :func:`cxlib.dashboard.warm_drawings` draws."""
     filters = Dashboard("overview", run).filters
-    return sum(len([v for v in filters._allowed(name) if v not in (None, filters.defaults[name])])
-               for name in D.WARMED_FILTERS)
+    return sum(len(D._changed_states(filters, names))
+               for names in [(n,) for n in D.WARMED_FILTERS] + list(D.WARMED_PAIRS))
 
 
 def test_a_filter_state_one_page_drew_is_shown_by_every_page_of_the_run(published_reports,
@@ -580,19 +580,34 @@ def test_shared_drawings_are_bounded_and_a_run_that_cannot_keep_them_still_draws
     assert caplog.text.count("not shared with other pages") == 1  # said once per page
 
 
-def test_warming_draws_every_view_with_each_filter_changed_once(published_reports, tmp_path):
+def test_warming_draws_every_view_with_a_filter_or_two_changed(published_reports, tmp_path):
     run = _fresh_run(published_reports, tmp_path)
-    states = _one_change_states(run)
-    assert D.warm_drawings(run) == states * len(VIEWS) and states >= 4
+    regions = len(Dashboard("overview", run).filters.region.options) - 1
+    segments = len(Dashboard("overview", run).filters.segment.options) - 1
+    assert _warmed_states(run) >= regions + segments + regions * segments >= 4 + 3 + 12
+    assert D.warm_drawings(run) == _warmed_states(run) * len(VIEWS)
     for view in VIEWS:
         page = Dashboard(view, run)
         page.filters.region.value = page.filters.region.options[-1]
-        page.filters.region.value = ALL_REGIONS
         page.filters.segment.value = page.filters._allowed("segment")[-1]
-        assert page.redraws == 0, view  # a manager's first filter change is a read
-        page.filters.region.value = page.filters.region.options[1]  # two changed: drawn
+        page.filters.region.value = ALL_REGIONS
+        assert page.redraws == 0, view  # a manager's first filter changes are reads
+        page.filters.end.value = page.filters._allowed("to")[-2]  # a shorter period: drawn
         assert page.redraws == 1, view
     assert D.warm_drawings(run) == 0  # what is shared is not drawn again
+
+
+def test_filters_set_together_redraw_once_and_unknown_ones_are_refused(published_reports,
+                                                                        tmp_path):
+    board = Dashboard("journeys", _fresh_run(published_reports, tmp_path))
+    region, segment = board.filters.region.options[1], board.filters._allowed("segment")[1]
+    board.set_filters({"region": region, "segment": segment})
+    assert board.redraws == 1 and board.filters.query() == urlencode(
+        {"region": region, "segment": segment})
+    board.set_filters({})
+    assert board.filters.query() == "" and board.redraws == 1  # the run's own drawing
+    with pytest.raises(KeyError, match="not a filter: colour"):
+        board.set_filters({"colour": "red"})
 
 
 def test_cx_serve_warms_each_run_the_channel_points_to(published_reports, tmp_path):
@@ -605,7 +620,7 @@ def test_cx_serve_warms_each_run_the_channel_points_to(published_reports, tmp_pa
     try:
         shared = run / "views" / D.SHARED_DRAWINGS
         for _ in range(600):
-            if (len(list(shared.glob("*.json"))) >= _one_change_states(run) * len(VIEWS)
+            if (len(list(shared.glob("*.json"))) >= _warmed_states(run) * len(VIEWS)
                     or watcher.poll() is not None):
                 break
             time.sleep(0.2)
