@@ -401,9 +401,10 @@ class Dashboard:
         path = self._shared_file(query)
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
-            os.utime(path)  # shown again: the last to be removed
         except (OSError, ValueError):
             return None
+        with contextlib.suppress(OSError):  # a run this server can only read is still read
+            os.utime(path)  # shown again: the last to be removed
         if (not isinstance(saved, dict) or saved.get("key") != self._shared_key
                 or saved.get("query") != query or set(saved.get("sections", {}))
                 != set(self.sections)):

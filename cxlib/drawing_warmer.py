@@ -77,8 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.task == "warm":
         from cxlib.dashboard import warm_drawings
+        from cxlib.published import TableMissing
 
-        warm_drawings(args.folder)
+        try:
+            warm_drawings(args.folder)
+        except (FileNotFoundError, ValueError, TableMissing) as exc:  # the page says so too
+            log.warning("the dashboards of %s cannot be drawn ahead: %s", args.folder, exc)
         return
     run_only_when_idle()
     watch(args.folder)

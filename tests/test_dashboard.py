@@ -6,6 +6,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -509,11 +511,11 @@ def _fresh_run(published_reports: Path, tmp_path: Path) -> Path:
     return fresh
 
 
-def _warmed_states(run: Path) -> int:
+def _warmed_states(run: Path, pairs: bool = True) -> int:
     """How many filter states of a view :func:`cxlib.dashboard.warm_drawings` draws."""
     filters = Dashboard("overview", run).filters
     return sum(len(D._changed_states(filters, names))
-               for names in [(n,) for n in D.WARMED_FILTERS] + list(D.WARMED_PAIRS))
+               for names in [(n,) for n in D.WARMED_FILTERS] + list(D.WARMED_PAIRS) * pairs)
 
 
 def test_a_filter_state_one_page_drew_is_shown_by_every_page_of_the_run(published_reports,
@@ -620,8 +622,8 @@ def test_cx_serve_warms_each_run_the_channel_points_to(published_reports, tmp_pa
     try:
         shared = run / "views" / D.SHARED_DRAWINGS
         for _ in range(600):
-            if (len(list(shared.glob("*.json"))) >= _warmed_states(run) * len(VIEWS)
-                    or watcher.poll() is not None):
+            if (len(list(shared.glob("*.json"))) >= _warmed_states(run, pairs=False) * len(VIEWS)
+                    or watcher.poll() is not None):  # each filter alone: drawn first
                 break
             time.sleep(0.2)
         assert watcher.poll() is None  # it keeps watching for the next run
@@ -631,3 +633,44 @@ def test_cx_serve_warms_each_run_the_channel_points_to(published_reports, tmp_pa
     finally:
         watcher.kill()
         watcher.wait()
+
+
+def test_a_run_that_cannot_be_drawn_ahead_is_logged_not_a_traceback(published_reports,
+                                                                    tmp_path):
+    run = _fresh_run(published_reports, tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    del manifest["journey_spec"]  # a run from before the spec was recorded
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    done = subprocess.run([sys.executable, "-m", "cxlib.drawing_warmer", "warm", str(run),
+                           "--parent", str(os.getpid())], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    assert "cannot be drawn ahead" in done.stderr and "journey spec" in done.stderr
+
+
+def test_a_shared_drawing_in_a_run_the_server_only_reads_is_still_shown(published_reports,
+                                                                         tmp_path, monkeypatch):
+    run = _fresh_run(published_reports, tmp_path)
+    region = Dashboard("segments", run).filters.region.options[1]
+    Dashboard("segments", run).filters.region.value = region
+
+    def refused(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(os, "utime", refused)
+    page = Dashboard("segments", run)
+    page.filters.region.value = region
+    assert page.redraws == 0
+
+
+def test_cx_serve_starts_the_warmer_unless_told_not_to(published_reports, monkeypatch):
+    from cxlib import drawing_warmer, serving
+
+    started, served = [], []
+    monkeypatch.setattr(drawing_warmer, "start", lambda folder, env: started.append(folder))
+    monkeypatch.setattr(serving.os, "execve", lambda path, argv, env: served.append(argv))
+    monkeypatch.setattr(serving.os, "environ", dict(os.environ))  # serve() updates it
+    serving.serve("ci", reports_dir=str(published_reports), predraw=False)
+    assert started == [] and len(served) == 1
+    serving.serve("ci", reports_dir=str(published_reports))
+    assert started == [published_reports.resolve() / "ci"] and len(served) == 2
