@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -581,19 +581,22 @@ def _changed_states(filters: Filters, names: tuple[str, ...]) -> list[dict[str, 
     return states
 
 
-def warm_drawings(run_dir: str | Path) -> int:
+def warm_drawings(run_dir: str | Path, before_each: Callable[[], object] | None = None) -> int:
     """Draw every view with a filter or two changed from its default into the shared drawings.
 
     First each region, each segment and each promise alone (:data:`WARMED_FILTERS`), in every
     view; then each region with each segment (:data:`WARMED_PAIRS`). States another page drew
-    already are read, not drawn again. Returns how many states were drawn. What ``cx serve``
-    does for each run it shows (:mod:`cxlib.drawing_warmer`).
+    already are read, not drawn again. ``before_each`` is called before each state (``cx
+    serve``'s warmer waits there while the machine is busy). Returns how many states were
+    drawn. What ``cx serve`` does for each run it shows (:mod:`cxlib.drawing_warmer`).
     """
     run = load_published(run_dir)
     boards = [Dashboard(view, run) for view in VIEWS]
     for names in [(name,) for name in WARMED_FILTERS] + list(WARMED_PAIRS):
         for board in boards:
             for state in _changed_states(board.filters, names):
+                if before_each is not None:
+                    before_each()
                 board.set_filters(state)
             board.set_filters({})
     return sum(board.redraws for board in boards)

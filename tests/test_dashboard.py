@@ -674,3 +674,20 @@ def test_cx_serve_starts_the_warmer_unless_told_not_to(published_reports, monkey
     assert started == [] and len(served) == 1
     serving.serve("ci", reports_dir=str(published_reports))
     assert started == [published_reports.resolve() / "ci"] and len(served) == 2
+
+
+def test_the_warmer_waits_before_each_state_while_the_machine_is_busy(published_reports,
+                                                                      tmp_path, monkeypatch):
+    from cxlib import drawing_warmer
+
+    run = _fresh_run(published_reports, tmp_path)
+    asked = []
+    assert D.warm_drawings(run, before_each=lambda: asked.append(1)) == len(asked)
+    assert len(asked) == _warmed_states(run) * len(VIEWS)  # once before each state drawn
+    share = drawing_warmer.busy_share(0.05)
+    assert share is not None and 0.0 <= share <= 1.0  # Linux: read from /proc/stat
+    shares = iter([0.95, 0.9, 0.2])  # pages being opened, then quiet
+    monkeypatch.setattr(drawing_warmer, "busy_share", lambda: next(shares))
+    monkeypatch.setattr(drawing_warmer.time, "sleep", lambda seconds: None)
+    drawing_warmer.wait_until_quiet()
+    assert next(shares, "all read") == "all read"
