@@ -69,20 +69,25 @@ def _cutoff(as_of: str | datetime) -> ir.TimestampValue:
 
 
 def _until_cutoff(events: pd.DataFrame | ir.Table, spec: JourneySpec,
-                  as_of: str | datetime) -> tuple[ir.Table, ir.TimestampValue]:
-    """Events in tie-break order up to the cut-off (nothing later has happened yet)."""
+                  as_of: str | datetime) -> tuple[ir.Table, ir.TimestampValue, bool]:
+    """Events in tie-break order up to the cut-off (nothing later has happened yet).
+
+    Also whether any event, before or after the cut-off, lacks a journey id (see
+    :func:`_ordered`).
+    """
     table = as_events(events)
     cutoff = _cutoff(as_of)
-    ev = _ordered(table, spec)
-    return ev.filter(ev.ts <= cutoff), cutoff
+    ev, unlinked = _ordered(table, spec)
+    return ev.filter(ev.ts <= cutoff), cutoff, unlinked
 
 
-def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
+def _ordered(events: ir.Table, spec: JourneySpec) -> tuple[ir.Table, bool]:
     """Add ``activity_rank`` so identical timestamps sort by the documented tie-break.
 
     The rank is the activity's place in the spec's order, then by name, among the activities
-    the events hold (read first: one small query): windows sort on time, rank and input row,
-    never comparing names (on 10 M events that comparison was 2 s of the 10 s journey query).
+    the events hold (read first: one small query, which also tells whether any event lacks a
+    journey id — returned with the table): windows sort on time, rank and input row, never
+    comparing names (on 10 M events that comparison was 2 s of the 10 s journey query).
 
     Also ``began``: when the event's activity instance started (``activity_start_ts``, where the
     log records one), else the event's own time. An activity that opens an interval (the
@@ -90,7 +95,9 @@ def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
     one that closes an interval closes it when it completed (``ts``).
     """
     order = {a: i for i, a in enumerate(spec.activities())}
-    names = to_frame(events.select("activity").distinct())["activity"].tolist()
+    found = to_frame(events.group_by("activity").aggregate(
+        unlinked=events.journey_id.isnull().any()))
+    names = found["activity"].tolist()
     if any(pd.isna(a) for a in names):  # the data contract quarantines such rows
         raise ValueError("events without an activity: build journeys from checked events "
                          "(cxlib.io.load_dataset or check_folder), which quarantine them")
@@ -100,7 +107,8 @@ def _ordered(events: ir.Table, spec: JourneySpec) -> ir.Table:
                                                                    dtype="int32")}))
     ranked_events = events.join(ranks, "activity")  # every activity has its rank
     return ranked_events.mutate(began=ranked_events.activity_start_ts.coalesce(ranked_events.ts)
-                                if "activity_start_ts" in events.columns else ranked_events.ts)
+                                if "activity_start_ts" in events.columns else ranked_events.ts
+                                ), bool(found["unlinked"].any())
 
 
 def tie_break(t: ir.Table) -> list[ir.Value]:
@@ -358,8 +366,9 @@ def journey_events_expr(events: JourneyInput, spec: JourneySpec,
                         as_of: str | datetime) -> tuple[ir.Table, ir.Table]:
     """Events up to the cut-off with contacts attributed to journeys, and each journey's bounds.
 
-    Attributed contacts are marked ``attributed``; the probe for events without a journey id is
-    one small query on the events' backend. :class:`JourneyEvents` are returned as they are.
+    Attributed contacts are marked ``attributed``; whether any event lacks a journey id is read
+    with the activities' ranks, in one small query on the events' backend (:func:`_ordered`).
+    :class:`JourneyEvents` are returned as they are.
 
     Journeys that end before they start are left out of both (see :func:`quarantined_journeys`).
 
@@ -377,13 +386,13 @@ def journey_events_expr(events: JourneyInput, spec: JourneySpec,
                 f"with spec '{events.spec.journey}'; asked for {asked:%Y-%m-%d %H:%M} with "
                 f"'{spec.journey}': pass the events themselves to attribute them again")
         return events.events, events.bounds
-    ev, as_of_lit = _until_cutoff(events, spec, as_of)
+    ev, as_of_lit, unlinked = _until_cutoff(events, spec, as_of)
     linked = _linked(ev)
     bounds = _bounds(linked, spec, as_of_lit)
     if spec.start and spec.end:  # else the start is the first event or the end the last
         linked = linked.anti_join(bounds.filter(bounds.problem.notnull()), "journey_id")
     bounds = bounds.filter(bounds.problem.isnull()).drop("problem")
-    if not execute_scalar(ev.journey_id.isnull().any()):
+    if not unlinked:
         return linked, bounds  # nothing to attribute: a union with nothing still costs a join
     attributed = _attribute_unlinked(ev.filter(ev.journey_id.isnull()), bounds, spec)
     return ibis.union(linked, attributed.mutate(attributed=True).select(*linked.columns)), bounds
@@ -395,7 +404,7 @@ def quarantined_journeys(events: pd.DataFrame | ir.Table, spec: JourneySpec,
 
     Today one rule: the end activity is logged before the start (clock skew between systems).
     """
-    ev, as_of_lit = _until_cutoff(events, spec, as_of)
+    ev, as_of_lit, _ = _until_cutoff(events, spec, as_of)
     bounds = _bounds(_linked(ev), spec, as_of_lit)
     bad = bounds.filter(bounds.problem.notnull())
     return to_frame(bad.select("journey_id", "customer_id", "start_ts", "end_ts",
@@ -494,7 +503,7 @@ def journey_expr(events: JourneyInput, spec: JourneySpec,
 def unattributed_contacts(events: pd.DataFrame | ir.Table, spec: JourneySpec,
                           as_of: str | datetime) -> int:
     """Count contacts without a journey id that match no journey (counted, never lost)."""
-    ev, as_of_lit = _until_cutoff(events, spec, as_of)
+    ev, as_of_lit, _ = _until_cutoff(events, spec, as_of)
     bounds = _bounds(_linked(ev), spec, as_of_lit)
     unlinked = ev.filter(ev.journey_id.isnull() & ev.activity.isin(list(spec.contacts)))
     matched = _attribute_unlinked(unlinked, bounds, spec)
