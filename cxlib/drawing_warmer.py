@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,11 +35,11 @@ def start(channel_folder: Path, env: Mapping[str, str]) -> subprocess.Popen:
     """Start :func:`watch` on ``reports/<channel>`` as a child of this process.
 
     It dies with this process — also after ``cx serve`` replaces itself with Voilà (the
-    process id stays).
+    process id stays) — and, in a session of its own, is not sent the terminal's Ctrl-C.
     """
     return subprocess.Popen([sys.executable, "-m", "cxlib.drawing_warmer", "watch",
                              str(channel_folder), "--parent", str(os.getpid())],
-                            env=dict(env), stdin=subprocess.DEVNULL)
+                            env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True)
 
 
 def warm_once(run_folder: Path) -> int | str:
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # stopped, never a KeyboardInterrupt trace
     die_with(args.parent)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.task == "warm":

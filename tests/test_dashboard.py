@@ -620,6 +620,7 @@ def test_cx_serve_warms_each_run_the_channel_points_to(published_reports, tmp_pa
     channel.symlink_to(run, target_is_directory=True)
     watcher = drawing_warmer.start(channel, os.environ)
     try:
+        assert os.getsid(watcher.pid) == watcher.pid  # the terminal's Ctrl-C goes to Voilà only
         shared = run / "views" / D.SHARED_DRAWINGS
         for _ in range(600):
             if (len(list(shared.glob("*.json"))) >= _warmed_states(run, pairs=False) * len(VIEWS)
