@@ -250,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(e.g. https://dashboards.example.com/cx/): each view's copyable link "
                    "starts with it")
     p.add_argument("--no-predraw", action="store_true",
-                   help="do not draw each view's one-filter-change states ahead at idle "
-                   "priority (by default a manager's first filter change is a read)")
+                   help="do not draw each view with a filter or two changed ahead on spare "
+                   "CPU (by default a manager's first filter changes are reads)")
     p.add_argument("voila_args", nargs="*", metavar="-- VOILA_OPTION",
                    help="further Voilà options after --, e.g. "
                    "-- --MappingKernelManager.cull_idle_timeout=120")

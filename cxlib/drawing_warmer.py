@@ -43,7 +43,7 @@ def start(channel_folder: Path, env: Mapping[str, str]) -> subprocess.Popen:
 
 
 def warm_once(run_folder: Path) -> int | str:
-    """Draw a run's one-filter-change states in a process of its own; return how it ended."""
+    """Draw a run's likely next states in a process of its own; return how it ended."""
     try:
         return subprocess.run([sys.executable, "-m", "cxlib.drawing_warmer", "warm",
                                str(run_folder), "--parent", str(os.getpid())],

@@ -95,9 +95,9 @@ def serve(channel: str = "latest", port: int = 8866, reports_dir: str | None = N
           voila_args: Sequence[str] = (), public_url: str = "", predraw: bool = True) -> int:
     """Replace this process with Voilà serving the dashboard over ``reports/<channel>``.
 
-    ``public_url``: see :func:`voila_environment`. ``predraw``: draw each view's
-    one-filter-change states at idle priority for every run the channel points to
-    (:mod:`cxlib.drawing_warmer`), so a manager's first filter change is a read.
+    ``public_url``: see :func:`voila_environment`. ``predraw``: draw each view with a
+    filter or two changed ahead, on spare CPU, for every run the channel points to
+    (:mod:`cxlib.drawing_warmer`), so a manager's first filter changes are reads.
     """
     env = voila_environment(channel, reports_dir, public_url)
     os.environ.update(env)  # channel_folder reads the reports folder from the environment
