@@ -399,17 +399,11 @@ class Dashboard:
         if not SHARED_DRAWINGS_KEPT:
             return None
         path = self._shared_file(query)
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        with contextlib.suppress(OSError):  # a run this server can only read is still read
-            os.utime(path)  # shown again: the last to be removed
-        if (not isinstance(saved, dict) or saved.get("key") != self._shared_key
-                or saved.get("query") != query or set(saved.get("sections", {}))
-                != set(self.sections)):
-            return None
-        return saved["sections"]
+        sections = self._saved_sections(path, key=self._shared_key, query=query)
+        if sections is not None:
+            with contextlib.suppress(OSError):  # a run this server can only read is still read
+                os.utime(path)  # shown again: the last to be removed
+        return sections
 
     def _share(self, query: str) -> None:
         """Keep what the sections show for ``query`` in the run for every page (best effort).
@@ -441,16 +435,24 @@ class Dashboard:
         return {"key": self._snapshot_key(),
                 "sections": {key: part.drawing() for key, part in self.sections.items()}}
 
-    def _runs_own_drawing(self) -> dict[str, dict[str, str]] | None:
-        """Return the run's own drawing of the default view (``views/<view>.json``) if valid."""
+    def _saved_sections(self, path: Path, **expected: object) -> dict[str, dict[str, str]] | None:
+        """Return the sections of a saved drawing whose fields match ``expected``, else None.
+
+        None too for a file that cannot be read, is not JSON or lacks one of the view's sections.
+        """
         try:
-            saved = json.loads((self.run.folder / "views" / f"{self.view}.json").read_text())
+            saved = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if (not isinstance(saved, dict) or saved.get("key") != json.loads(json.dumps(
-                self._snapshot_key())) or set(saved.get("sections", {})) != set(self.sections)):
+        if (not isinstance(saved, dict) or any(saved.get(k) != v for k, v in expected.items())
+                or set(saved.get("sections", {})) != set(self.sections)):
             return None
         return saved["sections"]
+
+    def _runs_own_drawing(self) -> dict[str, dict[str, str]] | None:
+        """Return the run's own drawing of the default view (``views/<view>.json``) if valid."""
+        return self._saved_sections(self.run.folder / "views" / f"{self.view}.json",
+                                    key=json.loads(json.dumps(self._snapshot_key())))
 
     def _restore(self) -> bool:
         """Show the run's own drawing of the default view, if valid; tell whether it did."""
