@@ -124,24 +124,52 @@ def _linked(events: ir.Table) -> ir.Table:
     return events.filter(events.journey_id.notnull()).mutate(attributed=ibis.literal(False))
 
 
-def _bounds(events: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue,
-            **per_journey: ir.Scalar) -> ir.Table:
-    """Per journey: customer, start, end, cancel, status, the clock's stop time, ``problem``.
+# how the partial results of an aggregate combine when a table is aggregated in two steps
+Combine = str  # "min", "max" or "sum"
 
-    Attributed contacts never start, end or cancel a journey. ``per_journey`` adds aggregates
-    over the same events (one pass instead of a second aggregate and a join).
+
+def _bound_aggregates(events: ir.Table, spec: JourneySpec) -> dict[str, tuple[ir.Scalar, Combine]]:
+    """Per journey: customer, first event, start, end and cancel time, each with its combiner.
+
+    Attributed contacts never start, end or cancel a journey.
     """
     a, ts, own, began = events.activity, events.ts, ~events.attributed, events.began
-    agg = {
-        "customer_id": events.customer_id.min(),
-        "first_ts": began.min(where=own),
-        "start_ts": (began.min(where=own & (a == spec.start)) if spec.start
-                     else began.min(where=own)),
-        "end_ts": ts.min(where=own & (a == spec.end)) if spec.end else ts.max(where=own),
-        "cancel_ts": (ts.min(where=own & (a == spec.cancel)) if spec.cancel
-                      else ibis.null("timestamp('UTC')")),
+    return {
+        "customer_id": (events.customer_id.min(), "min"),
+        "first_ts": (began.min(where=own), "min"),
+        "start_ts": ((began.min(where=own & (a == spec.start)) if spec.start
+                      else began.min(where=own)), "min"),
+        "end_ts": ((ts.min(where=own & (a == spec.end)), "min") if spec.end
+                   else (ts.max(where=own), "max")),
+        "cancel_ts": ((ts.min(where=own & (a == spec.cancel)), "min") if spec.cancel
+                      else (None, "min")),
     }
-    b = events.group_by("journey_id").aggregate(**agg, **per_journey)
+
+
+def _aggregated(events: ir.Table, aggregates: dict[str, tuple[ir.Scalar | None, Combine]],
+                within: str | None = None) -> ir.Table:
+    """Aggregate per journey; an aggregate given as None is a missing timestamp.
+
+    With ``within``, in two steps — per journey and value of that column, then per journey,
+    each aggregate's partial results combined as it says — and ``n_<within>s`` counts the
+    journey's distinct values of it: DuckDB reads a distinct count from a second pass over the
+    events (on 10 M events the two steps take 2.6 s where one with the distinct count took 3.4).
+    """
+    given = {n: e for n, (e, _) in aggregates.items() if e is not None}
+    missing = {n: ibis.null("timestamp('UTC')") for n, (e, _) in aggregates.items() if e is None}
+    if within is None:
+        out = events.group_by("journey_id").aggregate(**given)
+    else:
+        part = events.group_by(["journey_id", within]).aggregate(**given)
+        out = part.group_by("journey_id").aggregate(
+            **{n: getattr(part[n], aggregates[n][1])() for n in given},
+            **{f"n_{within}s": part[within].count()})
+    return out.mutate(**missing).select("journey_id", *aggregates,
+                                        *([f"n_{within}s"] if within else []))
+
+
+def _finish_bounds(b: ir.Table, as_of: ir.TimestampValue) -> ir.Table:
+    """Add status, ``problem`` and the clock's stop time to :func:`_bound_aggregates`' columns."""
     b = b.mutate(start_ts=b.start_ts.coalesce(b.first_ts)).drop("first_ts")
     status = (ibis.cases((b.end_ts.notnull(), "complete"), (b.cancel_ts.notnull(), "abandoned"),
                          else_="open"))
@@ -153,15 +181,28 @@ def _bounds(events: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue,
                                           else_=as_of))
 
 
-def _stage_reversed(events: ir.Table, team: TeamClock) -> ir.BooleanValue:
-    """Per journey: whether the team's stage ended before it started.
+def _bounds(events: ir.Table, spec: JourneySpec, as_of: ir.TimestampValue) -> ir.Table:
+    """Per journey: customer, start, end, cancel, status, the clock's stop time, ``problem``."""
+    return _finish_bounds(_aggregated(events, _bound_aggregates(events, spec)), as_of)
+
+
+def _stage_ends(events: ir.Table, team: TeamClock) -> dict[str, tuple[ir.Scalar, Combine]]:
+    """Per journey: the team's first start and last end event (see :func:`_stage_reversed`)."""
+    own = ~events.attributed
+    return {f"_stage_started_{team.team}": (
+                events.ts.min(where=own & (events.activity == team.from_)), "min"),
+            f"_stage_ended_{team.team}": (
+                events.ts.max(where=own & events.activity.isin(list(team.to))), "max")}
+
+
+def _stage_reversed(per_journey: ir.Table, team: TeamClock) -> ir.BooleanValue:
+    """Per journey: whether the team's stage ended before it started (:func:`_stage_ends`).
 
     True when its last end event precedes its first start event (two systems' clocks
     disagree): the stage cannot be measured — a finding, never a zero.
     """
-    own = ~events.attributed
-    started = events.ts.min(where=own & (events.activity == team.from_))
-    ended = events.ts.max(where=own & events.activity.isin(list(team.to)))
+    started = per_journey[f"_stage_started_{team.team}"]
+    ended = per_journey[f"_stage_ended_{team.team}"]
     return (ended < started).fill_null(False)
 
 
@@ -439,16 +480,22 @@ def journey_expr(events: JourneyInput, spec: JourneySpec,
         is_end=~je.attributed & ((je.activity == spec.end) if spec.end else
                                  (je.ts == own_ts.max().over(w))))
     a = gaps.activity
-    out = _bounds(
-        gaps, spec, as_of_lit,
-        n_events=gaps.count(),
-        n_sources=gaps.source.nunique(),
-        contacts=a.isin(list(spec.contacts)).sum() if spec.contacts else ibis.literal(0),
-        updates_sent=a.isin(list(spec.updates)).sum() if spec.updates else ibis.literal(0),
-        longest_wait_hours=gaps.gap.max(),
-        last_wait_hours=gaps.gap.max(where=gaps.is_end),
-        **{f"team_{t.team}_reversed": _stage_reversed(gaps, t) for t in spec.teams},
-    ).drop("problem")  # journeys with a problem are not among the journey events
+    counted = {"contacts": spec.contacts, "updates_sent": spec.updates}
+    per_journey = {  # the journey table's columns in this order, n_sources last
+        **_bound_aggregates(gaps, spec),
+        "n_events": (gaps.count(), "sum"),
+        **{name: (a.isin(list(names)).sum(), "sum") for name, names in counted.items() if names},
+        "longest_wait_hours": (gaps.gap.max(), "max"),
+        "last_wait_hours": (gaps.gap.max(where=gaps.is_end), "max"),
+        **{k: v for t in spec.teams for k, v in _stage_ends(gaps, t).items()},
+    }
+    out = _finish_bounds(_aggregated(gaps, per_journey, within="source"), as_of_lit)
+    out = out.mutate(**{name: ibis.literal(0) for name, names in counted.items() if not names},
+                     **{f"team_{t.team}_reversed": _stage_reversed(out, t) for t in spec.teams})
+    # journeys with a problem are not among the journey events
+    out = out.select("journey_id", "customer_id", "start_ts", "end_ts", "cancel_ts", "n_events",
+                     "n_sources", *counted, "longest_wait_hours", "last_wait_hours",
+                     *[f"team_{t.team}_reversed" for t in spec.teams], "status", "clock_stop")
 
     team_defs = [(t.team, t.from_, t.to) for t in spec.teams]
     cust_defs = [(c.name, c.from_, c.to) for c in spec.customer_time]
