@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cxlib.errors import EXIT_BAD_DATA, EXIT_OK, CxError
+from cxlib.errors import EXIT_BAD_DATA, EXIT_OK, ContractError, CxError
 
 EPILOG = ("exit codes: 0 ok, 1 a notebook failed, 2 bad params, 3 bad data, "
           "4 another run of the same params is in progress, 5 the run folder could not be "
@@ -90,7 +90,11 @@ def _journeys(args: argparse.Namespace) -> int:
     from cxlib.io import check_folder
     from cxlib.journeys import build_journeys
 
-    data = check_folder(args.data_dir, timezone=args.timezone)
+    # journeys read the events alone: customers and survey answers are `cx validate`'s
+    data = check_folder(args.data_dir, timezone=args.timezone, tables=("events",))
+    if "events" not in data.tables:
+        raise ContractError(str(args.data_dir), "-", None, "the folder holds survey answers "
+                            "only: there are no events to build journeys from")
     as_of = args.as_of or data.latest_event()
     conf = dict(kv.split("=", 1) for kv in args.spark_conf)
     events = data.events_table() if args.engine == "duckdb" else data.dataset().events
@@ -100,6 +104,11 @@ def _journeys(args: argparse.Namespace) -> int:
     table.to_parquet(args.out, index=False)
     print(f"{len(table)} journeys (cut-off {as_of}) written to {args.out}; "
           f"status: {table['status'].value_counts().to_dict()}")
+    events = data.quality.iloc[0]
+    if events["rows_quarantined"]:
+        print(f"{events['rows_quarantined']} of {events['rows_read']} events quarantined "
+              f"({events['duplicates_removed']} of them exact repeats of another row) and left "
+              f"out: `cx validate {args.data_dir}` lists them with their rule")
     return EXIT_OK
 
 

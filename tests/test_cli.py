@@ -65,6 +65,32 @@ def test_journeys_command_writes_the_table(tmp_path, demo_ci):
     table = pd.read_parquet(out)
     assert table["journey_id"].is_unique and len(table) == 2000
     assert "unowned_hours" in table.columns
+    # the events the contract left out are said, with where to find why
+    assert "16 of 40755 events quarantined (8 of them exact repeats" in result.stdout
+    assert f"cx validate {demo_ci}" in result.stdout
+
+
+def test_journeys_need_the_events_alone(tmp_path, demo_ci):
+    """Customers and survey answers are not read: a broken one does not stop the journeys."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "events.parquet").write_bytes((demo_ci / "events.parquet").read_bytes())
+    (folder / "customers.csv").write_text("no,contract,here\n1,2,3\n")
+    result = run_cx("journeys", str(folder), "--as-of", "2026-07-01T00:00:00Z",
+                    "--out", str(tmp_path / "j.parquet"))
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_parquet(tmp_path / "j.parquet")) == 2000
+    assert run_cx("validate", str(folder)).returncode == 3  # validate checks every table
+
+
+def test_journeys_of_a_folder_of_survey_answers_alone_are_refused(tmp_path, demo_ci):
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    (folder / "surveys.parquet").write_bytes((demo_ci / "surveys.parquet").read_bytes())
+    result = run_cx("journeys", str(folder), "--out", str(tmp_path / "j.parquet"))
+    assert result.returncode == 3 and "Traceback" not in result.stderr
+    assert "survey answers only: there are no events" in result.stderr
+    assert not (tmp_path / "j.parquet").exists()
 
 
 @pytest.mark.parametrize("option, value", [("--as-of", "2026-07-01"), ("--as-of", "yesterday"),
