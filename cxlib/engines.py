@@ -43,7 +43,9 @@ def duckdb_backend() -> ibis.BaseBackend:
     journey query alone took 7.6 GB. Each connection gets ``CX_DUCKDB_MEMORY`` from the
     environment (a DuckDB size such as ``8GB``; default 4GB — there the same query takes
     4.2 GB and 17 % longer) and spills beyond it to a temporary folder of its own process, not
-    to ``.tmp`` in the working folder.
+    to ``.tmp`` in the working folder. DuckDB's progress bar is off: it wrote a line of bars
+    to the standard error of ``cx journeys`` (and a scheduler's log) for every query that took
+    more than two seconds.
 
     Raises
     ------
@@ -55,11 +57,13 @@ def duckdb_backend() -> ibis.BaseBackend:
     limit = os.environ.get(DUCKDB_MEMORY_ENV) or DUCKDB_MEMORY_DEFAULT
     spill = Path(tempfile.gettempdir()) / f"cxlab-duckdb-{os.getpid()}"
     try:
-        return ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
+        backend = ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
     except duckdb.Error as exc:
         raise ParamsError("the environment", DUCKDB_MEMORY_ENV,
                           f"{limit!r} is not a memory size DuckDB reads, such as 8GB ({exc})"
                           ) from exc
+    backend.con.execute("SET enable_progress_bar = false")  # a setting of the connection's own
+    return backend
 
 
 def spark_session(conf: Mapping[str, str] | None = None):  # -> pyspark.sql.SparkSession

@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -367,6 +369,19 @@ def test_each_duckdb_connection_keeps_to_the_memory_budget(monkeypatch):
     monkeypatch.setenv(DUCKDB_MEMORY_ENV, "lots")
     with pytest.raises(ParamsError, match="CX_DUCKDB_MEMORY.*'lots' is not a memory size"):
         duckdb_backend()
+
+
+def test_duckdb_connections_print_no_progress_bar():
+    """DuckDB draws a bar on standard output for a query over two seconds (cx journeys at 10 M
+    events printed dozens of them); cxlab's connections have it off. Checked in a process of
+    its own, as the cx command runs (DuckDB's default differs under pytest)."""
+    script = ("import duckdb; from cxlib.engines import duckdb_backend\n"
+              "ask = \"select current_setting('enable_progress_bar')\"\n"
+              "print(duckdb.connect().execute(ask).fetchone()[0], "
+              "duckdb_backend().con.execute(ask).fetchone()[0])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "False"]  # DuckDB's default; cxlab's
 
 
 def test_is_in_matches_pandas_isin_for_keys_and_never_matches_a_missing_one():
