@@ -12,7 +12,9 @@ contender as its own process and measures its wall time and peak RSS (``/usr/bin
 - PM4Py's recommended path from the same file: ``read_parquet``, ``format_dataframe``, case
   durations (a reference only; AGPL, never a cxlib dependency).
 
-Prints seconds, peak memory and each of issue #10's targets, met or not. Figures, not tests.
+Each contender runs ``--repeat`` times (default 3), round by round so that the machine's drift
+touches them alike; the median run of each is compared. Prints seconds, peak memory and each of
+issue #10's targets, met or not. Figures, not tests.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--skip-pm4py", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each contender")
     args = parser.parse_args()
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,11 +106,15 @@ def main() -> None:
         }
         if not args.skip_pm4py:
             runs["PM4Py full path"] = [python, "-c", PM4PY.format(path=events)]
-        figures = {name: measure(command) for name, command in runs.items()}
-    print(f"{args.events:,} events, by time with cases interleaved; one process each\n")
-    print(f"{'':18} {'seconds':>8} {'peak GiB':>9}")
+        rounds = [{name: measure(command) for name, command in runs.items()}
+                  for _ in range(args.repeat)]
+    figures = {name: sorted(r[name] for r in rounds)[len(rounds) // 2] for name in runs}
+    print(f"{args.events:,} events, by time with cases interleaved; one process each, "
+          f"median of {args.repeat} rounds\n")
+    print(f"{'':18} {'seconds':>8} {'peak GiB':>9}   every round's seconds")
     for name, (seconds, gib) in figures.items():
-        print(f"{name:18} {seconds:8.2f} {gib:9.2f}")
+        every = " · ".join(f"{r[name][0]:.2f}" for r in rounds)
+        print(f"{name:18} {seconds:8.2f} {gib:9.2f}   {every}")
     duck = figures["raw DuckDB"][0]
     print()
     for name in ("cx journeys", "cx validate"):
