@@ -400,9 +400,13 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     notes = {c: _fetch(backend, t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
                        .select(ROW, how=f"_how_{c}").order_by(ROW))
              for c in read_by_rule}
-    looked_up = np.unique(np.concatenate([flagged[ROW].to_numpy(dtype="int64"),
-                                          *[n[ROW].to_numpy(dtype="int64")
-                                            for n in notes.values()]]))
+    # a repeated row shows its row number, a repeated key the key: only the other rules (and
+    # the notes) show a value as the file holds it, looked up again in the file
+    repeats = [i for i, (column, rule) in enumerate(checks)
+               if column == "*" or rule.endswith("different values")]
+    looked_up = np.unique(np.concatenate([
+        flagged.loc[~flagged["_rule"].isin(repeats), ROW].to_numpy(dtype="int64"),
+        *[n[ROW].to_numpy(dtype="int64") for n in notes.values()]]))
     originals = _originals(raw, source, looked_up, backend) if len(looked_up) else None
     records = []
     for code, rows in flagged.groupby("_rule", sort=True):
