@@ -469,29 +469,29 @@ class _SectionWidgets:
 
     One widget, not four: every widget is a model the browser builds and Voilà relays, and
     ten managers opening a view at once paid for each (``benchmarks/README.md``). The figure
-    is a PNG embedded in the HTML, as in the static copy.
+    is an image embedded in the HTML (PNG, or SVG text a section wrote itself), as in the
+    static copy.
     """
 
     def __init__(self, section: Section, look: Mapping[str, widgets.Widget]) -> None:
         self.section = section
-        self._drawing = {"body": "", "takeaway": "", "png": ""}
+        self._drawing = {"body": "", "takeaway": "", "figure": ""}
         self.box = widgets.HTML(section_html(section, self._drawing), **look)
         self.box.add_class(f"cx-section-{section.key}")
 
     def show(self, rendered: Rendered) -> None:
-        png = b"" if rendered.figure is None else _png(rendered.figure, rendered.tight)
         self.show_drawing({
-            "body": rendered.html, "png": base64.b64encode(png).decode(),
+            "body": rendered.html, "figure": _image_address(rendered),
             "takeaway": (f"<p class='cx-takeaway'>{html.escape(rendered.takeaway)}</p>"
                          if rendered.takeaway else "")})
 
     def drawing(self) -> dict[str, str]:
-        """Return what the section shows: its HTML, takeaway and base64 PNG (empty: none)."""
+        """Return what the section shows: HTML, takeaway, figure (a data URL; empty: none)."""
         return dict(self._drawing)
 
     def show_drawing(self, drawing: Mapping[str, str]) -> None:
         """Show a drawing :meth:`drawing` returned (or the run's saved copy of one)."""
-        self._drawing = {key: str(drawing[key]) for key in ("body", "takeaway", "png")}
+        self._drawing = {key: str(drawing[key]) for key in ("body", "takeaway", "figure")}
         self.box.value = section_html(self.section, self._drawing)
 
 
@@ -503,25 +503,34 @@ def _last_shown(path: Path) -> float:
 
 
 def section_html(section: Section, drawing: Mapping[str, str]) -> str:
-    """Return a section as HTML: heading, body, figure (an embedded PNG, if any), takeaway.
+    """Return a section as HTML: heading, body, figure (an embedded image, if any), takeaway.
 
     ``drawing`` holds the section's escaped ``body`` and ``takeaway`` HTML and its figure as
-    base64 PNG (``png``, empty when it has none); the dashboards and the static copies
+    a data URL (``figure``, empty when it has none); the dashboards and the static copies
     show sections with it.
     """
     figure = ""
-    if drawing["png"]:
+    if drawing["figure"]:
         figure = (f"<img class='cx-figure' alt='{html.escape(section.title, quote=True)}' "
                   f"style='display:block;max-width:min(900px,100%)' "
-                  f"src='data:image/png;base64,{drawing['png']}'>")
+                  f"src='{html.escape(drawing['figure'], quote=True)}'>")
     return (f"<h3 class='cx-section'>{html.escape(section.title)}</h3>{drawing['body']}"
             f"{figure}{drawing['takeaway']}")
 
 
-def _png(figure: plt.Figure, tight: bool = True) -> bytes:
+def _image_address(rendered: Rendered) -> str:
+    """Return a rendered figure as a data URL: SVG text as it is, a matplotlib figure as PNG."""
+    if rendered.figure is None:
+        return ""
+    if isinstance(rendered.figure, str):
+        return "data:image/svg+xml;base64," + base64.b64encode(rendered.figure.encode()).decode()
+    return "data:image/png;base64," + base64.b64encode(_png(rendered.figure)).decode()
+
+
+def _png(figure: plt.Figure) -> bytes:
     png = io.BytesIO()
-    # zlib's fastest level: a third less time saving the overview's trends, 5 % more bytes
-    figure.savefig(png, format="png", dpi=100, bbox_inches="tight" if tight else None,
+    # zlib's fastest level: a third less time saving a figure, a few per cent more bytes
+    figure.savefig(png, format="png", dpi=100, bbox_inches="tight",
                    pil_kwargs={"compress_level": 1})
     plt.close(figure)
     return png.getvalue()

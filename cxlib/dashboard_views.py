@@ -23,6 +23,7 @@ from cxlib.answer_summaries import score_by_band
 from cxlib.config import JourneySpec
 from cxlib.formatting import UNITS, estimate_text, html_table, p_value_text
 from cxlib.published import PublishedRun
+from cxlib.trend_panels import weekly_trends_svg
 
 WHOLE_RUN = "Estimated by the run over every region and week (the filters do not change it)."
 NOT_MEASURED = {"customer_hours": "customer_time"}  # a headline, and the spec part it needs
@@ -78,9 +79,8 @@ class Rendered:
     """A section's content: HTML, an optional figure, and the sentence that reads it."""
 
     html: str = ""
-    figure: Figure | None = None
+    figure: Figure | str | None = None  # a matplotlib figure, or an SVG document as text
     takeaway: str = ""
-    tight: bool = True  # crop the figure to its drawn extent (a figure laid out by hand: no)
 
 
 @dataclass(frozen=True)
@@ -175,11 +175,11 @@ def weekly_trends(sel: Selection) -> Rendered:
     weekly = _measured(headlines.weekly_kpis(sel.journeys, sel.surveys, sel.promise,
                                              sel.min_group_size), sel.spec)
     weekly = weekly[weekly.groupby("key")["n"].transform("max") > 0]  # no empty panel
-    fig = plots.weekly_trends(weekly)
     note = ("Journeys count in the week they started; a dotted line marks weeks with many "
             "journeys still open, whose numbers lean on the journeys that finished first.")
     told = "promise_kept" if sel.promise else "e2e_days"
-    return Rendered("", fig, headlines.trend_in_words(weekly, told) + " " + note, tight=False)
+    return Rendered("", weekly_trends_svg(weekly),
+                    headlines.trend_in_words(weekly, told) + " " + note)
 
 
 # --- segments -------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ a tidy table produced by a tested cxlib function, so a figure never computes its
 from __future__ import annotations
 
 import math
-import textwrap
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -148,45 +147,6 @@ def clocks_against_targets(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set(xlim=(0, 100), xlabel="% of journeys within the team's target / promise kept "
            "(95% CI)", ylabel="", title="Green inside, red outside")
     return ax
-
-
-def weekly_trends(weekly: pd.DataFrame) -> plt.Figure:
-    """Small multiples of :func:`cxlib.headlines.weekly_kpis`: one panel per headline.
-
-    Suppressed weeks are gaps; the band is the 95% interval; weeks not yet settled (too many
-    journeys still open) are drawn dotted, without markers.
-    """
-    keys = list(dict.fromkeys(weekly["key"]))
-    titles = {key: textwrap.fill(kpi + (f" ({unit})" if unit else ""), 32)  # stays inside
-              for key, kpi, unit in weekly[["key", "kpi", "unit"]].drop_duplicates("key")
-              .itertuples(index=False)}
-    lines = max([t.count("\n") + 1 for t in titles.values()] or [1])
-    title_in, panel_in, ticks_in = 0.17 * lines + 0.1, 1.8, 0.35  # inches
-    rows = max(math.ceil(len(keys) / 3), 1)
-    height = rows * (title_in + panel_in + ticks_in)
-    fig, axes = plt.subplots(rows, 3, figsize=(9, height), sharex=True, squeeze=False)
-    for ax in axes.flat[len(keys):]:
-        ax.set_visible(False)
-    for ax, key in zip(axes.flat, keys, strict=False):
-        rows = weekly[weekly["key"] == key].sort_values("week")
-        shown = rows.mask(rows["suppressed"].astype(bool))
-        settled = rows["settled"].astype(bool)
-        ax.plot(rows["week"], shown["estimate"], linestyle=":", color=PALETTE["team"])
-        ax.plot(rows["week"], shown["estimate"].where(settled), marker=".",
-                color=PALETTE["team"])
-        ax.fill_between(rows["week"], shown["ci_low"].astype(float),
-                        shown["ci_high"].astype(float), alpha=0.2, color=PALETTE["team"])
-        ax.set_title(titles[key], fontsize=9)
-        ax.tick_params(axis="x", labelbottom=True)
-        ax.tick_params(labelsize=8)
-    # at most four dates under a panel, whether the weeks span months or years
-    locator = mdates.AutoDateLocator(minticks=2, maxticks=4)
-    axes.flat[0].xaxis.set_major_locator(locator)
-    axes.flat[0].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=ticks_in / height,
-                        top=1 - title_in / height, wspace=0.3,
-                        hspace=(title_in + ticks_in) / panel_in)
-    return fig
 
 
 def threshold_marks(thresholds: pd.DataFrame, ax: Axes, group: str = "segment") -> Axes:

@@ -4,6 +4,7 @@ Every page is opened offline (a request that leaves 127.0.0.1 fails the test) an
 handler that fails the test if any script a name smuggled in gets to run.
 """
 
+import itertools
 import json
 import os
 import re
@@ -497,3 +498,51 @@ def test_static_copies_of_the_views_work_from_files_offline(published_reports):
             assert "Traceback" not in text and any(ch.isdigit() for ch in text)
             page.screenshot(path=str(ARTIFACTS / f"static_{view}.png"), full_page=True)
         watched.assert_clean()
+
+
+@pytest.mark.parametrize("days", [120, 4 * 365])
+def test_weekly_panels_keep_titles_inside_and_dates_apart_as_chromium_draws_them(days,
+                                                                                 tmp_path):
+    """Measured in the browser that draws them: a two-line title stays inside its panel (a
+    matplotlib title was cut off at the top), and over four years the dates under a panel do
+    not run into each other (month labels did)."""
+    from cxlib.headlines import weekly_kpis
+    from cxlib.trend_panels import weekly_trends_svg
+    from tests.test_headlines import journeys
+
+    data = journeys(400)
+    data["start_ts"] = pd.Timestamp("2010-01-04", tz="UTC") + pd.to_timedelta(
+        pd.RangeIndex(400) * days // 400, unit="D")
+    weekly = weekly_kpis(data, None, None, min_group_size=1)
+    weekly["kpi"] = weekly["kpi"].where(weekly["key"] != "customer_hours",
+                                        "Customer hours spent per journey, all channels")
+    drawing = tmp_path / "trends.svg"
+    drawing.write_text(weekly_trends_svg(weekly), encoding="utf-8")
+    with browser() as new:
+        watched = new()
+        watched.page.goto(drawing.as_uri())
+        boxes = watched.page.evaluate("""() => {
+            const svg = document.querySelector('svg');
+            const frames = Array.from(svg.querySelectorAll("rect[stroke='#ccc']"))
+                .map(r => r.getBBox());
+            const texts = Array.from(svg.querySelectorAll("text[text-anchor='middle']"))
+                .map(t => { const b = t.getBBox();
+                            return {text: t.textContent, x0: b.x, x1: b.x + b.width,
+                                    y0: b.y, y1: b.y + b.height}; });
+            return {width: svg.width.baseVal.value, height: svg.height.baseVal.value,
+                    frames: frames.map(b => ({x0: b.x, x1: b.x + b.width, y0: b.y,
+                                              y1: b.y + b.height})), texts: texts};
+        }""")
+        watched.assert_clean()
+    assert len(boxes["frames"]) == 2
+    for frame in boxes["frames"]:
+        column = [t for t in boxes["texts"] if frame["x0"] - 40 <= (t["x0"] + t["x1"]) / 2
+                  <= frame["x1"] + 20]
+        titles = [t for t in column if t["y1"] <= frame["y0"] + 1]
+        dates = sorted((t for t in column if t["y0"] >= frame["y1"] - 1), key=lambda t: t["x0"])
+        assert len(titles) == 2  # each title wraps to two lines
+        for text in titles + dates:  # inside the drawing and inside the panel's column
+            assert 0 <= text["y0"] and text["y1"] <= boxes["height"], text
+            assert frame["x0"] - 44 <= text["x0"] and text["x1"] <= frame["x1"] + 22, text
+        assert 2 <= len(dates) <= 5, [d["text"] for d in dates]
+        assert all(a["x1"] < b["x0"] for a, b in itertools.pairwise(dates)), dates

@@ -1,6 +1,5 @@
 """The manager's front-page numbers, checked on hand-made journeys, and their formatting."""
 
-import itertools
 import math
 
 import pandas as pd
@@ -177,30 +176,6 @@ def test_tables_for_people_have_no_index_and_escape_every_cell():
     assert "<td></td>" in table and ">0<" not in table  # no index column
 
 
-def test_every_weekly_panel_title_stays_inside_its_figure():
-    """A long headline name wraps instead of running off the figure (it did for hours)."""
-    import matplotlib.pyplot as plt
-
-    from cxlib import plots
-
-    plots.set_theme()
-    weekly = weekly_kpis(journeys(40), answers(), "paid_in_10_days", min_group_size=5)
-    weekly["kpi"] = weekly["kpi"].where(weekly["key"] != "customer_hours",
-                                        "Customer hours spent per journey, all channels")
-    figure = plots.weekly_trends(weekly)
-    try:
-        renderer = figure.canvas.get_renderer()
-        box = figure.bbox
-        titles = [ax.title for ax in figure.axes if ax.get_visible() and ax.get_title()]
-        assert len(titles) == weekly["key"].nunique()
-        for title in titles:
-            extent = title.get_window_extent(renderer)
-            assert box.x0 <= extent.x0 and extent.x1 <= box.x1, title.get_text()
-            assert extent.y1 <= box.y1, title.get_text()
-    finally:
-        plt.close(figure)
-
-
 def test_a_spec_without_promises_or_teams_has_no_promise_no_customer_and_no_hand_off_row():
     data = journeys().drop(columns="promise_paid_in_10_days")
     bare = JourneySpec.model_validate({"journey": "claim"})
@@ -212,39 +187,6 @@ def test_a_spec_without_promises_or_teams_has_no_promise_no_customer_and_no_hand
     with_teams = clocks_against_targets(data, SPEC.model_copy(update={"promises": ()}), None)
     assert list(with_teams["kind"]) == ["team", "team", "unowned"]
     assert overview_sentence(with_teams).startswith("1 of 2 teams met their own target")
-
-
-@pytest.mark.parametrize("days", [120, 4 * 365])
-def test_weekly_panels_keep_titles_and_dates_readable_over_months_or_years(days):
-    """One row of panels with a two-line title (it was cut off at the top), and a log of
-    four years (its month labels ran into each other)."""
-    import matplotlib.pyplot as plt
-
-    from cxlib import plots
-
-    plots.set_theme()
-    data = journeys(400)
-    data["start_ts"] = pd.Timestamp("2010-01-04", tz="UTC") + pd.to_timedelta(
-        pd.RangeIndex(400) * days // 400, unit="D")
-    weekly = weekly_kpis(data, None, None, min_group_size=1)
-    figure = plots.weekly_trends(weekly)
-    try:
-        renderer = figure.canvas.get_renderer()
-        box = figure.bbox
-        for ax in (a for a in figure.axes if a.get_visible()):
-            extent = ax.title.get_window_extent(renderer)
-            assert "\n" in ax.title.get_text() or ax is not figure.axes[0]
-            assert box.y0 <= extent.y0 and extent.y1 <= box.y1, ax.title.get_text()
-            labels = [t for t in ax.get_xticklabels() if t.get_text()
-                      and box.x0 <= t.get_window_extent(renderer).x0 <= box.x1]
-            assert 2 <= len(labels) <= 5
-            spans = sorted((t.get_window_extent(renderer).x0, t.get_window_extent(renderer).x1)
-                           for t in labels)
-            gaps = [left - right for (_, right), (left, _) in itertools.pairwise(spans)]
-            assert min(gaps) > 0, [t.get_text() for t in labels]
-            assert labels[0].get_window_extent(renderer).y0 >= box.y0
-    finally:
-        plt.close(figure)
 
 
 def test_a_missing_status_or_promise_state_counts_as_neither_done_nor_decided():
