@@ -23,7 +23,7 @@ from cxlib.answer_summaries import score_by_band
 from cxlib.config import JourneySpec
 from cxlib.formatting import UNITS, estimate_text, html_table, p_value_text
 from cxlib.published import PublishedRun
-from cxlib.trend_panels import weekly_trends_svg
+from cxlib.svg_figures import completion_curves_svg, weekly_trends_svg
 
 WHOLE_RUN = "Estimated by the run over every region and week (the filters do not change it)."
 NOT_MEASURED = {"customer_hours": "customer_time"}  # a headline, and the spec part it needs
@@ -301,10 +301,9 @@ def completion(sel: Selection) -> Rendered:
     curve = sel.spec.relabel(summaries.completion_curve(sel.journeys, by="segment",
                                                         min_group_size=sel.min_group_size),
                              "segment")
-    fig, ax = _figure(3.8)
-    plots.completion_curves(curve, by="segment", ax=ax)
     median = summaries.time_to_completion(sel.journeys, min_group_size=sel.min_group_size)
-    return Rendered("", fig, "Half the journeys were complete after "
+    return Rendered("", completion_curves_svg(curve, by="segment"),
+                    "Half the journeys were complete after "
                     f"{sel.estimate(median.iloc[0], 'days')} (still-open journeys counted as "
                     "waiting, not dropped).")
 

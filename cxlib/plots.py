@@ -63,24 +63,6 @@ def team_vs_customer_clock(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def completion_curves(curve: pd.DataFrame, by: str = "group", ax: Axes | None = None) -> Axes:
-    """Kaplan–Meier curves from :func:`cxlib.summaries.completion_curve`, one per group.
-
-    Suppressed groups draw no curve; the legend says they are too small to show.
-    """
-    ax = _axes(ax)
-    for name, g in curve.groupby(by, observed=True, sort=True):
-        if g["suppressed"].any():
-            ax.plot([], [], linestyle="none", label=f"{name} (too few to show)")
-            continue
-        ax.step(g["day"], g["share_waiting"], where="post", label=f"{name} (n={g['n'].iloc[0]})")
-    ax.set(xlabel="days since the journey started", ylabel="share still waiting",
-           title="How long customers wait for their journey to complete", xlim=(0, None))
-    if len(curve):
-        ax.legend(fontsize="small")
-    return ax
-
-
 def promise_bars(data: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Share of each promise kept, with its interval."""
     ax = _axes(ax)

@@ -507,7 +507,7 @@ def test_weekly_panels_keep_titles_inside_and_dates_apart_as_chromium_draws_them
     matplotlib title was cut off at the top), and over four years the dates under a panel do
     not run into each other (month labels did)."""
     from cxlib.headlines import weekly_kpis
-    from cxlib.trend_panels import weekly_trends_svg
+    from cxlib.svg_figures import weekly_trends_svg
     from tests.test_headlines import journeys
 
     data = journeys(400)

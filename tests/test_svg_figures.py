@@ -1,5 +1,6 @@
 """The week-by-week panels as SVG: they draw the numbers they are given, gaps and all."""
 
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cxlib.headlines import weekly_kpis
-from cxlib.trend_panels import weekly_trends_svg
+from cxlib.svg_figures import COLOURS, completion_curves_svg, weekly_trends_svg
 from tests.test_headlines import answers, journeys
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -107,3 +108,86 @@ def test_every_panel_shows_the_same_weeks_with_at_most_four_dates():
     assert panels[0]["dates"] == panels[1]["dates"]
     assert 2 <= len(panels[0]["dates"]) <= 5
     assert any(d.isdigit() and len(d) == 4 for d in panels[0]["dates"])  # years, over four
+
+
+def _curve_paths(svg: str) -> dict[str, list[tuple[float, float]]]:
+    """Each curve's colour and its corners (x, y) in pixels, from the path's M/H/V steps."""
+    root = ET.fromstring(svg)
+    curves = {}
+    for path in root.iter(f"{SVG}path"):
+        moves = re.findall(r"([MHV])([-\d.]+)(?:,([-\d.]+))?", path.get("d"))
+        x, y, corners = 0.0, 0.0, []
+        for command, first, second in moves:
+            if command == "M":
+                x, y = float(first), float(second)
+            elif command == "H":
+                x = float(first)
+            else:
+                y = float(first)
+                corners.append((x, y))
+            if command == "M":
+                corners.append((x, y))
+        curves[path.get("stroke")] = corners
+    return curves
+
+
+def _share_axis(svg: str) -> tuple[float, float]:
+    """The pixel heights of 0% and 100% on the share axis, by its tick labels."""
+    labels = {t.text: float(t.get("y")) - 4 for t in ET.fromstring(svg).iter(f"{SVG}text")
+              if t.get("text-anchor") == "end"}
+    return labels["0%"], labels["100%"]
+
+
+def test_completion_curves_step_down_to_each_share_and_name_the_groups_too_few_to_show():
+    curve = pd.DataFrame({
+        "segment": ["a"] * 4 + ["b"] * 2,
+        "day": [0.0, 1.0, 2.0, 5.0, 0.0, 3.0],
+        "share_waiting": [1.0, 0.75, 0.5, 0.25, 1.0, 0.5],
+        "n": [4] * 4 + [2] * 2, "suppressed": [False] * 4 + [True] * 2})
+    svg = completion_curves_svg(curve, by="segment")
+    curves = _curve_paths(svg)
+    assert list(curves) == [COLOURS[0]]  # the small group draws no line
+    zero, full = _share_axis(svg)
+    shares = [(y - zero) / (full - zero) for _, y in curves[COLOURS[0]]]
+    assert shares == pytest.approx([1.0, 0.75, 0.5, 0.25], abs=0.005)
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    assert "a (n=4)" in texts and "b (too few to show)" in texts
+    shown_alone = completion_curves_svg(curve.assign(suppressed=False), by="segment")
+    assert list(_curve_paths(shown_alone)) == [COLOURS[0], COLOURS[1]]  # a keeps its colour
+
+
+def test_a_curve_of_thousands_of_steps_is_drawn_at_the_figures_resolution_and_ends_right():
+    rng = np.random.default_rng(7)
+    days = np.sort(rng.exponential(8.0, 20_000))
+    curve = pd.DataFrame({"group": "all", "day": np.concatenate([[0.0], days]),
+                          "share_waiting": 1.0 - np.arange(20_001) / 20_000, "n": 20_000,
+                          "suppressed": False})
+    svg = completion_curves_svg(curve)
+    corners = _curve_paths(svg)[COLOURS[0]]
+    assert len(corners) < 2 * 800  # first and last of each pixel column, at most
+    zero, full = _share_axis(svg)
+    ys = [y for _, y in corners]
+    assert ys == sorted(ys)  # still waiting only ever falls
+    assert (ys[0] - zero) / (full - zero) == pytest.approx(1.0)
+    assert (ys[-1] - zero) / (full - zero) == pytest.approx(0.0, abs=0.005)
+    for x, y in corners[:: len(corners) // 50]:  # on the true curve wherever it is drawn
+        day = (x - corners[0][0]) / (_x_of_day(svg, 10.0) - corners[0][0]) * 10.0
+        true = 1.0 - np.searchsorted(days, day, side="right") / 20_000
+        assert (y - zero) / (full - zero) == pytest.approx(true, abs=0.02)
+
+
+def _x_of_day(svg: str, day: float) -> float:
+    """The pixel of ``day`` on the days axis, by its tick label."""
+    for t in ET.fromstring(svg).iter(f"{SVG}text"):
+        if t.get("text-anchor") == "middle" and t.text == f"{day:g}":
+            return float(t.get("x"))
+    raise AssertionError(f"no tick at {day}")
+
+
+def test_group_names_in_the_curves_legend_are_text_never_markup():
+    curve = pd.DataFrame({"group": ["<img src=x onerror=alert(1)>"] * 2, "day": [0.0, 1.0],
+                          "share_waiting": [1.0, 0.0], "n": 2, "suppressed": False})
+    svg = completion_curves_svg(curve)
+    assert "<img" not in svg
+    assert "<img src=x onerror=alert(1)> (n=2)" in [t.text for t in
+                                                    ET.fromstring(svg).iter(f"{SVG}text")]
