@@ -328,7 +328,7 @@ def bottlenecks(sel: Selection) -> Rendered:
     takeaway = takeaways.longest_handoff(table, sel.spec.label)
     return Rendered(html_table(shown, {"step": "from → to", "teams": "hand-off",
                                        "median": "median wait", "p90": "1 in 10 wait over",
-                                       "count": "journeys"},
+                                       "count": "waits"},
                                numeric=("median", "p90", "count")), None,
                     f"{takeaway} {WHOLE_RUN}".strip())
 

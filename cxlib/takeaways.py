@@ -55,7 +55,8 @@ def clock_comparison(clocks: pd.DataFrame, label: Label = _name) -> str:
 def longest_handoff(bottlenecks: pd.DataFrame, label: Label = _name) -> str:
     """Name the hand-off between two teams where journeys waited longest (median hours).
 
-    ``bottlenecks`` is :func:`cxlib.process.bottlenecks`; empty when no hand-off is shown.
+    ``bottlenecks`` is :func:`cxlib.process.bottlenecks`; empty when no hand-off is shown. Its
+    count is of waits, not journeys: a journey that passed the hand-off twice counts twice.
     """
     handoffs = _shown(bottlenecks[bottlenecks["handoff"].notna()]).dropna(
         subset=["median_hours"])
@@ -65,7 +66,7 @@ def longest_handoff(bottlenecks: pd.DataFrame, label: Label = _name) -> str:
     teams = " → ".join(label(t.strip()) for t in str(row["handoff"]).split("→"))
     return (f"The longest hand-off wait: {label(row['from_activity'])} → "
             f"{label(row['to_activity'])} ({teams}), median {row['median_hours']:.1f} hours "
-            f"over {int(row['n']):,} journeys.")
+            f"over {int(row['n']):,} waits.")  # a journey that went round twice waited twice
 
 
 def promises_kept(adherence: pd.DataFrame, label: Label = _name,

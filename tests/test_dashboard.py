@@ -700,3 +700,15 @@ def test_the_warmer_waits_before_each_state_while_the_machine_is_busy(published_
     monkeypatch.setattr(drawing_warmer.time, "sleep", lambda seconds: None)
     drawing_warmer.wait_until_quiet()
     assert next(shares, "all read") == "all read"
+
+
+def test_the_bottleneck_table_counts_waits_not_journeys(published_reports):
+    """A journey that passes a hand-off twice waits twice: the count is of waits (the CI run's
+    slowest hand-off counts more waits than the run has journeys)."""
+    board = Dashboard("journeys", published_reports / "ci")
+    drawing = board.sections["bottlenecks"].drawing()
+    table = board.run.table("bottlenecks")
+    slowest = table[table["handoff"].notna() & ~table["suppressed"]].nlargest(1, "median_hours")
+    n = int(slowest["n"].iloc[0])
+    assert ">waits</th>" in drawing["body"] and f">{n:,}</td>" in drawing["body"]
+    assert f"over {n:,} waits." in drawing["takeaway"] and "journeys." not in drawing["takeaway"]

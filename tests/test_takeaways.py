@@ -66,7 +66,7 @@ def test_the_longest_handoff_is_named_and_a_suppressed_one_never():
         "n": [40, 3, 40], "median_hours": [30.0, math.nan, 2.0],
         "handoff": ["desk → audit", "audit → payments", None], "suppressed": [False, True, False]})
     assert T.longest_handoff(waits) == ("The longest hand-off wait: checked → approved "
-                                        "(desk → audit), median 30.0 hours over 40 journeys.")
+                                        "(desk → audit), median 30.0 hours over 40 waits.")
     assert T.longest_handoff(waits[waits["handoff"].isna()]) == ""
 
 
