@@ -113,18 +113,18 @@ def _journeys(args: argparse.Namespace) -> int:
 
 
 def _satisfaction(args: argparse.Namespace) -> int:
-    from cxlib.io import check_folder
     from cxlib.publishing import save_table
     from cxlib.satisfaction_report import satisfaction_tables
     from cxlib.workbench import build_workbench
 
-    as_of = args.as_of or check_folder(args.data_dir, timezone=args.timezone).latest_event()
     with tempfile.TemporaryDirectory(prefix="cx-satisfaction-") as build:
-        wb = build_workbench(args.data_dir, args.spec, as_of, build, timezone=args.timezone,
+        # without --as-of, the build takes the last clean event from its own check of the data
+        wb = build_workbench(args.data_dir, args.spec, args.as_of, build, timezone=args.timezone,
                              survey_duration=args.survey_duration, asked_by="cx satisfaction")
         tables = satisfaction_tables(wb, args.min_group_size, args.answer_days)
     for name, table in tables.items():
         save_table(table, args.out, name)
+    as_of = wb.as_of.isoformat()
     print(f"{len(tables)} satisfaction tables (cut-off {as_of}, {len(wb.surveys)} answers) "
           f"written to {args.out}: {', '.join(tables)}")
     return EXIT_OK

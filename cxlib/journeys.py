@@ -481,7 +481,7 @@ def journey_expr(events: JourneyInput, spec: JourneySpec,
                                  (je.ts == own_ts.max().over(w))))
     a = gaps.activity
     counted = {"contacts": spec.contacts, "updates_sent": spec.updates}
-    per_journey = {  # the journey table's columns in this order, n_sources last
+    per_journey = {  # aggregated per journey and source, then per journey
         **_bound_aggregates(gaps, spec),
         "n_events": (gaps.count(), "sum"),
         **{name: (a.isin(list(names)).sum(), "sum") for name, names in counted.items() if names},

@@ -122,7 +122,7 @@ def _records_starts(events: pd.DataFrame | ir.Table) -> bool:
     return bool(events["activity_start_ts"].notna().any())
 
 
-def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime,
+def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | datetime | None,
                     folder: str | Path, max_bad_share: float | None = None,
                     timezone: str | None = None, random_state: int = 0,
                     engine: str = "duckdb", spark_conf: dict[str, str] | None = None,
@@ -134,17 +134,19 @@ def build_workbench(data_dir: str | Path, spec_path: str | Path, as_of: str | da
     :func:`read_build`): the clean events go from the contract's DuckDB query to a Parquet
     file there and are read from it — by the journeys, the behaviour features and every
     notebook — without ever being held in pandas. See :func:`open_workbench` for the other
-    arguments; ``asked_by`` names the params file (or call) in an error about
-    ``survey_duration``, ``key`` is kept in ``build.json``.
+    arguments; ``as_of`` None takes the time of the last clean event (the data's own
+    cut-off, read from the same check); ``asked_by`` names the params file (or call) in an
+    error about ``survey_duration``, ``key`` is kept in ``build.json``.
     """
     # the build's own libraries (scikit-learn) are imported here, so a notebook that opens
     # a run's build does not pay for them
     from cxlib.segments import TimeSensitivitySegmenter, behaviour_features
     from cxlib.survey_links import survey_journeys
 
-    cutoff = parse_as_of(as_of)
+    given = parse_as_of(as_of) if as_of is not None else None  # a bad one before the check
     spec = load_spec(spec_path)
     checked = check_folder(data_dir, timezone=timezone, max_bad_share=max_bad_share)
+    cutoff = given or parse_as_of(checked.latest_event())
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     checked.events_table().to_parquet(out / EVENTS_FILE)

@@ -120,3 +120,23 @@ def test_cx_satisfaction_writes_the_tables_the_run_publishes(tmp_path, published
                                       read_table(run, name), check_like=False)
     refused = run_cx("satisfaction", "data/demo-ci", "--as-of", "2026-07-01", "--out", str(out))
     assert refused.returncode == 2 and "zone" in refused.stderr
+
+
+def test_cx_satisfaction_without_a_cut_off_checks_the_data_once(monkeypatch, tmp_path, capsys,
+                                                                demo_ci):
+    """The cut-off is the last clean event, read from the build's own check (the command used
+    to check the whole folder once more just to find it)."""
+    import cxlib.io
+    from cxlib import cli, workbench
+
+    check_folder, calls = cxlib.io.check_folder, []
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return check_folder(*args, **kwargs)
+
+    monkeypatch.setattr(workbench, "check_folder", counted)
+    monkeypatch.setattr(cxlib.io, "check_folder", counted)
+    assert cli.main(["satisfaction", str(demo_ci), "--out", str(tmp_path / "tables")]) == 0
+    assert len(calls) == 1
+    assert f"(cut-off {check_folder(demo_ci).latest_event()}," in capsys.readouterr().out
