@@ -118,8 +118,13 @@ def _panel(rows: pd.DataFrame, title: str, x0: float, y0: float, title_lines: in
     for run in _runs(firm):
         parts.append(f"<polyline points='{_points(xs[run], y_of(firm[run]))}' fill='none' "
                      f"stroke='{colour}' stroke-width='2'/>")
-    parts += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5' fill='{colour}'/>"
-              for x, y in zip(xs[np.isfinite(firm)], y_of(firm[np.isfinite(firm)]), strict=True)]
+    # a marker per settled week while weeks are apart (27 weeks: 2.5 px); four years of weeks
+    # are a pixel apart, where markers would only blot the line
+    radius = min(2.5, 0.3 * width / max(len(rows), 1))
+    if radius >= 1:
+        parts += [f"<circle cx='{x:.1f}' cy='{y:.1f}' r='{radius:.1f}' fill='{colour}'/>"
+                  for x, y in zip(xs[np.isfinite(firm)], y_of(firm[np.isfinite(firm)]),
+                                  strict=True)]
     parts += [f"<text x='{x0 + LEFT + width / 2:.1f}' y='{y0 + LINE_HEIGHT * (i + 1)}' "
               f"text-anchor='middle' font-size='13'>{html.escape(line)}</text>"
               for i, line in enumerate(title.split("\n"))]
