@@ -104,10 +104,10 @@ def _journeys(args: argparse.Namespace) -> int:
     table.to_parquet(args.out, index=False)
     print(f"{len(table)} journeys (cut-off {as_of}) written to {args.out}; "
           f"status: {table['status'].value_counts().to_dict()}")
-    events = data.quality.iloc[0]
-    if events["rows_quarantined"]:
-        print(f"{events['rows_quarantined']} of {events['rows_read']} events quarantined "
-              f"({events['duplicates_removed']} of them exact repeats of another row) and left "
+    checked = data.quality.set_index("table").loc["events"]
+    if checked["rows_quarantined"]:
+        print(f"{checked['rows_quarantined']} of {checked['rows_read']} events quarantined "
+              f"({checked['duplicates_removed']} of them exact repeats of another row) and left "
               f"out: `cx validate {args.data_dir}` lists them with their rule")
     return EXIT_OK
 

@@ -44,8 +44,8 @@ def duckdb_backend() -> ibis.BaseBackend:
     environment (a DuckDB size such as ``8GB``; default 4GB — there the same query takes
     4.2 GB and 17 % longer) and spills beyond it to a temporary folder of its own process, not
     to ``.tmp`` in the working folder. DuckDB's progress bar is off: it wrote a line of bars
-    to the standard error of ``cx journeys`` (and a scheduler's log) for every query that took
-    more than two seconds.
+    to the standard output of ``cx journeys`` (and a scheduler's log) for every query that
+    took more than two seconds.
 
     Raises
     ------
