@@ -452,7 +452,7 @@ class Dashboard:
     def _runs_own_drawing(self) -> dict[str, dict[str, str]] | None:
         """Return the run's own drawing of the default view (``views/<view>.json``) if valid."""
         return self._saved_sections(self.run.folder / "views" / f"{self.view}.json",
-                                    key=json.loads(json.dumps(self._snapshot_key())))
+                                    key=json.loads(self._shared_key))  # the key as JSON reads it
 
     def _restore(self) -> bool:
         """Show the run's own drawing of the default view, if valid; tell whether it did."""

@@ -14,6 +14,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 PALETTE = {"team": "#4c72b0", "unowned": "#c44e52", "customer": "#55a868"}
+COLOUR_STYLE = "seaborn-v0_8-deep"  # the theme's colours, one after another for each line
+LINE_COLOURS = tuple(plt.style.library[COLOUR_STYLE]["axes.prop_cycle"].by_key()["color"])
 
 
 def set_theme() -> None:
@@ -31,7 +33,7 @@ def set_theme() -> None:
     if shell is not None and hasattr(shell, "kernel"):
         shell.run_line_magic("matplotlib", "inline")
     # seaborn's whitegrid look, as matplotlib ships it: no seaborn import in every kernel
-    plt.style.use(["seaborn-v0_8-whitegrid", "seaborn-v0_8-deep", "seaborn-v0_8-notebook"])
+    plt.style.use(["seaborn-v0_8-whitegrid", COLOUR_STYLE, "seaborn-v0_8-notebook"])
     plt.rcParams["figure.figsize"] = (8, 4.2)
     # titles sit just above their axes (no figure puts tick labels on top): matplotlib's own
     # placement measures every tick label first, a third of the time a dashboard's weekly

@@ -20,11 +20,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from cxlib.plots import PALETTE
+from cxlib.plots import LINE_COLOURS, PALETTE
 
-# seaborn's "deep" colours, as cxlib.plots' theme draws its lines
-COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
-           "#8c8c8c", "#ccb974", "#64b5cd")
 COLUMNS = 3
 PANEL_WIDTH, PLOT_HEIGHT = 300, 150  # pixels: three panels fill the 900-pixel figure width
 LEFT, RIGHT, TICKS_BELOW, LINE_HEIGHT = 44, 22, 26, 15
@@ -235,7 +232,7 @@ def completion_curves_svg(curve: pd.DataFrame, by: str = "group") -> str:
              "text-anchor='middle'>share still waiting</text>"]
     legend = []
     for i, name in enumerate(groups):
-        colour = COLOURS[i % len(COLOURS)]
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         rows = curve[curve[by] == name].sort_values("day", kind="stable")
         if rows["suppressed"].astype(bool).any():
             legend.append((f"{name} (too few to show)", None))

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from cxlib.headlines import weekly_kpis
-from cxlib.svg_figures import COLOURS, completion_curves_svg, weekly_trends_svg
+from cxlib.plots import LINE_COLOURS as COLOURS
+from cxlib.svg_figures import completion_curves_svg, weekly_trends_svg
 from tests.test_headlines import answers, journeys
 
 SVG = "{http://www.w3.org/2000/svg}"
