@@ -15,11 +15,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 from cxlib.forked_kernels import (
     PROVISIONER_ENV,
@@ -31,6 +35,7 @@ from cxlib.forked_kernels import (
 FAILURE_KINDS = ("cell_error", "timeout", "kernel_died", "worker_died", "write_failed")
 # the thread-pool sizes OpenMP and BLAS read (set for run workers and dashboard kernels)
 THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+KERNEL_SOCKETS_ENV = "CXLAB_KERNEL_SOCKETS"  # the folder a worker's kernel makes its sockets in
 
 
 @dataclass
@@ -172,6 +177,32 @@ def try_write_html(path: Path, header: dict[str, str] | None = None) -> str | No
     return None
 
 
+class UnixSocketKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel listens on Unix sockets of its own instead of TCP ports.
+
+    Over TCP, jupyter_client picks five free ports, lets them go, and the kernel binds them
+    a moment later; a process starting meanwhile (another run's kernel, a test's server) can
+    take one, and the kernel dies at start with ``ZMQError: Address already in use``
+    (papermill#511, jupyter_client#154). Socket files at a path no other kernel uses cannot
+    be taken. jupyter_client removes them when the kernel shuts down; for a kernel killed
+    instead, the runner removes the folder it gave the worker (:data:`KERNEL_SOCKETS_ENV`).
+    """
+
+    @default("transport")
+    def _unix_sockets(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _socket_path_prefix(self) -> str:  # jupyter_client appends "-1" … "-5"
+        folder = os.environ.get(KERNEL_SOCKETS_ENV) or tempfile.gettempdir()
+        return os.path.join(folder, f"cx-kernel-{uuid.uuid4().hex[:12]}")
+
+
+def run_kernel_manager() -> type[AsyncKernelManager]:
+    """Return the kernel manager a report's kernel runs under: Unix sockets where there are."""
+    return UnixSocketKernelManager if os.name == "posix" else AsyncKernelManager
+
+
 def execute_notebook(notebook: str, source: Path, output: Path, parameters: dict, timeout: int,
             label: str = "", header: dict[str, str] | None = None) -> NotebookResult:
     """Execute ``source`` into ``output`` with papermill and write its HTML (with ``header``)."""
@@ -183,7 +214,8 @@ def execute_notebook(notebook: str, source: Path, output: Path, parameters: dict
     try:
         pm.execute_notebook(str(source), str(output), parameters=parameters,
                             cwd=str(source.parent), kernel_name="python3",
-                            execution_timeout=timeout, progress_bar=False, log_output=False)
+                            execution_timeout=timeout, progress_bar=False, log_output=False,
+                            kernel_manager_class=run_kernel_manager())
         result.status = "ok"
     except pm.PapermillExecutionError as exc:
         result.status, result.kind = "failed", "cell_error"

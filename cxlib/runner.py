@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -42,6 +43,7 @@ from cxlib.errors import (
     ParamsError,
 )
 from cxlib.execution import (
+    KERNEL_SOCKETS_ENV,
     PRELOAD_MODULES_ENV,
     THREAD_LIMITS,
     WORKER_PRELOAD,
@@ -209,16 +211,21 @@ def run_in_worker(task: Execution, run_dir: Path, parameters: dict, timeout: int
                                    "timeout": timeout, "runner_pid": os.getpid(),
                                    "header": {**(header or {}), "label": task.label}}))
     started = time.monotonic()
-    env = worker_environment(jobs)
-    if forks is None:
-        with open(logs / f"{stem}.log", "w") as worker_log:
-            proc = subprocess.Popen([sys.executable, "-m", "cxlib.execution", str(request),
-                                     str(reply)], stdout=worker_log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, cwd=project_root(), env=env)
-    else:
-        proc = fork(forks, run_forked_worker,
-                    (request, reply, logs / f"{stem}.log", env, project_root()), f"cx {stem}")
-    code = _waited(proc, timeout + KILL_GRACE_SECONDS)
+    sockets = tempfile.mkdtemp(prefix="cx-sockets-")  # the kernel's, even if it is killed
+    env = {**worker_environment(jobs), KERNEL_SOCKETS_ENV: sockets}
+    try:
+        if forks is None:
+            with open(logs / f"{stem}.log", "w") as worker_log:
+                proc = subprocess.Popen([sys.executable, "-m", "cxlib.execution", str(request),
+                                         str(reply)], stdout=worker_log,
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        cwd=project_root(), env=env)
+        else:
+            proc = fork(forks, run_forked_worker,
+                        (request, reply, logs / f"{stem}.log", env, project_root()), f"cx {stem}")
+        code = _waited(proc, timeout + KILL_GRACE_SECONDS)
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     if reply.exists():
         return NotebookResult(**json.loads(reply.read_text()))
     result = NotebookResult(task.notebook, task.label, status="failed",

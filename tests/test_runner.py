@@ -7,6 +7,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -282,15 +283,23 @@ def test_without_a_fork_server_workers_are_started_as_processes(tmp_path, demo_c
 
 
 def test_a_hanging_notebook_is_stopped_at_its_timeout(tmp_path, demo_ci, published_reports):
+    """The kernel is killed, and the Unix sockets it listened on go with it."""
     before = (published_reports / "ci").resolve()
     pid_file = tmp_path / "kernel.pid"
+    sockets_file = tmp_path / "sockets.txt"
     root, params = _project_with(tmp_path, demo_ci, [
-        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))",
+        f"import os\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "from ipykernel.kernelapp import IPKernelApp\n"
+        f"open({str(sockets_file)!r}, 'w').write(IPKernelApp.instance().ip)",
         "while True:  # hangs\n    pass"], extra="timeout_seconds: 8\n",
         before=())  # alone: a slow CI machine must not time out a real notebook in 8 s
+    temp = Path(tempfile.mkdtemp())  # short: a socket's path has at most 107 characters
     started = time.monotonic()
     result = run_cx("run", str(params), "--reports-dir", str(published_reports),
-                    env={"CXLAB_ROOT": str(root)})
+                    env={"CXLAB_ROOT": str(root), "TMPDIR": str(temp)})
+    assert Path(sockets_file.read_text()).is_relative_to(temp)
+    assert not list(temp.iterdir())  # the killed kernel's sockets removed with their folder
+    temp.rmdir()
     assert time.monotonic() - started < 60
     failed = _assert_failed_and_latest_intact(published_reports, before, result,
                                               "cell 4", "while True:", statuses=("failed",))
@@ -713,3 +722,26 @@ def test_static_views_that_cannot_be_written_are_named_in_the_manifest_forked_or
         assert "could not write the dashboards' static copies" in caplog.text
         assert "Traceback" in caplog.text  # the analyst's log keeps the trace
         assert not list((run / "logs").iterdir())  # the fork's reply is not left behind
+
+
+def test_a_reports_kernel_listens_on_unix_sockets_of_its_own_and_removes_them(tmp_path):
+    """No TCP ports to lose to another process between picking and binding them (papermill#511)."""
+    from cxlib.execution import execute_notebook
+
+    source = tmp_path / "sockets.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import glob\nfrom ipykernel.kernelapp import IPKernelApp\n"
+        "app = IPKernelApp.instance()\n"
+        "print(app.transport, app.ip, len(glob.glob(app.ip + '-*')), sep='|')")]), source)
+    seen = []
+    for run in ("first", "second"):
+        output = tmp_path / f"{run}.ipynb"
+        result = execute_notebook("sockets", source, output, {}, timeout=120)
+        assert result.status == "ok", result.error
+        transport, prefix, sockets = nbformat.read(output, as_version=4) \
+            .cells[0].outputs[0]["text"].strip().split("|")
+        assert transport == "ipc" and Path(prefix).is_absolute()
+        assert int(sockets) == 5  # shell, iopub, stdin, control, heartbeat
+        assert not list(Path(prefix).parent.glob(Path(prefix).name + "-*"))  # removed
+        seen.append(prefix)
+    assert seen[0] != seen[1]  # each kernel its own paths
