@@ -276,17 +276,25 @@ def _kept(backend: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     return backend.create_view(name, expr, overwrite=True)
 
 
-def _repeats(t: ir.Table, columns: list[str], code: int, by_sorting: bool) -> ir.Table:
+def _row_hash(t: ir.Table, columns: list[str]) -> ir.IntegerValue:
+    """Return a hash of ``columns``' values in each row."""
+    return (ibis.struct({c: t[c] for c in columns}) if len(columns) > 1
+            else t[columns[0]]).hash()
+
+
+def _repeats(t: ir.Table, columns: list[str], code: int, by_sorting: bool,
+             hashes: str | None = None) -> ir.Table:
     """Rows whose ``columns`` all equal an earlier row's (missing equals missing), as ``code``.
 
     Only rows sharing a hash of those columns with another row are compared exactly, so the
     exact comparison (a window over every column) runs on a handful of rows, not the table.
     The rows sharing a hash are found ``by_sorting`` the hashes (a row whose neighbour has its
     hash: DuckDB sorts 10 M hashes in a third of the time it takes to group them) or by
-    grouping them (Spark would sort on one worker).
+    grouping them (Spark would sort on one worker). ``hashes`` names a column of ``t`` that
+    already holds the hash, computed with the row rules in the same pass over the file (computed
+    here, DuckDB read the file a second time and coerced every value again for it).
     """
-    hashed = t.select(ROW, _hash=(ibis.struct({c: t[c] for c in columns}) if len(columns) > 1
-                                  else t[columns[0]]).hash())
+    hashed = t.select(ROW, _hash=t[hashes] if hashes else _row_hash(t, columns))
     if by_sorting:
         order = ibis.window(order_by=hashed["_hash"])
         near = hashed.mutate(_before=hashed["_hash"].lag().over(order),
@@ -383,12 +391,13 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
                           **{f"_broken_{i}": b for i, b in enumerate(broken)},
                           **{f"_how_{c}": how for c, how in read_by_rule.items()})
     t = flags.select(ROW, *present, *[f"_how_{c}" for c in read_by_rule], _rule=ibis.cases(
-        *[(flags[f"_broken_{i}"], i) for i in range(len(broken))], else_=ibis.null("int64")))
+        *[(flags[f"_broken_{i}"], i) for i in range(len(broken))], else_=ibis.null("int64")),
+        _row_hash=_row_hash(flags, present))
     key = UNIQUE_KEYS.get(table)
     checks.append(("*", DUPLICATE))
     by_sorting = backend.name == "duckdb"
     found = [t.filter(t["_rule"].notnull()).select(ROW, "_rule"),
-             _repeats(t, present, len(checks) - 1, by_sorting)]
+             _repeats(t, present, len(checks) - 1, by_sorting, "_row_hash")]
     if key:
         checks.append((key, f"{key} repeated with different values"))
         found.append(_repeats(t.filter(t[key].notnull()), [key], len(checks) - 1, by_sorting))
@@ -418,7 +427,12 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     resolved = [_records(table, file, n[ROW].to_numpy(dtype="int64"), column, n["how"],
                          originals.loc[n[ROW].to_numpy(dtype="int64"), column])
                 for column, n in notes.items() if len(n)]
-    clean = t.anti_join(bad, ROW).select(t[ROW].name("source_row"), *present)
+    # a kept row's required text is not blank (else it broke a rule): it is the text as read,
+    # and the clean table (read again by every query on it) need not test it for blanks
+    as_read = [c for c, spec in CONTRACT[table].items() if spec.kind == "str" and not spec.nullable]
+    values = source.select(ROW, **{c: source[c].cast("string") if c in as_read
+                                   else coerced.get(c, source[c]) for c in present})
+    clean = values.anti_join(bad, ROW).select(values[ROW].name("source_row"), *present)
     rows_read = _first(backend, source.aggregate(rows=source.count()))["rows"]
     duplicates = int((flagged["_rule"] == checks.index(("*", DUPLICATE))).sum())
     return CheckedTable(table, clean, backend, _stacked(records), int(rows_read), duplicates,
