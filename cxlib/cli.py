@@ -87,6 +87,7 @@ def _setting(text: str) -> str:
 
 def _journeys(args: argparse.Namespace) -> int:
     from cxlib.config import load_spec
+    from cxlib.engines import write_parquet
     from cxlib.io import check_folder
     from cxlib.journeys import build_journeys
 
@@ -101,7 +102,7 @@ def _journeys(args: argparse.Namespace) -> int:
     table = build_journeys(events, load_spec(args.spec), as_of, engine=args.engine,
                            spark_conf=conf)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(args.out, index=False)
+    write_parquet(table, args.out)
     print(f"{len(table)} journeys (cut-off {as_of}) written to {args.out}; "
           f"status: {table['status'].value_counts().to_dict()}")
     checked = data.quality.set_index("table").loc["events"]

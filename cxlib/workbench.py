@@ -29,7 +29,7 @@ import pandas as pd
 
 import cxlib
 from cxlib.config import JourneySpec, load_spec, parse_as_of
-from cxlib.engines import duckdb_backend, execute_scalar, is_in, to_frame
+from cxlib.engines import duckdb_backend, execute_scalar, is_in, to_frame, write_parquet
 from cxlib.io import Dataset, check_folder, data_fingerprint
 from cxlib.journeys import JourneyEvents, build_journeys, journey_bounds, journey_events_expr
 from cxlib.paths import resolve
@@ -216,9 +216,9 @@ def _write_tables(wb: Workbench, out: Path, key: str) -> None:
     """Write a workbench's tables (all but the events, already there) and ``build.json``."""
     for name in _DATASET_TABLES:
         if name != "events":
-            getattr(wb.dataset, name).to_parquet(out / f"dataset_{name}.parquet", index=False)
+            write_parquet(getattr(wb.dataset, name), out / f"dataset_{name}.parquet")
     for name, table in zip(_BUILT_TABLES, (wb.journeys, wb.behaviour, wb.surveys), strict=True):
-        table.to_parquet(out / f"{name}.parquet", index=False)
+        write_parquet(table, out / f"{name}.parquet")
     info = {"key": key, "as_of": wb.as_of.isoformat(), "wait": wb.wait,
             "spec": wb.spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
     (out / BUILD_INFO).write_text(json.dumps(info, indent=1))

@@ -393,3 +393,38 @@ def test_is_in_matches_pandas_isin_for_keys_and_never_matches_a_missing_one():
     assert is_in(values, {"C2"}).tolist() == [False, True, False, False, False]
     assert is_in(values.astype(object), ["C4"]).tolist() == [False, False, False, True, False]
     assert is_in(values, []).tolist() == [False] * 5
+
+
+def test_write_parquet_reads_back_as_pandas_own_write_and_encodes_only_repeating_text(
+        tmp_path, ci_dataset):
+    """The journey table's writer: the same frame as ``to_parquet`` on every column type."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from cxlib.engines import write_parquet
+
+    n = 1000
+    frame = pd.DataFrame({
+        "journey_id": pd.Series([f"J{i:05d}" for i in range(n)], dtype="str"),
+        "status": pd.Series(np.where(np.arange(n) % 3, "complete", None), dtype="str"),
+        "region": pd.Categorical(np.where(np.arange(n) % 2, "north", "south")),
+        "note": pd.Series([None if i % 7 else f"free text {i}" for i in range(n)], dtype=object),
+        "n_events": np.arange(n, dtype="int64"),
+        "contacts": pd.array([None if i % 5 == 0 else i % 4 for i in range(n)], dtype="Int64"),
+        "hours": np.where(np.arange(n) % 11, np.arange(n) / 7, np.nan),
+        "censored": np.arange(n) % 2 == 0,
+        "start_ts": pd.Series(pd.date_range("2026-01-01", periods=n, freq="37min", tz="UTC")
+                              ).where(np.arange(n) % 13 != 0).astype("datetime64[us, UTC]"),
+    })
+    journeys = ci_dataset.events.head(0)  # an empty frame keeps its columns and types
+    for name, table in {"mixed": frame, "events": ci_dataset.events, "empty": journeys}.items():
+        ours, theirs = tmp_path / f"{name}_ours.parquet", tmp_path / f"{name}_pandas.parquet"
+        write_parquet(table, ours)
+        table.to_parquet(theirs, index=False)
+        pd.testing.assert_frame_equal(pd.read_parquet(ours), pd.read_parquet(theirs),
+                                      check_exact=True)
+    meta = pq.ParquetFile(tmp_path / "mixed_ours.parquet").metadata.row_group(0)
+    encoded = {meta.column(i).path_in_schema: "RLE_DICTIONARY" in meta.column(i).encodings
+               for i in range(meta.num_columns)}
+    assert encoded["status"] and encoded["region"]  # two values over 1000 rows
+    assert not encoded["journey_id"] and not encoded["note"] and not encoded["hours"]
