@@ -404,7 +404,8 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     # a row's quarantine rule is the first it breaks: row rules, then repeats, then the key
     bad = _kept(backend, ibis.union(*found).group_by(ROW).aggregate(
         _rule=ibis._["_rule"].min()))
-    flagged = _fetch(backend, bad.join(t.select(ROW, *([key] if key else [])), ROW)
+    # the key a repeated key shows, where the table has one (a join that reads every row)
+    flagged = _fetch(backend, (bad.join(t.select(ROW, key), ROW) if key else bad)
                      .order_by(["_rule", ROW]))
     notes = {c: _fetch(backend, t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
                        .select(ROW, how=f"_how_{c}").order_by(ROW))
