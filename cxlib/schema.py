@@ -282,30 +282,39 @@ def _row_hash(t: ir.Table, columns: list[str]) -> ir.IntegerValue:
             else t[columns[0]]).hash()
 
 
-def _repeats(t: ir.Table, columns: list[str], code: int, by_sorting: bool,
-             hashes: str | None = None) -> ir.Table:
-    """Rows whose ``columns`` all equal an earlier row's (missing equals missing), as ``code``.
+def _rebound(value: ir.Value, table: ir.Table, to: ir.Table) -> ir.Value:
+    """Return ``value``, an expression over the columns of ``table``, over those of ``to``."""
+    return value.op().replace({table.op(): to.op()}).to_expr()
 
-    Only rows sharing a hash of those columns with another row are compared exactly, so the
-    exact comparison (a window over every column) runs on a handful of rows, not the table.
-    The rows sharing a hash are found ``by_sorting`` the hashes (a row whose neighbour has its
-    hash: DuckDB sorts 10 M hashes in a third of the time it takes to group them) or by
-    grouping them (Spark would sort on one worker). ``hashes`` names a column of ``t`` that
-    already holds the hash, computed with the row rules in the same pass over the file (computed
-    here, DuckDB read the file a second time and coerced every value again for it).
+
+def _sharing_a_hash(t: ir.Table, hashes: ir.IntegerValue, by_sorting: bool,
+                    carry: tuple[str, ...] = ()) -> ir.Table:
+    """Return ``t``'s row numbers, columns ``carry`` and whether another row shares the hash.
+
+    ``_shared`` says whether another row has the same ``hashes`` (a column of ``t``), found
+    ``by_sorting`` the hashes (a row whose neighbour has its hash: DuckDB sorts 10 M hashes in
+    a third of the time it takes to group them) or by grouping them (Spark would sort on one
+    worker).
     """
-    hashed = t.select(ROW, _hash=t[hashes] if hashes else _row_hash(t, columns))
+    hashed = t.select(ROW, *carry, _hash=hashes)
     if by_sorting:
         order = ibis.window(order_by=hashed["_hash"])
-        near = hashed.mutate(_before=hashed["_hash"].lag().over(order),
-                             _after=hashed["_hash"].lead().over(order))
-        shared = near.filter((near["_hash"] == near["_before"])
-                             | (near["_hash"] == near["_after"])).select(ROW)
+        before, after = hashed["_hash"].lag().over(order), hashed["_hash"].lead().over(order)
+        shared = (hashed["_hash"] == before) | (hashed["_hash"] == after)
     else:
         repeated = (hashed.group_by("_hash").aggregate(_n=ibis._.count())
                     .filter(ibis._["_n"] > 1))
-        shared = hashed.semi_join(repeated, "_hash").select(ROW)
-    candidates = t.semi_join(shared, ROW)
+        shared = hashed["_hash"].isin(repeated["_hash"])
+    return hashed.select(ROW, *carry, _shared=shared.fill_null(False))
+
+
+def _repeats(candidates: ir.Table, columns: list[str], code: int) -> ir.Table:
+    """Rows whose ``columns`` all equal an earlier row's (missing equals missing), as ``code``.
+
+    ``candidates``: the rows sharing a hash of ``columns`` with another row, with their values
+    (:func:`_sharing_a_hash`): the exact comparison, a window over every column, runs on a
+    handful of rows, not the table.
+    """
     rank = ibis.row_number().over(group_by=[candidates[c] for c in columns],
                                   order_by=candidates[ROW])
     return (candidates.mutate(_rank=rank).filter(ibis._["_rank"] > 0)
@@ -393,14 +402,30 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     t = flags.select(ROW, *present, *[f"_how_{c}" for c in read_by_rule], _rule=ibis.cases(
         *[(flags[f"_broken_{i}"], i) for i in range(len(broken))], else_=ibis.null("int64")),
         _row_hash=_row_hash(flags, present))
+    values = {c: coerced.get(c, source[c]) for c in present}
+
+    def values_of(rows: ir.Table) -> ir.Table:
+        """Return the values of some rows (``rows[ROW]``), read again and coerced as in ``t``.
+
+        For the handful of rows compared exactly: keeping every row's values for them cost
+        DuckDB more than reading the file a second time.
+        """
+        picked = source.filter(source[ROW].isin(rows[ROW]))
+        return picked.select(ROW, **{c: _rebound(v, source, picked) for c, v in values.items()})
+
     key = UNIQUE_KEYS.get(table)
     checks.append(("*", DUPLICATE))
     by_sorting = backend.name == "duckdb"
-    found = [t.filter(t["_rule"].notnull()).select(ROW, "_rule"),
-             _repeats(t, present, len(checks) - 1, by_sorting, "_row_hash")]
+    # one pass over the rows: the rules each breaks and whether another shares its hash
+    marks = _sharing_a_hash(t, t["_row_hash"], by_sorting, carry=("_rule",))
+    marked = marks.filter(marks["_rule"].notnull() | marks["_shared"])
+    found = [marked.filter(marked["_rule"].notnull()).select(ROW, "_rule"),
+             _repeats(values_of(marked.filter(marked["_shared"])), present, len(checks) - 1)]
     if key:
         checks.append((key, f"{key} repeated with different values"))
-        found.append(_repeats(t.filter(t[key].notnull()), [key], len(checks) - 1, by_sorting))
+        keyed = t.filter(t[key].notnull())
+        keys = _sharing_a_hash(keyed, _row_hash(keyed, [key]), by_sorting)
+        found.append(_repeats(values_of(keys.filter(keys["_shared"])), [key], len(checks) - 1))
     # a row's quarantine rule is the first it breaks: row rules, then repeats, then the key
     bad = _kept(backend, ibis.union(*found).group_by(ROW).aggregate(
         _rule=ibis._["_rule"].min()))
