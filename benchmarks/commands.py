@@ -9,6 +9,9 @@ contender as its own process and measures its wall time and peak RSS (``/usr/bin
 - ``cx journeys DIR --spec S --out F`` (a spec naming only the journey: throughput per case);
 - ``cx validate DIR`` (the data contract alone);
 - a raw DuckDB process running the same throughput query on the same file;
+- a raw DuckDB process that also computes, per journey, what ``cx journeys`` does beyond the
+  throughput: events, sources and the waits between consecutive events (the window every
+  journey table needs) — a reference for the part that is not the data contract;
 - PM4Py's recommended path from the same file: ``read_parquet``, ``format_dataframe``, case
   durations (a reference only; AGPL, never a cxlib dependency).
 
@@ -65,6 +68,19 @@ duckdb.sql("select journey_id, (epoch_us(max(ts)) - epoch_us(min(ts))) / 3.6e9 a
            "from read_parquet('{path}') group by journey_id").df()
 """
 
+# the same throughput query with what cx journeys also computes per journey: the waits
+# between consecutive events (a window over every event), events and sources
+DUCKDB_WAITS = """
+import duckdb
+duckdb.sql("select journey_id, min(customer_id), min(ts), max(ts), count(*), "
+           "count(distinct source), max(gap), max(gap) filter (where ts = last) from ("
+           "select *, (epoch_us(ts) - epoch_us(lag(ts) over w)) / 3.6e9 as gap, "
+           "max(ts) over (w rows between unbounded preceding and unbounded following) as last "
+           "from read_parquet('{path}', file_row_number = true) "
+           "window w as (partition by journey_id order by ts, file_row_number)) "
+           "group by journey_id").df()
+"""
+
 PM4PY = """
 import pandas as pd, pm4py
 from pm4py.statistics.traces.generic.pandas import case_statistics
@@ -103,6 +119,7 @@ def main() -> None:
                             str(spec), "--as-of", AS_OF, "--out", str(Path(tmp) / "j.parquet")],
             "cx validate": [python, "-m", "cxlib.cli", "validate", str(folder)],
             "raw DuckDB": [python, "-c", DUCKDB.format(path=events)],
+            "raw DuckDB, waits": [python, "-c", DUCKDB_WAITS.format(path=events)],
         }
         if not args.skip_pm4py:
             runs["PM4Py full path"] = [python, "-c", PM4PY.format(path=events)]
@@ -123,6 +140,9 @@ def main() -> None:
         print(f"{name}: {ratio:.1f}x raw DuckDB (target <= 3x: "
               f"{'met' if ratio <= 3 else 'NOT met'}); peak {gib:.2f} GiB (target <= 2 GB: "
               f"{'met' if gib * 2**30 <= 2e9 else 'NOT met'})")
+    waits = figures["cx journeys"][0] / figures["raw DuckDB, waits"][0]
+    print(f"cx journeys: {waits:.1f}x a raw DuckDB process that also computes the waits "
+          "(no target: the contract's work is what remains)")
     if "PM4Py full path" in figures:
         speedup = figures["PM4Py full path"][0] / figures["cx journeys"][0]
         print(f"cx journeys vs PM4Py: {speedup:.2f}x faster (target >= 3x: "
