@@ -106,11 +106,14 @@ def _tile(kpi: str, value: str, detail: str, change: str) -> str:
             f"<div class='cx-change'>{html.escape(change)}</div></div>")
 
 
-def _change_text(change: float, unit: str, previous_id: str | None) -> str:
+def _change_text(change: float, unit: str, previous_id: str | None, shown: bool) -> str:
+    """Say how a headline changed since ``previous_id`` (``shown``: it has a number now)."""
     if previous_id is None:
         return "no earlier run to compare"
+    if not shown:
+        return ""  # the tile says why it has no number
     if math.isnan(change):
-        return f"not comparable with run {previous_id}"
+        return f"none shown in run {previous_id} (none, or too few)"
     arrow = "▲" if change > 0 else "▼" if change < 0 else "="
     unit = "points" if unit == "%" else unit
     return f"{arrow} {abs(change):.1f} {unit} vs {previous_id}"
@@ -138,7 +141,8 @@ def headline_tiles(sel: Selection) -> Rendered:
             value = f"{row['estimate']:.1f}{UNITS.get(row['unit'], '')}"
             detail = (f"95% CI {row['ci_low']:.1f}–{row['ci_high']:.1f} · n={int(row['n']):,}"
                       if not math.isnan(row["ci_low"]) else f"n={int(row['n']):,}")
-        tiles.append(_tile(kpi, value, detail, _change_text(change, row["unit"], previous_id)))
+        tiles.append(_tile(kpi, value, detail, _change_text(change, row["unit"], previous_id,
+                                                            shown=value != "—")))
     return Rendered(f"<div class='cx-tiles'>{''.join(tiles)}</div>" + _unmeasured_html(
         sel.spec.unmeasured("promises"), sel.spec.unmeasured("customer_time")))
 

@@ -712,3 +712,38 @@ def test_the_bottleneck_table_counts_waits_not_journeys(published_reports):
     n = int(slowest["n"].iloc[0])
     assert ">waits</th>" in drawing["body"] and f">{n:,}</td>" in drawing["body"]
     assert f"over {n:,} waits." in drawing["takeaway"] and "journeys." not in drawing["takeaway"]
+
+
+def test_a_headline_without_answers_says_so_instead_of_calling_runs_not_comparable(board):
+    """Survey headlines of a selection (or an earlier run) without answers: no false claim."""
+    from dataclasses import replace
+
+    from cxlib.dashboard_views import headline_tiles
+
+    now = board.selection()
+    no_answers = now.surveys.head(0)
+
+    def tiles(selection) -> dict[str, str]:
+        body = headline_tiles(selection).html
+        found = re.findall(r"<div class='cx-kpi'>(.*?)</div><div class='cx-value'>(.*?)</div>"
+                           r"<div class='cx-detail'>(.*?)</div><div class='cx-change'>(.*?)</div>",
+                           body)
+        assert len(found) == 5
+        return {html.unescape(kpi): (html.unescape(value), html.unescape(change))
+                for kpi, value, _, change in found}
+
+    earlier = ("RUN-EARLIER", now.journeys, now.surveys)
+    both = tiles(replace(now, previous=lambda: earlier))
+    assert all(change.startswith(("▲", "▼", "=")) for _, change in both.values())
+    survey_kpis = [kpi for kpi in both if kpi.startswith(("CSAT", "NPS"))]
+    assert len(survey_kpis) == 2
+
+    none_now = tiles(replace(now, surveys=no_answers, previous=lambda: earlier))
+    none_before = tiles(replace(now, previous=lambda: (*earlier[:2], no_answers)))
+    for kpi in both:
+        if kpi in survey_kpis:
+            assert none_now[kpi] == ("—", "")  # "none in this selection" says why
+            assert none_before[kpi][1] == "none shown in run RUN-EARLIER (none, or too few)"
+        else:  # journey headlines compare as before
+            assert none_now[kpi] == both[kpi] and none_before[kpi] == both[kpi]
+    assert "not comparable" not in str(none_now) + str(none_before)
