@@ -287,25 +287,28 @@ def _rebound(value: ir.Value, table: ir.Table, to: ir.Table) -> ir.Value:
     return value.op().replace({table.op(): to.op()}).to_expr()
 
 
-def _sharing_a_hash(t: ir.Table, hashes: ir.IntegerValue, by_sorting: bool,
+def _sharing_a_hash(t: ir.Table, hashes: dict[str, ir.IntegerValue], by_sorting: bool,
                     carry: tuple[str, ...] = ()) -> ir.Table:
-    """Return ``t``'s row numbers, columns ``carry`` and whether another row shares the hash.
+    """Return ``t``'s row numbers, columns ``carry`` and, per hash, whether rows share it.
 
-    ``_shared`` says whether another row has the same ``hashes`` (a column of ``t``), found
-    ``by_sorting`` the hashes (a row whose neighbour has its hash: DuckDB sorts 10 M hashes in
-    a third of the time it takes to group them) or by grouping them (Spark would sort on one
-    worker).
+    ``_shared_<name>`` says whether another row has the same ``hashes[name]`` (a column of
+    ``t``; NULL is shared with none), found ``by_sorting`` the hashes (a row whose neighbour
+    has its hash: DuckDB sorts 10 M hashes in a third of the time it takes to group them) or
+    by grouping them (Spark would sort on one worker).
     """
-    hashed = t.select(ROW, *carry, _hash=hashes)
-    if by_sorting:
-        order = ibis.window(order_by=hashed["_hash"])
-        before, after = hashed["_hash"].lag().over(order), hashed["_hash"].lead().over(order)
-        shared = (hashed["_hash"] == before) | (hashed["_hash"] == after)
-    else:
-        repeated = (hashed.group_by("_hash").aggregate(_n=ibis._.count())
-                    .filter(ibis._["_n"] > 1))
-        shared = hashed["_hash"].isin(repeated["_hash"])
-    return hashed.select(ROW, *carry, _shared=shared.fill_null(False))
+    hashed = t.select(ROW, *carry, **{f"_hash_{name}": h for name, h in hashes.items()})
+    shared = {}
+    for name in hashes:
+        h = hashed[f"_hash_{name}"]
+        if by_sorting:
+            order = ibis.window(order_by=h)
+            shared[name] = (h == h.lag().over(order)) | (h == h.lead().over(order))
+        else:
+            repeated = (hashed.group_by(_h=h).aggregate(_n=ibis._.count())
+                        .filter(ibis._["_n"] > 1))
+            shared[name] = h.isin(repeated["_h"])
+    return hashed.select(ROW, *carry, **{f"_shared_{name}": is_shared.fill_null(False)
+                                         for name, is_shared in shared.items()})
 
 
 def _repeats(candidates: ir.Table, columns: list[str], code: int) -> ir.Table:
@@ -399,38 +402,46 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     flags = source.select(ROW, *[coerced.get(c, source[c]).name(c) for c in present],
                           **{f"_broken_{i}": b for i, b in enumerate(broken)},
                           **{f"_how_{c}": how for c, how in read_by_rule.items()})
+    key = UNIQUE_KEYS.get(table)
     t = flags.select(ROW, *present, *[f"_how_{c}" for c in read_by_rule], _rule=ibis.cases(
         *[(flags[f"_broken_{i}"], i) for i in range(len(broken))], else_=ibis.null("int64")),
-        _row_hash=_row_hash(flags, present))
+        _row_hash=_row_hash(flags, present),
+        **({"_key_hash": ibis.cases((flags[key].notnull(), _row_hash(flags, [key])),
+                                    else_=ibis.null("int64"))} if key else {}))
     values = {c: coerced.get(c, source[c]) for c in present}
 
     def values_of(rows: ir.Table) -> ir.Table:
-        """Return the values of some rows (``rows[ROW]``), read again and coerced as in ``t``.
+        """Return some rows (``rows``) with their values, read again and coerced as in ``t``.
 
         For the handful of rows compared exactly: keeping every row's values for them cost
         DuckDB more than reading the file a second time.
         """
         picked = source.filter(source[ROW].isin(rows[ROW]))
-        return picked.select(ROW, **{c: _rebound(v, source, picked) for c, v in values.items()})
+        read = picked.select(ROW, **{c: _rebound(v, source, picked) for c, v in values.items()})
+        return read.join(rows, ROW)
 
-    key = UNIQUE_KEYS.get(table)
     checks.append(("*", DUPLICATE))
     by_sorting = backend.name == "duckdb"
     # one pass over the rows: the rules each breaks and whether another shares its hash
-    marks = _sharing_a_hash(t, t["_row_hash"], by_sorting, carry=("_rule",))
+    hashes = {"row": t["_row_hash"], **({"key": t["_key_hash"]} if key else {})}
+    marks = _sharing_a_hash(t, hashes, by_sorting, carry=("_rule",))
+    marks = marks.mutate(_shared=marks["_shared_row"] | marks["_shared_key"] if key
+                         else marks["_shared_row"])
     marked = marks.filter(marks["_rule"].notnull() | marks["_shared"])
+    candidates = values_of(marked.filter(marked["_shared"]))
     found = [marked.filter(marked["_rule"].notnull()).select(ROW, "_rule"),
-             _repeats(values_of(marked.filter(marked["_shared"])), present, len(checks) - 1)]
+             _repeats(candidates.filter(candidates["_shared_row"]), present, len(checks) - 1)]
     if key:
         checks.append((key, f"{key} repeated with different values"))
-        keyed = t.filter(t[key].notnull())
-        keys = _sharing_a_hash(keyed, _row_hash(keyed, [key]), by_sorting)
-        found.append(_repeats(values_of(keys.filter(keys["_shared"])), [key], len(checks) - 1))
+        found.append(_repeats(candidates.filter(candidates["_shared_key"]), [key],
+                              len(checks) - 1))
     # a row's quarantine rule is the first it breaks: row rules, then repeats, then the key
     bad = _kept(backend, ibis.union(*found).group_by(ROW).aggregate(
         _rule=ibis._["_rule"].min()))
-    # the key a repeated key shows, where the table has one (a join that reads every row)
-    flagged = _fetch(backend, (bad.join(t.select(ROW, key), ROW) if key else bad)
+    # the key a repeated key shows, where the table has one (a join that reads every row): a
+    # repeated key is never blank, so it is the text as read
+    shown_keys = source.select(ROW, **{key: source[key].cast("string")}) if key else None
+    flagged = _fetch(backend, (bad.join(shown_keys, ROW) if key else bad)
                      .order_by(["_rule", ROW]))
     notes = {c: _fetch(backend, t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
                        .select(ROW, how=f"_how_{c}").order_by(ROW))
