@@ -193,14 +193,27 @@ class UnixSocketKernelManager(AsyncKernelManager):
         return "ipc"
 
     @default("ip")
-    def _socket_path_prefix(self) -> str:  # jupyter_client appends "-1" … "-5"
-        folder = os.environ.get(KERNEL_SOCKETS_ENV) or tempfile.gettempdir()
-        return os.path.join(folder, f"cx-kernel-{uuid.uuid4().hex[:12]}")
+    def _socket_path_prefix(self) -> str:
+        return _socket_prefix(uuid.uuid4().hex[:12])
+
+
+SOCKET_PATH_LIMIT = 100  # bytes of a Unix socket's path (108 on Linux, 104 on macOS)
+
+
+def _socket_prefix(token: str) -> str:
+    """Return the path a kernel's sockets start with; jupyter_client appends "-1" … "-5"."""
+    folder = os.environ.get(KERNEL_SOCKETS_ENV) or tempfile.gettempdir()
+    return os.path.join(folder, f"cx-kernel-{token}")
 
 
 def run_kernel_manager() -> type[AsyncKernelManager]:
-    """Return the kernel manager a report's kernel runs under: Unix sockets where there are."""
-    return UnixSocketKernelManager if os.name == "posix" else AsyncKernelManager
+    """Return the kernel manager a report's kernel runs under: Unix sockets where there are.
+
+    TCP where the platform has none, or where the temporary folder's path is too long for a
+    socket's.
+    """
+    fits = len(os.fsencode(_socket_prefix("0" * 12) + "-5")) <= SOCKET_PATH_LIMIT
+    return UnixSocketKernelManager if os.name == "posix" and fits else AsyncKernelManager
 
 
 def execute_notebook(notebook: str, source: Path, output: Path, parameters: dict, timeout: int,

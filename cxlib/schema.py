@@ -408,7 +408,7 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
         _row_hash=_row_hash(flags, present),
         **({"_key_hash": ibis.cases((flags[key].notnull(), _row_hash(flags, [key])),
                                     else_=ibis.null("int64"))} if key else {}))
-    values = {c: coerced.get(c, source[c]) for c in present}
+    checked_values = {c: coerced.get(c, source[c]) for c in present}
 
     def values_of(rows: ir.Table) -> ir.Table:
         """Return some rows (``rows``) with their values, read again and coerced as in ``t``.
@@ -417,7 +417,8 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
         DuckDB more than reading the file a second time.
         """
         picked = source.filter(source[ROW].isin(rows[ROW]))
-        read = picked.select(ROW, **{c: _rebound(v, source, picked) for c, v in values.items()})
+        read = picked.select(ROW, **{c: _rebound(v, source, picked)
+                                     for c, v in checked_values.items()})
         return read.join(rows, ROW)
 
     checks.append(("*", DUPLICATE))
@@ -425,7 +426,7 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     # one pass over the rows: the rules each breaks and whether another shares its hash
     hashes = {"row": t["_row_hash"], **({"key": t["_key_hash"]} if key else {})}
     marks = _sharing_a_hash(t, hashes, by_sorting, carry=("_rule",))
-    marks = marks.mutate(_shared=marks["_shared_row"] | marks["_shared_key"] if key
+    marks = marks.mutate(_shared=(marks["_shared_row"] | marks["_shared_key"]) if key
                          else marks["_shared_row"])
     marked = marks.filter(marks["_rule"].notnull() | marks["_shared"])
     candidates = values_of(marked.filter(marked["_shared"]))
@@ -467,9 +468,9 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
     # a kept row's required text is not blank (else it broke a rule): it is the text as read,
     # and the clean table (read again by every query on it) need not test it for blanks
     as_read = [c for c, spec in CONTRACT[table].items() if spec.kind == "str" and not spec.nullable]
-    values = source.select(ROW, **{c: source[c].cast("string") if c in as_read
-                                   else coerced.get(c, source[c]) for c in present})
-    clean = values.anti_join(bad, ROW).select(values[ROW].name("source_row"), *present)
+    kept = source.select(ROW, **{c: source[c].cast("string") if c in as_read
+                                 else checked_values[c] for c in present})
+    clean = kept.anti_join(bad, ROW).select(kept[ROW].name("source_row"), *present)
     rows_read = _first(backend, source.aggregate(rows=source.count()))["rows"]
     duplicates = int((flagged["_rule"] == checks.index(("*", DUPLICATE))).sum())
     return CheckedTable(table, clean, backend, _stacked(records), int(rows_read), duplicates,

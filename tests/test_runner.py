@@ -745,3 +745,15 @@ def test_a_reports_kernel_listens_on_unix_sockets_of_its_own_and_removes_them(tm
         assert not list(Path(prefix).parent.glob(Path(prefix).name + "-*"))  # removed
         seen.append(prefix)
     assert seen[0] != seen[1]  # each kernel its own paths
+
+
+def test_a_temporary_folder_too_long_for_a_sockets_path_runs_kernels_over_tcp(monkeypatch):
+    """A Unix socket's path has at most 104–108 bytes: past that a kernel could not start."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    from cxlib.execution import KERNEL_SOCKETS_ENV, UnixSocketKernelManager, run_kernel_manager
+
+    monkeypatch.setenv(KERNEL_SOCKETS_ENV, "/tmp/cx-sockets-abc")
+    assert run_kernel_manager() is UnixSocketKernelManager
+    monkeypatch.setenv(KERNEL_SOCKETS_ENV, "/tmp/" + "deep/" * 16)
+    assert run_kernel_manager() is AsyncKernelManager
