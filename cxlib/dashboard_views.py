@@ -133,16 +133,17 @@ def headline_tiles(sel: Selection) -> Rendered:
     for (_, row), change in zip(kpis.iterrows(), changes, strict=True):
         kpi = (f"Promise kept: {sel.spec.label(sel.promise)}" if row["key"] == "promise_kept"
                else row["kpi"])
+        shown = row["n"] > 0 and not row["suppressed"] and not math.isnan(row["estimate"])
         if row["n"] == 0:
             value, detail = "—", "none in this selection"
-        elif row["suppressed"] or math.isnan(row["estimate"]):
+        elif not shown:
             value, detail = "—", f"fewer than {sel.min_group_size} to show"
         else:
             value = f"{row['estimate']:.1f}{UNITS.get(row['unit'], '')}"
             detail = (f"95% CI {row['ci_low']:.1f}–{row['ci_high']:.1f} · n={int(row['n']):,}"
                       if not math.isnan(row["ci_low"]) else f"n={int(row['n']):,}")
-        tiles.append(_tile(kpi, value, detail, _change_text(change, row["unit"], previous_id,
-                                                            shown=value != "—")))
+        tiles.append(_tile(kpi, value, detail,
+                           _change_text(change, row["unit"], previous_id, shown)))
     return Rendered(f"<div class='cx-tiles'>{''.join(tiles)}</div>" + _unmeasured_html(
         sel.spec.unmeasured("promises"), sel.spec.unmeasured("customer_time")))
 

@@ -441,9 +441,9 @@ def check_table(raw: pd.DataFrame | ir.Table, table: str, file: str,
         _rule=ibis._["_rule"].min()))
     # the key a repeated key shows, where the table has one (a join that reads every row): a
     # repeated key is never blank, so it is the text as read
-    shown_keys = source.select(ROW, **{key: source[key].cast("string")}) if key else None
-    flagged = _fetch(backend, (bad.join(shown_keys, ROW) if key else bad)
-                     .order_by(["_rule", ROW]))
+    flagged = bad.join(source.select(ROW, **{key: source[key].cast("string")}), ROW) if key \
+        else bad
+    flagged = _fetch(backend, flagged.order_by(["_rule", ROW]))
     notes = {c: _fetch(backend, t.filter(t[f"_how_{c}"].notnull()).anti_join(bad, ROW)
                        .select(ROW, how=f"_how_{c}").order_by(ROW))
              for c in read_by_rule}

@@ -416,8 +416,8 @@ def test_write_parquet_reads_back_as_pandas_own_write_and_encodes_only_repeating
         "start_ts": pd.Series(pd.date_range("2026-01-01", periods=n, freq="37min", tz="UTC")
                               ).where(np.arange(n) % 13 != 0).astype("datetime64[us, UTC]"),
     })
-    journeys = ci_dataset.events.head(0)  # an empty frame keeps its columns and types
-    for name, table in {"mixed": frame, "events": ci_dataset.events, "empty": journeys}.items():
+    empty = ci_dataset.events.head(0)  # an empty frame keeps its columns and types
+    for name, table in {"mixed": frame, "events": ci_dataset.events, "empty": empty}.items():
         ours, theirs = tmp_path / f"{name}_ours.parquet", tmp_path / f"{name}_pandas.parquet"
         write_parquet(table, ours)
         table.to_parquet(theirs, index=False)

@@ -107,7 +107,7 @@ def test_every_panel_shows_the_same_weeks_with_at_most_four_dates():
     panels = _panels(_parsed(weekly_kpis(data, None, None, min_group_size=1)))
     assert len(panels) == 2
     assert panels[0]["dates"] == panels[1]["dates"]
-    assert 2 <= len(panels[0]["dates"]) <= 5
+    assert 2 <= len(panels[0]["dates"]) <= 4
     assert any(d.isdigit() and len(d) == 4 for d in panels[0]["dates"])  # years, over four
     assert panels[0]["dots"] == [] and panels[0]["solid"]  # weeks a pixel apart: the line alone
 
